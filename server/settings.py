@@ -1,0 +1,47 @@
+"""One typed settings object for the whole service, read from FACELOOP_* variables.
+
+Built once in :func:`server.create_app` (or by a tool) and passed down; nothing deeper
+reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+EngineChoice = Literal["classic", "neural", "auto"]
+
+
+class Settings(BaseSettings):
+    """Service configuration; every field can be set as FACELOOP_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="FACELOOP_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(REPO_ROOT / "data", description="Identities and renders live here.")
+    templates_dir: Path = Field(REPO_ROOT / "templates_gifs", description="The template library.")
+    models_dir: Path = Field(REPO_ROOT / "onnx_models", description="Manifest and ONNX weights.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    render_workers: int = Field(2, ge=1, le=64, description="Render threads per process.")
+    queue_size: int = Field(16, ge=1, le=10_000, description="Queued renders before 429.")
+    retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 429.")
+
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_upload_pixels: int = Field(40_000_000, ge=10_000)
+    max_selfies: int = Field(5, ge=1, le=20)
+
+    analyse_stale_templates: bool = Field(
+        True, description="Rebuild a missing or stale template analysis at start-up."
+    )
+    default_engine: EngineChoice = "auto"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,111 @@
+"""Array roles and small value types shared across the service.
+
+Conventions (state them once, here):
+- ``Frame``: uint8 array HxWx3 in OpenCV's BGR order, values 0..255.
+- ``Landmarks68``: float32 array (68, 2) of (x, y) pixel coordinates in dlib's iBUG-68
+  order (jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, lips 48-67).
+- ``Landmarks5``: float32 array (5, 2): left eye, right eye, nose tip, left and right
+  mouth corner (image-left first), the order insightface's alignment expects.
+- ``Descriptor``: float32 (128,) dlib face descriptor (same person if distance < 0.6).
+- ``Affine``: float64 (2, 3) matrix mapping source (x, y, 1) to destination (x, y).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+
+Frame: TypeAlias = NDArray[np.uint8]
+Mask: TypeAlias = NDArray[np.float32]  # HxW, 0..1
+Landmarks68: TypeAlias = NDArray[np.float32]
+Landmarks5: TypeAlias = NDArray[np.float32]
+Descriptor: TypeAlias = NDArray[np.float32]
+Embedding: TypeAlias = NDArray[np.float32]  # (512,) L2-normalised ArcFace identity
+Affine: TypeAlias = NDArray[np.float64]
+
+OutputFormat = Literal["gif", "mp4", "webp"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("gif", "mp4", "webp")
+MEDIA_TYPES: dict[str, str] = {"gif": "image/gif", "mp4": "video/mp4", "webp": "image/webp"}
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned box in pixels, right/bottom exclusive."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> int:
+        return max(0, self.width) * max(0, self.height)
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One face found in an image: box, 68 landmarks and where they came from."""
+
+    box: Box
+    landmarks: Landmarks68
+    score: float
+    detector: Literal["hog", "cnn"]
+
+
+@dataclass(frozen=True)
+class Animation:
+    """Decoded animation: composited BGR frames plus timing, as a viewer sees them."""
+
+    frames: list[Frame]
+    durations_ms: list[int]
+    loop: int = 0  # 0 = forever, as in GIF's NETSCAPE extension
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        h, w = self.frames[0].shape[:2]
+        return w, h
+
+
+@dataclass
+class SelfieReport:
+    """What identity creation measured on one uploaded selfie."""
+
+    index: int
+    width: int
+    height: int
+    face_box: Box
+    detector: str
+    sharpness: float
+    frontality: float  # 1 = frontal, 0 = profile
+    face_size: int  # inter-ocular-based face size in pixels
+    score: float  # combined quality 0..1
+    used_as_texture: bool = False
+
+
+@dataclass
+class IdentityData:
+    """Everything renders need from an identity, computed once at upload.
+
+    ``texture`` is the best selfie's face region (with margin) resampled to a fixed
+    size and ``landmarks`` are in its coordinates; renders never detect on selfies again.
+    """
+
+    texture: Frame
+    landmarks: Landmarks68
+    descriptors: NDArray[np.float32]  # (n_selfies, 128)
+    descriptor: Descriptor  # mean of the descriptors
+    selfies: list[SelfieReport]
+    quality: dict[str, object] = field(default_factory=dict)
+    embedding: Embedding | None = None  # neural engine identity, when available
