@@ -1,0 +1,246 @@
+"""The template library on disk: ``<templates_dir>/<id>/`` folders, checked at start-up.
+
+Each folder holds ``source.gif`` (the animation renders use), ``manifest.json``
+(:class:`TemplateManifest`), ``analysis.npz`` (face tracks, see :mod:`.analysis`) and
+``preview.gif`` (small animated preview). An analysis that is missing, unreadable, of
+another ``ANALYSIS_VERSION`` or made from other source bytes is never used: it is
+rebuilt with a logged warning, or (``rebuild_stale=False``) the template is listed as
+unavailable with the reason.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from server.faces.dlib_models import DlibFaceModels
+from server.gif_templates.analysis import (
+    ANALYSIS_VERSION,
+    AnalysisError,
+    TemplateAnalysis,
+    load_analysis,
+)
+from server.gif_templates.media import read_animation, sha256_file
+from server.storage.atomic import clean_strays
+from server.types import Animation
+
+TEMPLATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_ID_RE = re.compile(TEMPLATE_ID_PATTERN)
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+SOURCE_NAME = "source.gif"
+MANIFEST_NAME = "manifest.json"
+ANALYSIS_NAME = "analysis.npz"
+PREVIEW_NAME = "preview.gif"
+
+_log = logging.getLogger(__name__)
+
+
+class TemplateError(Exception):
+    """Base of the template library's errors (messages are one line, for users)."""
+
+
+class InvalidTemplateIdError(TemplateError, ValueError):
+    pass
+
+
+class TemplateNotFoundError(TemplateError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "template not found"
+
+
+class TemplateUnavailableError(TemplateError):
+    pass
+
+
+def validate_template_id(value: str) -> str:
+    """Return ``value`` if it is a template id (lowercase, digits, '-', '_'; no paths)."""
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise InvalidTemplateIdError(
+            f"invalid template id {value!r}: 1-64 of a-z 0-9 - _, first a letter or digit"
+        )
+    return value
+
+
+class TemplateManifest(BaseModel):
+    """manifest.json. ``width`` .. ``face_count`` are computed from the source and its
+    analysis whenever the analysis is (re)built; the rest is written by people."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=TEMPLATE_ID_PATTERN)
+    title: str = Field(min_length=1, max_length=120)
+    tags: list[str] = Field(default_factory=list)
+    source: str = Field(min_length=1, max_length=500, description="Origin and credit.")
+    license: str = Field(min_length=1, max_length=200)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    width: int = Field(default=0, ge=0)
+    height: int = Field(default=0, ge=0)
+    frame_count: int = Field(default=0, ge=0)
+    duration_ms: int = Field(default=0, ge=0)
+    face_count: int = Field(default=0, ge=0)
+
+    @field_validator("tags")
+    @classmethod
+    def _check_tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not _TAG_RE.fullmatch(tag):
+                raise ValueError(f"invalid tag {tag!r}: 1-32 of a-z 0-9 - _")
+        return sorted(set(tags))
+
+    def with_analysis(self, analysis: TemplateAnalysis) -> TemplateManifest:
+        """This manifest with the computed fields taken from ``analysis``."""
+        return self.model_copy(
+            update={
+                "width": analysis.width,
+                "height": analysis.height,
+                "frame_count": analysis.frame_count,
+                "duration_ms": int(sum(analysis.durations_ms)),
+                "face_count": len(analysis.tracks),
+            }
+        )
+
+
+def read_manifest(folder: Path) -> TemplateManifest:
+    return TemplateManifest.model_validate_json((folder / MANIFEST_NAME).read_text("utf-8"))
+
+
+@dataclass
+class Template:
+    """A usable template: its manifest, analysis and files."""
+
+    manifest: TemplateManifest
+    analysis: TemplateAnalysis
+    source_path: Path
+    preview_path: Path  # may be missing on disk if it could not be made
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    def animation(self) -> Animation:
+        """Decode the source (the frames the analysis indexes)."""
+        return read_animation(self.source_path)
+
+
+def stale_reason(folder: Path) -> str | None:
+    """Why ``folder``'s analysis cannot be used as is, or None if it is current."""
+    path = folder / ANALYSIS_NAME
+    if not path.is_file():
+        return "analysis missing"
+    try:
+        analysis = load_analysis(path)
+    except AnalysisError as exc:
+        return f"analysis unreadable ({exc})"
+    if analysis.version != ANALYSIS_VERSION:
+        return f"analysis version {analysis.version}, current is {ANALYSIS_VERSION}"
+    if analysis.source_sha256 != sha256_file(folder / SOURCE_NAME):
+        return "source.gif changed since it was analysed"
+    return None
+
+
+class TemplateCatalog:
+    """All templates of ``templates_dir``; call :meth:`load` once at start-up."""
+
+    def __init__(self, templates_dir: str | Path) -> None:
+        self.templates_dir = Path(templates_dir)
+        self._templates: dict[str, Template] = {}
+        self.unavailable: dict[str, str] = {}  # id -> reason
+
+    def load(
+        self,
+        models: DlibFaceModels | None,
+        rebuild_stale: bool = True,
+        log: logging.Logger | None = None,
+    ) -> None:
+        """Scan the folders; rebuild stale analyses (with ``models``) or mark them unavailable."""
+        log = log or _log
+        self._templates, self.unavailable = {}, {}
+        if not self.templates_dir.is_dir():
+            log.warning("templates dir %s does not exist: no templates", self.templates_dir)
+            return
+        clean_strays(self.templates_dir)  # staging folders of imports that died
+        for folder in sorted(p for p in self.templates_dir.iterdir() if p.is_dir()):
+            if folder.name.startswith("."):
+                continue  # staging folders of an import in progress
+            if not _ID_RE.fullmatch(folder.name):
+                log.warning("ignoring %s: not a valid template id", folder.name)
+                continue
+            try:
+                self._templates[folder.name] = self._load_one(folder, models, rebuild_stale, log)
+            except TemplateUnavailableError as exc:
+                self.unavailable[folder.name] = str(exc)
+                log.warning("template %s unavailable: %s", folder.name, exc)
+
+    def _load_one(
+        self, folder: Path, models: DlibFaceModels | None, rebuild: bool, log: logging.Logger
+    ) -> Template:
+        try:
+            manifest = read_manifest(folder)
+        except (OSError, ValidationError) as exc:
+            raise TemplateUnavailableError(f"bad {MANIFEST_NAME}: {_first_line(exc)}") from exc
+        if manifest.id != folder.name:
+            raise TemplateUnavailableError(f"manifest id {manifest.id!r} != folder name")
+        if not (folder / SOURCE_NAME).is_file():
+            raise TemplateUnavailableError(f"{SOURCE_NAME} missing")
+        reason = stale_reason(folder)
+        if reason is not None:
+            if not rebuild or models is None:
+                raise TemplateUnavailableError(f"{reason}; not rebuilt")
+            log.warning("template %s: %s; rebuilding the analysis", folder.name, reason)
+            from server.gif_templates.library import analyse_template_dir
+
+            try:
+                return analyse_template_dir(folder, models)
+            except Exception as exc:  # one broken template must not stop the service
+                raise TemplateUnavailableError(f"rebuild failed: {_first_line(exc)}") from exc
+        analysis = load_analysis(folder / ANALYSIS_NAME)
+        preview = folder / PREVIEW_NAME
+        if not preview.is_file() and rebuild:
+            from server.gif_templates.library import write_preview
+
+            write_preview(read_animation(folder / SOURCE_NAME), preview)
+        return Template(manifest.with_analysis(analysis), analysis, folder / SOURCE_NAME, preview)
+
+    def list(self, tag: str | None = None) -> list[Template]:
+        """Available templates sorted by id, optionally only those with ``tag``."""
+        items = [self._templates[k] for k in sorted(self._templates)]
+        return [t for t in items if tag is None or tag in t.manifest.tags]
+
+    def get(self, template_id: str) -> Template | None:
+        """The available template with this id, else None (unknown, unavailable or not
+        an id at all); :meth:`require` says why."""
+        return self._templates.get(template_id) if isinstance(template_id, str) else None
+
+    def require(self, template_id: str) -> Template:
+        """The template, or TemplateNotFoundError / TemplateUnavailableError (with reason)."""
+        validate_template_id(template_id)
+        if template_id in self._templates:
+            return self._templates[template_id]
+        if template_id in self.unavailable:
+            reason = self.unavailable[template_id]
+            raise TemplateUnavailableError(f"template {template_id} unavailable: {reason}")
+        raise TemplateNotFoundError(f"no template {template_id!r}")
+
+    def ids(self) -> builtins.list[str]:
+        return sorted(self._templates)
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+    def __contains__(self, template_id: object) -> bool:
+        return template_id in self._templates
+
+
+def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "manifest"
+        return f"{where}: {err['msg']}"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,177 @@
+"""What a mesh warp cannot invent when a still face is animated: the inside of an
+opened mouth and the lash line of a closed eye (see :mod:`.puppet`). Colours are
+taken from the picture itself (its lips and skin), so a varnished painting gets
+varnished teeth. Frames are BGR uint8 and painted in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.types import Frame
+
+Points = NDArray[np.float64]
+Colour = NDArray[np.float64]  # BGR
+_SS = 4  # supersampling for smooth polygon edges
+
+
+@dataclass(frozen=True)
+class FaceColours:
+    """BGR colours of one face, sampled from its picture."""
+
+    lips: Colour
+    skin: Colour
+    teeth: Colour
+
+
+def sample_colours(image: Frame, face: Points) -> FaceColours:
+    """Lips (between outer and inner lip lines), skin (nose and cheeks) and teeth: the
+    brighter pixels inside the mouth if it shows them, else a tone made from the skin."""
+    lips_mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(lips_mask, [np.round(face[48:60]).astype(np.int32)], 1)
+    cv2.fillPoly(lips_mask, [np.round(face[60:68]).astype(np.int32)], 0)
+    lips = np.median(image[lips_mask > 0], axis=0) if lips_mask.any() else np.array([60, 60, 150])
+    cheek_mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(cheek_mask, [np.round(face[[1, 28, 15, 13, 33, 3]]).astype(np.int32)], 1)
+    skin = np.median(image[cheek_mask > 0], axis=0) if cheek_mask.any() else lips
+    teeth = _tone(np.asarray(skin, np.float64))
+    iod = float(np.linalg.norm(face[42:48].mean(0) - face[36:42].mean(0)))
+    if mouth_opening(face[60:68]) > 0.06 * iod:
+        mouth_mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mouth_mask, [np.round(face[60:68]).astype(np.int32)], 1)
+        inside = image[mouth_mask > 0].astype(np.float64)
+        bright = inside[inside.sum(1) >= np.percentile(inside.sum(1), 75)]
+        if len(bright) >= 4 and bright.mean() > 0.9 * float(np.mean(skin)):
+            teeth = np.median(bright, axis=0)
+    return FaceColours(np.asarray(lips, np.float64), np.asarray(skin, np.float64), teeth)
+
+
+def mouth_opening(inner: Points) -> float:
+    """Mean gap (px) between the inner lips (``inner``: landmarks 60-67)."""
+    return float(np.linalg.norm(inner[[5, 6, 7]] - inner[[3, 2, 1]], axis=1).mean())
+
+
+def paint_mouth(
+    frame: Frame, inner: Points, iod: float, colours: FaceColours, already: float = 0.0
+) -> None:
+    """Dark interior, upper teeth, tongue and a hint of lower teeth inside the inner-lip
+    polygon (``inner``: landmarks 60-67). ``already``: the gap the picture's own mouth
+    has (px); the painting fades in only as the mouth opens beyond it, so a face that
+    smiles with its teeth showing keeps them."""
+    opening = mouth_opening(inner)
+    strength = float(np.clip((opening - already - 1.0) / (0.12 * iod), 0.0, 1.0))
+    box = _box(frame, inner, 3)
+    if strength <= 0 or box is None:
+        return
+    x0, y0, x1, y1 = box
+    local = (inner - (x0, y0)) * _SS
+    size = ((x1 - x0) * _SS, (y1 - y0) * _SS)
+    mask = _poly(size, local)
+    teeth_h = min(0.38 * opening, 0.1 * iod) * _SS
+    upper, lower = local[[0, 1, 2, 3, 4]], local[[4, 5, 6, 7, 0]]
+    drop = np.array([0.0, teeth_h])
+    teeth = _poly(size, np.vstack([upper, upper[::-1] + drop])) * mask
+    low_teeth = _poly(size, np.vstack([lower, lower[::-1] - 0.3 * drop])) * mask
+    tongue = np.zeros_like(mask)
+    bottom = local[6] - (0, 0.12 * opening * _SS)
+    axes = (int(0.3 * np.ptp(local[:, 0])), int(0.28 * opening * _SS))
+    cv2.ellipse(tongue, (int(bottom[0]), int(bottom[1])), axes, 0, 180, 360, 1.0, -1)
+    tongue = cv2.GaussianBlur(tongue, (0, 0), 1.5 * _SS) * mask
+    xs = np.arange(size[0], dtype=np.float32)[None, :, None]
+    centre, half = local[:, 0].mean(), max(float(np.ptp(local[:, 0])) / 2, 1.0)
+    light = np.clip(1.0 - ((xs - centre) / half) ** 2, 0.0, 1.0)  # dimmer toward corners
+    lips, ivory = colours.lips, colours.teeth
+    dark = lips * 0.22
+    colour = np.broadcast_to(dark * (0.7 + 0.3 * light), (size[1], size[0], 3)).astype(np.float32)
+    colour = _mix(colour, lips * 0.6, tongue * 0.8)
+    colour = _mix(colour, dark + (ivory - dark) * (0.35 + 0.65 * light), teeth)
+    colour = _mix(colour, dark + (ivory - dark) * 0.45 * light, low_teeth)
+    # A moist rim: the inner edge of the lips, darker lip colour, about one pixel wide.
+    inside = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3) / _SS
+    rim = np.clip(1.0 - inside, 0.0, 1.0)
+    colour = _mix(colour, lips * 0.5, rim * 0.8)
+    blurred = cv2.GaussianBlur(colour, (0, 0), 0.5 * _SS)
+    _composite(frame, box, blurred, mask * strength)
+
+
+def _tone(skin: Colour) -> Colour:
+    """Off-white in the picture's light: the skin's hue, lighter and less saturated."""
+    grey = float(skin.mean())
+    tone = 0.7 * skin + 0.3 * grey
+    return np.clip(tone * (min(235.0, 1.3 * grey + 25) / max(float(tone.mean()), 1.0)), 0, 250)
+
+
+def paint_closing_eye(frame: Frame, eye: Points, closed: float, skin: Colour) -> None:
+    """Eyelid over what is left of a closing eye, then a soft lash line (``eye``: its 6
+    landmarks in 36-41 order). A squeezed eye would otherwise show a white sliver."""
+    if closed < 0.3:
+        return
+    box = _box(frame, eye, 5)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    size = ((x1 - x0) * _SS, (y1 - y0) * _SS)
+    local = (eye - (x0, y0)) * _SS
+    # Grown by ~7 % of the eye's width: the lashes and the white rim squeezed around it.
+    radius = max(2, int(0.07 * np.ptp(local[:, 0])))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    shape = _poly(size, local)
+    cv2.polylines(shape, [np.round(local).astype(np.int32)], True, 1.0, thickness=_SS)
+    cover = cv2.GaussianBlur(cv2.dilate(shape, kernel), (0, 0), 0.7 * _SS) * float(
+        np.clip((closed - 0.3) / 0.4, 0.0, 1.0)
+    )
+    lid = (local[[0, 1, 2, 3]] + local[[0, 5, 4, 3]]) / 2  # where the lids meet
+    line = np.zeros((size[1], size[0]), np.float32)
+    pts = np.round(lid).astype(np.int32)
+    cv2.polylines(line, [pts], False, 1.0, thickness=max(1, int(0.9 * _SS)), lineType=cv2.LINE_AA)
+    line = cv2.GaussianBlur(line, (0, 0), 0.4 * _SS) * float(np.clip(closed - 0.4, 0, 0.6)) * 1.3
+    lid_colour = _lid_colour(frame, eye, skin)
+    colour = np.empty((size[1], size[0], 3), np.float32)
+    colour[:] = lid_colour
+    colour = _mix(colour, lid_colour * 0.45, line / np.maximum(cover + line, 1e-3))
+    _composite(frame, box, colour, np.clip(cover + line, 0, 1))
+
+
+def _lid_colour(frame: Frame, eye: Points, fallback: Colour) -> Colour:
+    """Median colour of the skin just above the upper lid (what a closed lid looks like)."""
+    upper = eye[[0, 1, 2, 3]]
+    lift = np.array([0.0, 0.22 * float(np.ptp(eye[:, 0]))])
+    band = np.round(np.concatenate([upper - lift * 0.3, upper[::-1] - lift])).astype(np.int32)
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [band], 1)
+    pixels = frame[mask > 0]
+    return np.median(pixels, axis=0).astype(np.float64) if len(pixels) >= 4 else fallback * 0.8
+
+
+def _box(frame: Frame, pts: Points, margin: int) -> tuple[int, int, int, int] | None:
+    h, w = frame.shape[:2]
+    x0, y0 = (np.floor(pts.min(0)).astype(int) - margin).tolist()
+    x1, y1 = (np.ceil(pts.max(0)).astype(int) + margin + 1).tolist()
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    return (x0, y0, x1, y1) if x1 - x0 >= 3 and y1 - y0 >= 3 else None
+
+
+def _poly(size: tuple[int, int], pts: Points) -> NDArray[np.float32]:
+    mask = np.zeros((size[1], size[0]), np.float32)
+    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1.0, lineType=cv2.LINE_8)
+    return mask
+
+
+def _mix(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    a = alpha[..., None] if alpha.ndim == 2 else alpha
+    return (base * (1 - a) + np.asarray(top, np.float32) * a).astype(np.float32)
+
+
+def _composite(
+    frame: Frame, box: tuple[int, int, int, int], colour: np.ndarray, alpha: np.ndarray
+) -> None:
+    """Downsample a supersampled layer and blend it into ``frame`` inside ``box``."""
+    x0, y0, x1, y1 = box
+    small = cv2.resize(colour, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    a = cv2.resize(alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)[..., None]
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = np.clip(region * (1 - a) + small * a, 0, 255).astype(np.uint8)

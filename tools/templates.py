@@ -1,0 +1,202 @@
+"""Manage the template library (templates_gifs/ or FACELOOP_TEMPLATES_DIR).
+
+    python -m tools.templates add PATH --id ID --title TITLE [--tags a,b]
+        [--source S --license L] [--force] [--allow-no-face] [--dir DIR]
+    python -m tools.templates analyse [ID] [--dir DIR]
+    python -m tools.templates list [--tag TAG] [--dir DIR]
+
+``add`` imports a GIF, MP4/WebM or (animated) WebP. A GIF within the limits (480 px,
+10 s, 30 fps) is kept byte for byte; anything else is normalised into a new GIF. The
+faces are then analysed (progress on stderr) and a summary printed.
+
+A template without any face is refused (exit 2): nothing could be swapped into it.
+``--allow-no-face`` keeps it anyway (the render API then answers "no face track").
+
+Exit status: 0 done, 2 error (one ``error:`` line on stderr: bad path, unsupported
+file, invalid or existing id, no face found, unknown template).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from server.faces.dlib_models import DlibFaceModels
+from server.gif_templates.analysis import TemplateAnalysis, main_track_coverage
+from server.gif_templates.catalog import (
+    TemplateCatalog,
+    TemplateError,
+    TemplateManifest,
+    validate_template_id,
+)
+from server.gif_templates.library import analyse_template_dir, import_template
+from server.gif_templates.media import MediaError
+from server.settings import load_settings
+
+LOW_COVERAGE = 0.5  # warn when the main face is missing from more than half the frames
+
+
+class CliError(Exception):
+    """Reported as one ``error:`` line, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (CliError, TemplateError, MediaError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.templates", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--dir", type=Path, help="template library (default: settings)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add", help="import a GIF/MP4/WebP as a template")
+    add.add_argument("path", type=Path)
+    add.add_argument("--id", required=True, dest="template_id")
+    add.add_argument("--title", required=True)
+    add.add_argument("--tags", default="", help="comma-separated")
+    add.add_argument("--source", default="", help="origin and credit (default: the file name)")
+    add.add_argument("--license", default="unknown")
+    add.add_argument("--force", action="store_true", help="replace an existing template")
+    add.add_argument("--allow-no-face", action="store_true")
+    add.set_defaults(run=_cmd_add)
+    analyse = sub.add_parser("analyse", help="redo the analysis of one or all templates")
+    analyse.add_argument("template_id", nargs="?")
+    analyse.set_defaults(run=_cmd_analyse)
+    listing = sub.add_parser("list", help="list templates and their state")
+    listing.add_argument("--tag")
+    listing.set_defaults(run=_cmd_list)
+    for p in (add, analyse, listing):
+        p.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def _templates_dir(args: argparse.Namespace) -> Path:
+    return Path(args.dir) if args.dir else load_settings().templates_dir
+
+
+def _models() -> DlibFaceModels:
+    return DlibFaceModels(cnn_fallback=False)
+
+
+def _progress(label: str) -> Callable[[float], None]:
+    shown = [-1]
+
+    def report(fraction: float) -> None:
+        step = int(fraction * 5)  # every 20 %
+        if step > shown[0]:
+            shown[0] = step
+            print(f"  {label}: {int(fraction * 100)}%", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _cmd_add(args: argparse.Namespace) -> None:
+    path: Path = args.path
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    validate_template_id(args.template_id)
+    tags = [t.strip() for t in args.tags.split(",") if t.strip()]
+    try:
+        manifest = TemplateManifest(
+            id=args.template_id,
+            title=args.title,
+            tags=tags,
+            source=args.source or path.name,
+            license=args.license,
+        )
+    except ValueError as exc:
+        raise CliError(_pydantic_message(exc)) from exc
+    result = import_template(
+        path,
+        _templates_dir(args),
+        manifest,
+        _models(),
+        force=args.force,
+        allow_no_face=args.allow_no_face,
+        progress=_progress(f"analysing {args.template_id}"),
+    )
+    how = "kept byte for byte" if result.kept_original else "normalised and re-encoded"
+    print(f"added {args.template_id} ({how}) in {result.seconds:.1f} s")
+    _summary(args.template_id, result.template.analysis)
+
+
+def _cmd_analyse(args: argparse.Namespace) -> None:
+    root = _templates_dir(args)
+    if args.template_id:
+        folders = [root / validate_template_id(args.template_id)]
+        if not folders[0].is_dir():
+            raise CliError(f"no template {args.template_id!r} in {root}")
+    else:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    models = _models()
+    for folder in folders:
+        template = analyse_template_dir(folder, models, _progress(f"analysing {folder.name}"))
+        _summary(folder.name, template.analysis)
+
+
+def _cmd_list(args: argparse.Namespace) -> None:
+    catalog = TemplateCatalog(_templates_dir(args))
+    quiet = logging.getLogger("tools.templates.list")
+    quiet.propagate, quiet.disabled = False, True  # unavailable ones are printed below
+    catalog.load(None, rebuild_stale=False, log=quiet)
+    rows = [("id", "frames", "size", "seconds", "faces", "title")]
+    for t in catalog.list(args.tag):
+        m = t.manifest
+        size = f"{m.width}x{m.height}"
+        rows.append(
+            (
+                m.id,
+                str(m.frame_count),
+                size,
+                f"{m.duration_ms / 1000:.1f}",
+                str(m.face_count),
+                m.title,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
+    for template_id, reason in sorted(catalog.unavailable.items()):
+        print(f"{template_id}: unavailable ({reason})")
+
+
+def _summary(template_id: str, analysis: TemplateAnalysis) -> None:
+    frames = analysis.frame_count
+    seconds = sum(analysis.durations_ms) / 1000
+    print(f"  {frames} frames, {analysis.width}x{analysis.height}, {seconds:.1f} s")
+    for track in analysis.tracks:
+        tid = track.track_id
+        before = analysis.stats.get(f"track{tid}_jitter_raw", float("nan"))
+        after = analysis.stats.get(f"track{tid}_jitter_smooth", float("nan"))
+        print(
+            f"  face track {tid}{' (main)' if tid == 0 else ''}: present in "
+            f"{int(track.present.sum())}/{frames} frames (detected {int(track.detected.sum())}), "
+            f"~{track.face_size:.0f} px, jitter {before:.4f} -> {after:.4f}"
+        )
+    print(f"  analysis: {analysis.stats.get('seconds', 0.0):.1f} s")
+    if not analysis.tracks:
+        print(f"warning: {template_id}: no face found", file=sys.stderr)
+    elif main_track_coverage(analysis) < LOW_COVERAGE:
+        print(f"warning: {template_id}: the main face is missing from most frames", file=sys.stderr)
+
+
+def _pydantic_message(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and errors():
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
