@@ -24,12 +24,16 @@ class DlibFaceModels:
 
     def __init__(self, cnn_fallback: bool = True) -> None:
         self._hog = dlib.get_frontal_face_detector()
-        self._predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+        self._predictor = dlib.shape_predictor(
+            face_recognition_models.pose_predictor_model_location()
+        )
         self._encoder = dlib.face_recognition_model_v1(
             face_recognition_models.face_recognition_model_location()
         )
         self._cnn = (
-            dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
+            dlib.cnn_face_detection_model_v1(
+                face_recognition_models.cnn_face_detector_model_location()
+            )
             if cnn_fallback
             else None
         )
@@ -61,8 +65,7 @@ class DlibFaceModels:
             rects, scores, _ = self._hog.run(rgb, upsample, 0.0)
             found = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
             if not found and use_cnn and self._cnn is not None:
-                cnn_up = 1 if max(rgb.shape[:2]) < 400 else 0
-                found = [(d.rect, float(d.confidence), "cnn") for d in self._cnn(rgb, cnn_up)]
+                found = self._cnn_detect(rgb)
             faces = []
             for rect, score, kind in found:
                 pts = self._shape(rgb, rect) / scale
@@ -75,6 +78,20 @@ class DlibFaceModels:
                 faces.append(DetectedFace(box, pts.astype(np.float32), score, kind))  # type: ignore[arg-type]
         faces.sort(key=lambda f: f.box.area, reverse=True)
         return faces
+
+    def _cnn_detect(self, rgb: np.ndarray, max_side: int = 640) -> list:
+        """MMOD CNN detector on a copy of at most ``max_side`` px (about 1 s on a CPU core)."""
+        k = min(1.0, max_side / max(rgb.shape[:2]))
+        small = rgb if k >= 1.0 else np.ascontiguousarray(_resize(rgb, k))
+        up = 1 if max(small.shape[:2]) < 400 else 0
+        found = []
+        for d in self._cnn(small, up):
+            r = d.rect
+            rect = dlib.rectangle(
+                int(r.left() / k), int(r.top() / k), int(r.right() / k), int(r.bottom() / k)
+            )
+            found.append((rect, float(d.confidence), "cnn"))
+        return found
 
     def landmarks(self, image: Frame, box: Box) -> Landmarks68:
         """68 landmarks inside a known face box (used by template tracking)."""

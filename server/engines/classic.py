@@ -1,0 +1,380 @@
+"""The classic engine: landmark-driven warping, colour matching and feathered blending.
+
+Needs no downloads: everything comes from dlib's 68 landmarks (template tracks are
+precomputed offline; the identity's texture and landmarks at upload).
+
+Per frame, for a template face with landmarks T:
+1. target shape = T + the identity's proportions (selfie shape minus the template's
+   reference shape, in a pose-free frame), so the face keeps the selfie's geometry
+   while following the template's pose and expression;
+2. the template is reshaped inside a tight ring around the face to that shape
+   (outside the ring nothing moves);
+3. the selfie texture is warped onto the target mesh (forehead included), colour-
+   matched to the template face (statistics smoothed over ~9 frames), and blended
+   with a feathered mask; the template's mouth interior is kept where it opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.engines.base import SwapResult
+from server.faces import shape
+from server.types import Box, Frame, IdentityData
+from server.vision import color, detail
+from server.vision.warp import (
+    MeshRaster,
+    clip_box,
+    points_box,
+    remap,
+    triangle_affines,
+    triangulate,
+)
+
+ENGINE_VERSION = 1  # bump when output changes, so identical requests are not reused
+N_INNER = 68 + 8  # landmarks + forehead row
+_OUTLINE = np.concatenate([np.arange(0, 17), np.arange(75, 67, -1)])  # jaw, forehead back
+_LIP_PAIRS = {60: 48, 61: 50, 62: 51, 63: 52, 64: 54, 65: 56, 66: 57, 67: 58}
+_CLOSING_PAIRS = ((61, 67), (62, 66), (63, 65), (37, 41), (38, 40), (43, 47), (44, 46))
+_LOWER_LIP = np.array([55, 56, 57, 58, 59, 65, 66, 67])
+_CHIN = np.arange(4, 13)
+_CHIN_WEIGHT = np.array([0.25, 0.5, 0.75, 0.9, 1.0, 0.9, 0.75, 0.5, 0.25])
+
+
+@dataclass(frozen=True)
+class ClassicOptions:
+    """Tunable choices, each measured on the devkit (see BENCHMARKS.md)."""
+
+    shape_strength: float = 1.0  # how much of the selfie's proportions to carry over
+    ring_margin: float = 0.08  # reshaping ring beyond the outline, share of face height
+    max_jaw_shift: float = 0.08  # cap on jaw/forehead movement, share of face height
+    keep_mouth: bool = True  # keep the template's mouth interior
+    keep_eyes: bool = False  # keep the template's eyes (blinks) instead of the selfie's
+    colour_window: int = 9  # frames over which template colour statistics are averaged
+    feather: float = 0.12  # mask feather, share of the inter-ocular distance
+    match_detail: bool = True  # soften a crisper selfie to the template face's detail
+
+
+@dataclass
+class ClassicFace:
+    """An identity prepared for this engine (once per render)."""
+
+    texture_lab: NDArray[np.float32]
+    points: NDArray[np.float32]  # (76, 2) in texture pixels
+    alpha: NDArray[np.float32]  # texture-space feathered face mask
+    stats: NDArray[np.float32]  # (2, 3) Lab mean/std of the face skin
+
+
+@dataclass
+class TrackPlan:
+    """One template face track prepared for one identity (once per render)."""
+
+    delta: NDArray[np.float64]  # (68, 2) identity shape offsets, canonical space
+    to_frame: dict[int, NDArray[np.float64]]  # canonical -> frame linear parts (2, 2)
+    triangles: NDArray[np.int32]
+    colour: NDArray[np.float32]  # (N, 2, 3) smoothed template Lab statistics
+    inner: NDArray[np.bool_]  # triangles of the face mesh (not the reshaping ring)
+    face: ClassicFace  # the identity's texture at about this track's scale
+
+
+class ClassicEngine:
+    name = "classic"
+
+    def __init__(self, options: ClassicOptions | None = None) -> None:
+        self.options = options or ClassicOptions()
+
+    # -- once per identity ----------------------------------------------------------------
+    def prepare_identity(self, identity: IdentityData) -> ClassicFace:
+        tex = identity.texture
+        upright = _uncross(identity.landmarks.astype(np.float64), np.array([0.0, 1.0]))
+        pts = shape.with_forehead(upright.astype(np.float32))
+        alpha = _outline_mask(
+            tex.shape[:2], pts, shape.interocular(identity.landmarks), self.options.feather
+        )
+        lab = color.to_lab(tex)
+        skin = _skin_mask(tex.shape[:2], identity.landmarks)
+        return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin))
+
+    # -- once per track ------------------------------------------------------------------
+    def plan_track(
+        self, face: ClassicFace, landmarks: NDArray[np.float32], frames: Sequence[Frame]
+    ) -> TrackPlan:
+        """``landmarks``: (N, 68, 2) template track, NaN where absent."""
+        present = [i for i in range(len(landmarks)) if not np.isnan(landmarks[i, 0, 0])]
+        ref, to_canon = _reference_shape(landmarks, present)
+        selfie = face.points[:68].astype(np.float64)
+        a = shape.similarity(selfie[shape.STABLE], ref[shape.STABLE])
+        aligned = shape.apply_affine(a, selfie)
+        delta = shape.symmetric_offsets(_neutral_expression(aligned - ref, aligned, ref))
+        delta *= self.options.shape_strength
+        topo = _open_features(ref)
+        tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
+        stats = np.full((len(landmarks), 2, 3), np.nan, np.float32)
+        for i in present:
+            stats[i] = _frame_stats(frames[i], landmarks[i])
+        to_frame = {i: np.linalg.inv(to_canon[i][:, :2]) for i in present}
+        colour = color.smooth_stats(stats, self.options.colour_window)
+        iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
+        scaled = _at_scale(face, iod / shape.interocular(face.points[:68]))
+        if self.options.match_detail:
+            scaled = _match_detail(scaled, frames, landmarks, present, iod, colour)
+        return TrackPlan(delta, to_frame, tris, colour, (tris < N_INNER).all(1), scaled)
+
+    # -- per frame -----------------------------------------------------------------------
+    def describe(self) -> dict[str, object]:
+        return {
+            "engine": self.name,
+            "version": ENGINE_VERSION,
+            "models": ["dlib 68-point landmarks"],
+        }
+
+    def swap(
+        self, frame: Frame, index: int, lm: NDArray[np.float32], face: ClassicFace, plan: TrackPlan
+    ) -> SwapResult | None:
+        """Swap the face with template landmarks ``lm`` in ``frame`` (in place); returns
+        where pixels may have changed, or None when nothing was done."""
+        if index not in plan.to_frame or np.isnan(plan.colour[index, 0, 0]):
+            return None
+        o = self.options
+        t = lm.astype(np.float64)
+        height = shape.face_height(lm)
+        shift = plan.delta @ plan.to_frame[index].T
+        shift = _cap_outline(shift, o.max_jaw_shift * height)
+        down = plan.to_frame[index] @ np.array([0.0, 1.0])
+        target = _uncross(t + shift, down / max(float(np.linalg.norm(down)), 1e-9))
+        src = _mesh_points(t, target, o.ring_margin)
+        dst = _mesh_points(target, target, o.ring_margin)
+        dst[N_INNER:] = src[N_INNER:]  # the ring stays where it is
+        h, w = frame.shape[:2]
+        box = clip_box(points_box(dst[N_INNER:], 1), w, h)
+        if box.width < 4 or box.height < 4:
+            return None
+        raster = MeshRaster.build(dst, plan.triangles, box)
+        roi = (slice(box.top, box.bottom), slice(box.left, box.right))
+        # 1. reshape the template face towards the target shape
+        mx, my = raster.maps(triangle_affines(src, dst, plan.triangles))
+        reshaped = remap(frame, mx, my).astype(np.float32)
+        # 2. the selfie texture and its mask on the target mesh (inner triangles only)
+        aff = np.zeros((len(plan.triangles), 2, 3))
+        aff[plan.inner] = triangle_affines(plan.face.points, dst, plan.triangles[plan.inner])
+        tx, ty = raster.restricted(plan.inner).maps(aff)
+        alpha = remap(plan.face.alpha, tx, ty, cv2.BORDER_CONSTANT)
+        lab = remap(plan.face.texture_lab, tx, ty)
+        lab = color.transfer(lab, face.stats, plan.colour[index])
+        rgb = color.lab_to_bgr(lab)
+        # 3. keep the template's mouth interior (and eyes, if chosen)
+        if o.keep_mouth:
+            alpha *= 1.0 - _poly_mask(box, target[60:68], 0.02 * height)
+        if o.keep_eyes:
+            for eye in (shape.EYE_L, shape.EYE_R):
+                alpha *= 1.0 - _poly_mask(box, target[eye], 0.015 * height)
+        a = alpha[..., None]
+        out = rgb * a + reshaped * (1.0 - a)
+        covered = raster.inside
+        frame[roi][covered] = np.clip(out[covered] + 0.5, 0, 255).astype(np.uint8)
+        return SwapResult(box, covered)
+
+
+def _at_scale(face: ClassicFace, scale: float) -> ClassicFace:
+    """The texture shrunk (area-averaged) to a bit above the template face's size.
+
+    Bilinear sampling of a texture several times larger than the output aliases, and
+    aliasing shimmers from frame to frame as the face moves: a mip level, in effect.
+    """
+    k = scale * 1.25
+    if k >= 0.8:
+        return face
+    h, w = face.alpha.shape
+    size = (max(8, round(w * k)), max(8, round(h * k)))
+    kx, ky = size[0] / w, size[1] / h
+    return ClassicFace(
+        cv2.resize(face.texture_lab, size, interpolation=cv2.INTER_AREA),
+        (face.points * np.array([kx, ky], np.float32)).astype(np.float32),
+        cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA),
+        face.stats,
+    )
+
+
+def _match_detail(
+    face: ClassicFace,
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+    present: list[int],
+    iod: float,
+    colour: NDArray[np.float32],
+) -> ClassicFace:
+    """Blur the texture so its fine detail, at the template face's scale and after the
+    colour transfer's contrast gain, is no stronger than the template face's own."""
+    target = float(np.median([_face_detail(frames[i], landmarks[i]) for i in present[::3]]))
+    k = iod / shape.interocular(face.points[:68])  # texture px -> template px
+    small = cv2.resize(face.texture_lab[:, :, 0], None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
+    mask = _hull_mask(small.shape[:2], face.points[:68] * k)
+    sigma = detail.matching_blur(small * float(np.clip(gain, 0.4, 1.5)) * 2.55, mask, target)
+    if sigma <= 0:
+        return face
+    lab = cv2.GaussianBlur(face.texture_lab, (0, 0), sigma / k)
+    return ClassicFace(lab, face.points, face.alpha, face.stats)
+
+
+def _face_detail(frame: Frame, lm: NDArray[np.float32]) -> float:
+    box = clip_box(points_box(lm, 2), frame.shape[1], frame.shape[0])
+    crop = cv2.cvtColor(frame[box.top : box.bottom, box.left : box.right], cv2.COLOR_BGR2GRAY)
+    mask = _hull_mask(crop.shape[:2], lm - np.array([box.left, box.top], np.float32))
+    return detail.detail_energy(crop.astype(np.float32), mask)
+
+
+def _hull_mask(size: tuple[int, int], pts: NDArray[np.floating]) -> NDArray[np.bool_]:
+    mask = np.zeros(size, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 1)
+    return mask.astype(bool)
+
+
+def _reference_shape(
+    landmarks: NDArray[np.float32], present: list[int]
+) -> tuple[NDArray[np.float64], dict[int, NDArray[np.float64]]]:
+    """The track's typical shape in a pose-free frame, and each frame's similarity into it."""
+    canon = np.array([[160 - 40, 140], [160 + 40, 140]], np.float64)
+    to_canon: dict[int, NDArray[np.float64]] = {}
+    for i in present:
+        to_canon[i] = shape.similarity(np.stack(shape.eye_centres(landmarks[i])), canon)
+    ref = np.median([shape.apply_affine(to_canon[i], landmarks[i]) for i in present], axis=0)
+    for _ in range(2):  # refine on the expression-stable points
+        for i in present:
+            to_canon[i] = shape.similarity(landmarks[i][shape.STABLE], ref[shape.STABLE])
+        ref = np.median([shape.apply_affine(to_canon[i], landmarks[i]) for i in present], axis=0)
+    return ref, to_canon
+
+
+def _neutral_expression(
+    delta: NDArray[np.float64], selfie: NDArray[np.float64], ref: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Identity offsets without the selfie's mouth expression (canonical space, eyes
+    level, so y is the face's vertical).
+
+    The inner lips move with the outer lips next to them, so the lips' own outline
+    (and thus the mouth interior) keeps the template's shape. How far the lips are
+    apart is expression, which the template decides: the selfie's opening beyond the
+    template's typical one is taken off the lower lip and the chin (the jaw drops with
+    the lower lip); left in, a smiling selfie would keep its mouth open in every frame.
+    """
+
+    def opening(p: NDArray[np.float64]) -> float:
+        return float((p[[67, 66, 65], 1] - p[[61, 62, 63], 1]).mean())
+
+    d = delta.copy()
+    for inner, outer in _LIP_PAIRS.items():
+        d[inner] = delta[outer]
+    extra = opening(selfie) - opening(ref)
+    d[_LOWER_LIP, 1] -= extra
+    d[_CHIN, 1] -= extra * _CHIN_WEIGHT
+    return d
+
+
+def _open_features(ref: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The reference shape with mouth and eyes pulled open, to triangulate on.
+
+    Triangulating a closed mouth yields triangles that span the lip line and fold over
+    as soon as the mouth opens; on an open mouth Delaunay gives lip bands and an
+    interior that merely flattens when the mouth closes. Same for the eyelids.
+    """
+    p = ref.copy()
+    c = (p[48] + p[54]) / 2
+    w = float(np.linalg.norm(p[54] - p[48]))
+    p[[61, 62, 63], 1] = c[1] - 0.12 * w
+    p[[65, 66, 67], 1] = c[1] + 0.12 * w
+    p[49:54, 1] = np.minimum(p[49:54, 1], c[1] - 0.25 * w)
+    p[55:60, 1] = np.maximum(p[55:60, 1], c[1] + 0.25 * w)
+    for eye in (shape.EYE_L, shape.EYE_R):
+        e = p[eye]
+        ec = e.mean(0)
+        ew = float(np.linalg.norm(e[3] - e[0]))
+        p[eye[[1, 2]], 1] = ec[1] - 0.18 * ew
+        p[eye[[4, 5]], 1] = ec[1] + 0.18 * ew
+    return p
+
+
+def _uncross(pts: NDArray[np.float64], down: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Where a lower lip or lid point ends up above its upper partner, meet in the middle
+    (a closed mouth or eye must not fold its triangles over)."""
+    p = pts.copy()
+    for upper, lower in _CLOSING_PAIRS:
+        gap = float(np.dot(p[lower] - p[upper], down))
+        if gap < 0:
+            p[upper] += down * gap / 2
+            p[lower] -= down * gap / 2
+    return p
+
+
+def _cap_outline(shift: NDArray[np.float64], limit: float) -> NDArray[np.float64]:
+    """Limit how far jaw points move so the reshaping stays inside its ring."""
+    s = shift.copy()
+    n = np.linalg.norm(s[:17], axis=1, keepdims=True)
+    s[:17] *= np.minimum(1.0, limit / np.maximum(n, 1e-6))
+    return s
+
+
+def _mesh_points(
+    inner: NDArray[np.float64], other: NDArray[np.float64], margin: float
+) -> NDArray[np.float64]:
+    """76 inner points (68 + forehead of ``inner``) and a ring around the outline that
+    encloses both ``inner`` and ``other``."""
+    a = shape.with_forehead(inner.astype(np.float32)).astype(np.float64)
+    b = shape.with_forehead(other.astype(np.float32)).astype(np.float64)
+    centre = a[shape.STABLE].mean(0)
+    height = shape.face_height(inner.astype(np.float32))
+    ra = a[_OUTLINE] - centre
+    rb = b[_OUTLINE] - centre
+    na = np.linalg.norm(ra, axis=1)
+    radius = np.maximum(na, np.linalg.norm(rb, axis=1)) + margin * height
+    ring = centre + ra / np.maximum(na, 1e-6)[:, None] * radius[:, None]
+    return np.concatenate([a, ring], 0)
+
+
+def _outline_mask(
+    size: tuple[int, int], pts: NDArray[np.float32], iod: float, feather: float
+) -> NDArray[np.float32]:
+    """Feathered face mask in texture space: full from the brows down, fading out
+    towards the forehead row so template hair and hairlines are not pasted over."""
+    mask = np.zeros(size, np.float32)
+    cv2.fillPoly(mask, [np.round(pts[_OUTLINE] * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
+    k = max(1, int(round(feather * iod)))
+    mask = cv2.erode(mask, np.ones((k, k), np.uint8))
+    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=k * 0.8)
+    # The texture is upright, so "above the brows" is a band of rows.
+    brow_y = float(pts[17:27, 1].min())
+    top_y = float(pts[68:, 1].min())
+    rows = np.arange(size[0], dtype=np.float32)
+    ramp = np.clip((rows - top_y) / max(brow_y - top_y, 1.0), 0.0, 1.0)
+    return mask * (ramp * ramp * (3 - 2 * ramp))[:, None]
+
+
+def _skin_mask(size: tuple[int, int], lm: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Cheeks, nose and forehead band: the jaw-and-brows hull minus eyes and mouth."""
+    mask = np.zeros(size, np.uint8)
+    hull = cv2.convexHull(np.round(np.concatenate([lm[:17], lm[17:27]])).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 1)
+    for part in (shape.EYE_L, shape.EYE_R, shape.OUTER_LIPS):
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(lm[part]).astype(np.int32)), 0)
+    k = max(1, int(shape.interocular(lm) * 0.1))
+    return cv2.erode(mask, np.ones((k, k), np.uint8)).astype(bool)
+
+
+def _frame_stats(frame: Frame, lm: NDArray[np.float32]) -> NDArray[np.float32]:
+    box = clip_box(points_box(lm, 2), frame.shape[1], frame.shape[0])
+    crop = frame[box.top : box.bottom, box.left : box.right]
+    local = lm - np.array([box.left, box.top], np.float32)
+    return color.lab_stats(color.to_lab(crop), _skin_mask(crop.shape[:2], local))
+
+
+def _poly_mask(box: Box, pts: NDArray[np.float64], soften: float) -> NDArray[np.float32]:
+    """Mask of a polygon inside ``box``, its edge softened by ``soften`` pixels."""
+    p = pts - (box.left, box.top)
+    mask = np.zeros((box.height, box.width), np.float32)
+    cv2.fillPoly(mask, [np.round(p * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
+    return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(0.5, soften))

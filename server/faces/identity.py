@@ -1,0 +1,168 @@
+"""Build an identity from 1-5 selfies, once: pick each selfie's face, check they are one
+person, keep the best selfie's aligned face texture, landmarks and descriptors.
+
+Renders only read what is built here; they never detect on selfies again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import cv2
+import numpy as np
+
+from server.faces import shape
+from server.faces.dlib_models import DlibFaceModels, descriptor_distance
+from server.types import DetectedFace, Frame, IdentityData, SelfieReport
+
+TEXTURE_SIZE = 320
+TEXTURE_IOD = 80.0  # inter-ocular distance in the stored texture, px
+TEXTURE_EYES_Y = 140.0
+MIN_FACE_PX = 64  # smallest usable face box side in the selfie
+SAME_PERSON = 0.6  # dlib's descriptor distance threshold
+DOMINANCE = 2.0  # the largest face must outweigh the next by this factor
+MIN_FRONTALITY = 0.45  # below this the selfie is reported as turned
+
+
+class FaceError(Exception):
+    """A selfie that cannot make an identity; ``code`` is the API error code."""
+
+    def __init__(self, code: str, message: str, selfie_index: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.selfie_index = selfie_index
+
+
+def build_identity(images: Sequence[Frame], models: DlibFaceModels) -> IdentityData:
+    """Detect, check and embed each selfie; keep the best one's texture."""
+    if not images:
+        raise ValueError("at least one selfie is needed")
+    faces = [_the_face(img, models, i) for i, img in enumerate(images)]
+    descriptors = np.stack(
+        [models.descriptor(img, f.landmarks) for img, f in zip(images, faces, strict=True)]
+    ).astype(np.float32)
+    for i, j in combinations(range(len(images)), 2):
+        dist = descriptor_distance(descriptors[i], descriptors[j])
+        if dist >= SAME_PERSON:
+            raise FaceError(
+                "identity_mismatch",
+                f"selfies {i} and {j} show different people (descriptor distance {dist:.2f} >= "
+                f"{SAME_PERSON}); upload selfies of one person",
+                j,
+            )
+    reports = [_report(i, img, f) for i, (img, f) in enumerate(zip(images, faces, strict=True))]
+    best = max(range(len(reports)), key=lambda i: reports[i].score)
+    reports[best].used_as_texture = True
+    texture, landmarks = aligned_texture(images[best], faces[best].landmarks)
+    warnings = []
+    if reports[best].frontality < MIN_FRONTALITY:
+        warnings.append("no selfie is frontal enough; results may look flat or lopsided")
+    if reports[best].face_size < 90:
+        warnings.append("the face is small in every selfie; results may look soft")
+    mean = descriptors.mean(0)
+    quality = {
+        "score": round(reports[best].score, 3),
+        "frontality": round(reports[best].frontality, 3),
+        "sharpness": round(reports[best].sharpness, 3),
+        "texture_selfie": best,
+        "max_pair_distance": round(_max_pair(descriptors), 3),
+        "warnings": warnings,
+    }
+    return IdentityData(
+        texture=texture,
+        landmarks=landmarks,
+        descriptors=descriptors,
+        descriptor=mean.astype(np.float32),
+        selfies=reports,
+        quality=quality,
+    )
+
+
+def _the_face(image: Frame, models: DlibFaceModels, index: int) -> DetectedFace:
+    """The one usable face of a selfie, or a FaceError saying why there is none."""
+    faces = models.detect(image, min_face=48, max_side=1280)
+    if not faces:
+        raise FaceError("no_face", f"no face found in selfie {index}", index)
+    # Weigh size by detector confidence: a weak, spurious hit next to a clear face
+    # should not count as a second person.
+    weights = [f.box.area * float(np.clip(f.score, 0.05, 1.0)) for f in faces]
+    order = np.argsort(weights)[::-1]
+    face = faces[int(order[0])]
+    if len(faces) > 1 and weights[order[0]] < DOMINANCE * weights[order[1]]:
+        raise FaceError(
+            "multiple_faces",
+            f"selfie {index} shows {len(faces)} faces and none clearly dominates; crop it "
+            "to one face",
+            index,
+        )
+    if min(face.box.width, face.box.height) < MIN_FACE_PX:
+        raise FaceError(
+            "face_too_small",
+            f"the face in selfie {index} is {face.box.width} px wide; at least {MIN_FACE_PX} "
+            "px is needed",
+            index,
+        )
+    return face
+
+
+def _report(index: int, image: Frame, face: DetectedFace) -> SelfieReport:
+    lm = face.landmarks
+    iod = shape.interocular(lm)
+    front = shape.frontality(lm)
+    sharp = _sharpness(image, lm)
+    size_score = float(np.clip((iod - 20) / 60, 0, 1))
+    score = 0.5 * front + 0.3 * sharp + 0.2 * size_score
+    h, w = image.shape[:2]
+    return SelfieReport(
+        index=index,
+        width=w,
+        height=h,
+        face_box=face.box,
+        detector=face.detector,
+        sharpness=round(sharp, 3),
+        frontality=round(front, 3),
+        face_size=int(round(iod * 2.5)),
+        score=round(float(score), 3),
+    )
+
+
+def _sharpness(image: Frame, lm: np.ndarray) -> float:
+    """0..1 from the variance of the Laplacian of the face at a fixed scale."""
+    tex, _ = aligned_texture(image, lm, size=128, iod=32.0, eyes_y=56.0)
+    gray = cv2.cvtColor(tex[24:112, 24:104], cv2.COLOR_BGR2GRAY)
+    var = float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    return float(np.clip(np.log1p(var) / np.log1p(400.0), 0.0, 1.0))
+
+
+def aligned_texture(
+    image: Frame,
+    lm: np.ndarray,
+    size: int = TEXTURE_SIZE,
+    iod: float = TEXTURE_IOD,
+    eyes_y: float = TEXTURE_EYES_Y,
+) -> tuple[Frame, np.ndarray]:
+    """Rotate and scale the face upright into a ``size`` square (eyes level, fixed
+    inter-ocular distance); returns the crop and the landmarks in its coordinates."""
+    a, b = shape.eye_centres(lm)
+    dst = np.array([[size / 2 - iod / 2, eyes_y], [size / 2 + iod / 2, eyes_y]])
+    m = shape.similarity(np.stack([a, b]), dst)
+    scale = float(np.hypot(m[0, 0], m[0, 1]))
+    src = image
+    if scale < 0.5:  # shrink with area averaging first so the texture does not alias
+        k = scale * 1.5
+        src = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        m = m.copy()
+        m[:, :2] /= k
+    crop = cv2.warpAffine(
+        src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    m_full = shape.similarity(np.stack([a, b]), dst)
+    return crop, shape.apply_affine(m_full, lm).astype(np.float32)
+
+
+def _max_pair(desc: np.ndarray) -> float:
+    if len(desc) < 2:
+        return 0.0
+    return max(descriptor_distance(a, b) for a, b in combinations(desc, 2))

@@ -1,0 +1,115 @@
+"""Piecewise-affine warping over a triangle mesh, done as one ``cv2.remap``.
+
+Instead of one ``warpAffine`` per triangle (slow, and seams where triangles meet), the
+destination region is rasterised once into a triangle-id image; every pixel then looks
+up its triangle's affine map to get its source coordinate. Several source images that
+share the destination mesh (the template frame and the selfie texture) reuse the
+raster and only pay for their own maps and remap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import Delaunay
+
+from server.types import Box
+
+Triangles = NDArray[np.int32]  # (T, 3) vertex indices
+
+
+def triangulate(points: NDArray[np.floating]) -> Triangles:
+    """Delaunay triangulation of 2-D points (a topology reused across frames)."""
+    return Delaunay(np.asarray(points, np.float64)).simplices.astype(np.int32)
+
+
+def triangle_affines(
+    src: NDArray[np.floating], dst: NDArray[np.floating], tris: Triangles
+) -> NDArray[np.float64]:
+    """Per triangle, the (2, 3) affine map taking destination points to source points."""
+    d = np.asarray(dst, np.float64)[tris]  # (T, 3, 2)
+    s = np.asarray(src, np.float64)[tris]
+    ones = np.ones((len(tris), 3, 1))
+    dh = np.concatenate([d, ones], axis=2)  # (T, 3, 3): rows (x, y, 1)
+    # Solve dh @ A^T = s for each triangle; degenerate triangles get a least-squares fit.
+    try:
+        sol = np.linalg.solve(dh, s)  # (T, 3, 2)
+    except np.linalg.LinAlgError:
+        sol = np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(dh, s, strict=True)])
+    return np.transpose(sol, (0, 2, 1))  # (T, 2, 3)
+
+
+@dataclass
+class MeshRaster:
+    """Triangle ids of the pixels of ``box`` in a destination mesh (-1 = outside)."""
+
+    box: Box
+    labels: NDArray[np.int32]
+    xs: NDArray[np.float32]
+    ys: NDArray[np.float32]
+
+    @classmethod
+    def build(cls, dst: NDArray[np.floating], tris: Triangles, box: Box) -> MeshRaster:
+        labels = np.full((box.height, box.width), -1, np.int32)
+        pts = np.round((np.asarray(dst, np.float64) - (box.left, box.top)) * 16).astype(np.int32)
+        for i, tri in enumerate(tris):
+            # shift=4 gives sub-pixel vertex positions; neighbours agree along shared edges.
+            cv2.fillConvexPoly(labels, pts[tri], int(i), lineType=cv2.LINE_8, shift=4)
+        ys, xs = np.mgrid[box.top : box.bottom, box.left : box.right].astype(np.float32)
+        return cls(box, labels, xs, ys)
+
+    @property
+    def inside(self) -> NDArray[np.bool_]:
+        return self.labels >= 0
+
+    def restricted(self, keep: NDArray[np.bool_]) -> MeshRaster:
+        """The same raster with only the triangles in ``keep`` (others become outside)."""
+        lut = np.append(np.where(keep, np.arange(len(keep)), -1), -1).astype(np.int32)
+        return MeshRaster(self.box, lut[self.labels], self.xs, self.ys)
+
+    def maps(self, affines: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Source coordinates for every pixel (outside pixels map off-image)."""
+        table = np.concatenate([affines.reshape(-1, 6), np.full((1, 6), 0.0)], 0).astype(np.float32)
+        table[-1, 2] = table[-1, 5] = -1e4  # label -1 -> far outside the source
+        a = table[self.labels]  # (H, W, 6)
+        mx = a[..., 0] * self.xs + a[..., 1] * self.ys + a[..., 2]
+        my = a[..., 3] * self.xs + a[..., 4] * self.ys + a[..., 5]
+        return mx, my
+
+
+def remap(
+    image: NDArray[np.generic],
+    mx: NDArray[np.float32],
+    my: NDArray[np.float32],
+    border: int = cv2.BORDER_REPLICATE,
+) -> NDArray[np.generic]:
+    """Bilinear sampling of ``image`` at (mx, my)."""
+    return cv2.remap(image, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=border)
+
+
+def warp_mesh(
+    image: NDArray[np.generic],
+    src: NDArray[np.floating],
+    dst: NDArray[np.floating],
+    tris: Triangles,
+    box: Box,
+) -> tuple[NDArray[np.generic], NDArray[np.bool_]]:
+    """Warp ``image`` so that mesh ``src`` lands on ``dst``; returns the ``box`` patch and
+    which of its pixels the mesh covers."""
+    raster = MeshRaster.build(dst, tris, box)
+    mx, my = raster.maps(triangle_affines(src, dst, tris))
+    return remap(image, mx, my), raster.inside
+
+
+def clip_box(box: Box, width: int, height: int) -> Box:
+    return Box(max(0, box.left), max(0, box.top), min(width, box.right), min(height, box.bottom))
+
+
+def points_box(points: NDArray[np.floating], margin: float = 0.0) -> Box:
+    """Integer box around points, grown by ``margin`` pixels on every side."""
+    lo = np.floor(np.min(points, axis=0) - margin).astype(int)
+    hi = np.ceil(np.max(points, axis=0) + margin).astype(int) + 1
+    return Box(int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
