@@ -1,0 +1,48 @@
+"""gunicorn settings: ``gunicorn -c gunicorn.conf.py server.wsgi:app``.
+
+Sized for 2 CPU cores. Renders run on each worker's own render threads
+(FACELOOP_RENDER_WORKERS), so HTTP threads stay free for uploads and polling.
+"""
+
+from __future__ import annotations
+
+import os
+
+from server.settings import load_settings
+
+_settings = load_settings()
+
+bind = f"{_settings.host}:{_settings.port}"
+
+# One process per core; each holds the dlib models (~100 MB) and its render threads.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = 4  # concurrent requests per worker: polling and downloads are cheap, I/O-bound
+
+# Never preload: each worker forks first, then create_app loads models and starts
+# threads (threads and dlib/OpenCV state do not survive a fork).
+preload_app = False
+
+# Identity creation (decode + detect up to 5 selfies) takes a few seconds; start-up may
+# rebuild a stale template analysis. Renders do not block a request thread.
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+
+# Recycling workers would drop their in-process render queues; leave it off.
+max_requests = 0
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("FACELOOP_LOG_LEVEL", "info")
+
+limit_request_line = 4094
+limit_request_fields = 100
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """Stop the worker's render threads; renders still waiting are marked interrupted."""
+    app = getattr(worker, "wsgi", None)
+    services = getattr(app, "extensions", {}).get("faceloop") if app is not None else None
+    if services is not None:
+        services.close(timeout=float(graceful_timeout))

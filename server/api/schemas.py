@@ -1,0 +1,167 @@
+"""Request and response bodies of the public API (pydantic; also the OpenAPI source).
+
+Ids in request bodies are plain bounded strings here: a malformed id is simply an
+unknown one, answered 404 by the service, like any other id that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from server.types import OutputFormat
+
+RenderStatus = Literal["queued", "running", "done", "failed"]
+IdText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TrackKey = Annotated[str, StringConstraints(min_length=1, max_length=12)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# -- errors ----------------------------------------------------------------------------------
+class ErrorDetail(_Out):
+    code: str = Field(description="Stable machine-readable code, e.g. identity_not_found.")
+    message: str = Field(description="Human-readable explanation.")
+    selfie_index: int | None = Field(
+        default=None, description="For upload errors: which selfie (0-based)."
+    )
+    details: list[dict[str, Any]] | None = Field(
+        default=None, description="For validation_error: the offending fields."
+    )
+
+
+class ErrorResponse(_Out):
+    """Every error, whatever its status: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
+
+
+# -- identities ------------------------------------------------------------------------------
+class BoxOut(_Out):
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+class SelfieOut(_Out):
+    index: int
+    width: int
+    height: int
+    face_box: BoxOut
+    detector: str
+    sharpness: float
+    frontality: float = Field(description="1 = frontal, 0 = profile.")
+    face_size: int
+    score: float = Field(description="Combined quality 0..1.")
+    used_as_texture: bool
+
+
+class IdentityOut(_Out):
+    id: str
+    created_at: str
+    selfies: list[SelfieOut]
+    quality: dict[str, Any]
+
+
+# -- templates -------------------------------------------------------------------------------
+class TemplateQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # unknown query args (cache busters) are ignored
+
+    tag: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class TemplateSummary(_Out):
+    id: str
+    title: str
+    tags: list[str]
+    width: int
+    height: int
+    frame_count: int
+    duration_ms: int
+    face_count: int
+    url: str
+    preview_url: str
+
+
+class TemplatePage(_Out):
+    items: list[TemplateSummary]
+    total: int = Field(description="Templates matching the filter, over all pages.")
+    limit: int
+    offset: int
+    next_offset: int | None = None
+    next: str | None = Field(default=None, description="URL of the next page, if any.")
+
+
+class FaceTrackOut(_Out):
+    track_id: int
+    main: bool = Field(description="Swapped with identity_id unless `faces` says otherwise.")
+
+
+class TemplateFaces(_Out):
+    count: int
+    main_track: int | None
+    tracks: list[FaceTrackOut]
+
+
+class TemplateDetail(TemplateSummary):
+    manifest: dict[str, Any]
+    faces: TemplateFaces
+
+
+# -- renders ---------------------------------------------------------------------------------
+class RenderCreate(BaseModel):
+    """Ask for a render. ``faces`` maps template track ids (as strings) to identity ids and
+    is merged over the default ``{main track: identity_id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    identity_id: IdText
+    template_id: IdText
+    format: OutputFormat = "gif"
+    faces: dict[TrackKey, IdText] | None = Field(default=None, max_length=32)
+
+
+class RenderAccepted(_Out):
+    id: str
+    status: RenderStatus
+    status_url: str
+    result_url: str | None = None
+
+
+class RenderFailure(_Out):
+    code: str = Field(description="e.g. interrupted, render_failed, engine_unavailable.")
+    message: str
+
+
+class RenderOut(_Out):
+    id: str
+    status: RenderStatus
+    progress: float = Field(ge=0.0, le=1.0)
+    result_url: str | None
+    error: RenderFailure | None
+    created_at: datetime
+    updated_at: datetime
+    template_id: str
+    identity_ids: list[str]
+    faces: dict[str, str]
+    format: OutputFormat
+    engine: str
+    status_url: str
+
+
+# -- health ----------------------------------------------------------------------------------
+class Health(_Out):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(_Out):
+    ready: bool
+    engines: list[str]
+    templates: int

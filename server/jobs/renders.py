@@ -1,0 +1,255 @@
+"""RenderService: what the views call (submit / get / result) and the ``render`` task
+the queue runs. Views never see the queue, the store or the pipeline.
+
+Identical requests (same identities per track, template and its source hash, format,
+engine) share one render: a done one is answered from storage, a queued or running one
+is joined; a failed one is retried as a new render.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from server.jobs.ports import Renderer, TemplateSource
+from server.jobs.progress import ThrottledProgress
+from server.jobs.queue import JobQueue, Payload
+from server.jobs.records import ACTIVE, RenderError, RenderGone, RenderRecord, RenderRecordStore
+from server.jobs.requests import RenderRequest, plan_request
+from server.storage.errors import Conflict, NotFound
+from server.storage.identities import IdentityStore
+from server.storage.ids import new_id
+from server.storage.procinfo import owner_alive, process_token
+from server.types import MEDIA_TYPES
+
+log = logging.getLogger(__name__)
+
+RENDER_TASK = "render"
+
+
+class RenderService:
+    """Submit renders, read their state, run them (as the queue's ``render`` task)."""
+
+    def __init__(
+        self,
+        store: RenderRecordStore,
+        identities: IdentityStore,
+        templates: TemplateSource,
+        engines: Mapping[str, Any],
+        renderer: Renderer,
+        default_engine: str = "auto",
+        progress_interval_s: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._identities = identities
+        self._templates = templates
+        self._engines = engines
+        self._renderer = renderer
+        self._default_engine = default_engine
+        self._progress_interval_s = progress_interval_s
+        self._queue: JobQueue | None = None
+
+    def bind_queue(self, queue: JobQueue) -> None:
+        """Attach the queue that runs :meth:`run` under the name ``RENDER_TASK``."""
+        self._queue = queue
+
+    # -- producer side (views) -----------------------------------------------------------
+    def submit(self, request: RenderRequest) -> tuple[RenderRecord, bool]:
+        """Queue a render or join an identical one; returns (record, reused).
+
+        Raises NotFound (identity/template), Invalid (track ids), Conflict
+        (engine_unavailable) or QueueFull.
+        """
+        plan = plan_request(
+            request, self._templates, self._identities, self._engines, self._default_engine
+        )
+        existing = self._reusable(plan.key)
+        if existing is not None:
+            return existing, True
+        record = RenderRecord(
+            id=new_id("render"),
+            template_id=plan.template_id,
+            template_sha256=plan.template_sha256,
+            faces=plan.faces,
+            identity_ids=plan.identity_ids,
+            format=plan.format,
+            engine=plan.engine,
+            request_key=plan.key,
+            owner=process_token(),
+        )
+        self._create(record)
+        try:
+            self._require_queue().enqueue(RENDER_TASK, {"render_id": record.id})
+        except Exception:
+            self.delete(record.id)
+            raise
+        return record, False
+
+    def get(self, render_id: str) -> RenderRecord:
+        """The current record; an active one whose owner process died reads as failed."""
+        record = self._store.get(render_id)
+        if record.status in ACTIVE and not owner_alive(record.owner):
+            record = self._fail(record, "interrupted", "the server restarted during the render")
+        return record
+
+    def result(self, render_id: str) -> tuple[Path, str]:
+        """(file path, media type) of a done render; Conflict before that."""
+        record = self.get(render_id)
+        if record.status == "failed":
+            raise Conflict("the render failed; it has no result", "render_failed")
+        path = self._store.result_path(record) if record.status == "done" else None
+        if path is None:
+            raise Conflict(f"the render is {record.status}; poll its status", "render_not_ready")
+        return path, record.media_type or MEDIA_TYPES[record.format]
+
+    def delete(self, render_id: str) -> None:
+        """Forget a render: record, result and index entry (queued jobs find it gone)."""
+        try:
+            record = self._store.get(render_id)
+        except (NotFound, ValueError):
+            record = None
+        self._store.delete(render_id)
+        if record is not None:
+            self._store.unindex(record.request_key, render_id)
+
+    def delete_identity(self, identity_id: str) -> list[str]:
+        """Delete an identity and every render that used it; returns the render ids."""
+        render_ids = self._identities.delete(identity_id)
+        for render_id in render_ids:
+            self.delete(render_id)
+        return render_ids
+
+    def recover(self) -> int:
+        """Mark renders left queued/running by dead processes as failed ("interrupted").
+
+        Chosen over re-queueing: the client may have given up or deleted the identity
+        meanwhile, and an identical new request simply starts a fresh render.
+        """
+        count = 0
+        for record in self._store.iter_records():
+            if record.status in ACTIVE and not owner_alive(record.owner):
+                self._fail(record, "interrupted", "the server restarted during the render")
+                count += 1
+        return count
+
+    def interrupt(self, payloads: list[tuple[str, Payload]]) -> None:
+        """Mark jobs a closing queue dropped as interrupted."""
+        for task, payload in payloads:
+            if task == RENDER_TASK:
+                try:
+                    record = self._store.get(str(payload.get("render_id")))
+                except (NotFound, ValueError):
+                    continue
+                self._fail(record, "interrupted", "the server shut down before the render ran")
+
+    # -- consumer side (the queue's task) ------------------------------------------------
+    def run(self, payload: Payload) -> None:
+        """The ``render`` task: load inputs by id, render, store the result atomically."""
+        render_id = str(payload.get("render_id"))
+        try:
+            record = self._store.get(render_id)
+        except (NotFound, ValueError):
+            log.info("render %s was deleted before it ran; dropped", render_id)
+            return
+        if record.status != "queued":
+            return
+        try:
+            self._run(record)
+        except RenderGone:
+            log.info("render %s was deleted while running; discarded", render_id)
+        except NotFound as exc:
+            if exc.code == "identity_not_found":  # identity deleted: its renders go too
+                self.delete(render_id)
+            else:
+                self._fail_latest(render_id, exc.code, exc.message)
+        except Exception as exc:
+            code, message = getattr(exc, "code", None), getattr(exc, "message", None)
+            if isinstance(code, str) and isinstance(message, str):
+                self._fail_latest(render_id, code, message)
+            elif self._store.exists(render_id):  # else: deleted meanwhile, pipeline stopped
+                log.exception("render %s failed", render_id)
+                self._fail_latest(render_id, "render_failed", "the render failed unexpectedly")
+
+    def _run(self, record: RenderRecord) -> None:
+        faces = {int(track): self._identities.load(i) for track, i in record.faces.items()}
+        template = self._templates.get(record.template_id)
+        if template is None:
+            raise NotFound(f"template {record.template_id!r} is gone", "template_not_found")
+        engine = self._engines.get(record.engine)
+        if engine is None:
+            raise Conflict(f"engine {record.engine!r} is not loaded", "engine_unavailable")
+        record = record.evolve(status="running", owner=process_token())
+        self._store.save(record)
+        holder = {"record": record}
+
+        def sink(value: float) -> None:
+            holder["record"] = holder["record"].evolve(progress=value)
+            self._store.save(holder["record"])
+
+        progress = ThrottledProgress(sink, min_interval_s=self._progress_interval_s)
+        output = self._renderer(
+            template,
+            faces,
+            engine,
+            record.format,
+            progress=progress,
+            cancelled=lambda: not self._store.exists(record.id),
+        )
+        name = self._store.write_result(record.id, record.format, output.data)
+        done = holder["record"].evolve(
+            status="done",
+            progress=1.0,
+            result_file=name,
+            media_type=output.media_type,
+            frame_count=output.frame_count,
+            stats=dict(output.stats or {}),
+        )
+        self._store.save(done)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _reusable(self, key: str) -> RenderRecord | None:
+        render_id = self._store.indexed(key)
+        if render_id is None:
+            return None
+        try:
+            record = self.get(render_id)
+        except NotFound:
+            return None
+        if record.status == "done" and self._store.result_path(record) is not None:
+            return record
+        return record if record.status in ACTIVE else None
+
+    def _create(self, record: RenderRecord) -> None:
+        """Write the record and link it to its identities, refusing deleted ones."""
+        for identity_id in record.identity_ids:
+            self._identities.link_render(identity_id, record.id)
+        self._store.create(record)
+        self._store.index(record.request_key, record.id)
+        # An identity deleted between its link and now would leave an orphan: re-check.
+        for identity_id in record.identity_ids:
+            if not self._identities.exists(identity_id):
+                self.delete(record.id)
+                raise NotFound(f"identity {identity_id!r} not found", "identity_not_found")
+
+    def _fail(self, record: RenderRecord, code: str, message: str) -> RenderRecord:
+        failed = record.evolve(status="failed", error=RenderError(code=code, message=message))
+        with contextlib.suppress(RenderGone):  # deleted meanwhile: nothing to record
+            self._store.save(failed)
+        return failed
+
+    def _fail_latest(self, render_id: str, code: str, message: str) -> None:
+        """Fail the render as last saved (keeping its progress); no-op if deleted."""
+        try:
+            record = self._store.get(render_id)
+        except NotFound:
+            log.info("render %s was deleted while running; discarded", render_id)
+            return
+        self._fail(record, code, message)
+
+    def _require_queue(self) -> JobQueue:
+        if self._queue is None:
+            raise RuntimeError("RenderService has no queue bound")
+        return self._queue

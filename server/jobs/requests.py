@@ -1,0 +1,138 @@
+"""Turning a render request into a validated plan with a stable identical-request key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.jobs.ports import TemplateSource
+from server.storage.errors import Conflict, Invalid, NotFound
+from server.storage.identities import IdentityStore
+from server.storage.ids import is_valid_id
+from server.types import OUTPUT_FORMATS, OutputFormat
+
+KEY_VERSION = 1  # bump when rendering changes enough that old results must not be reused
+_TRACK_KEY_MAX = 6
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """What a client asks for (after schema validation in the API layer).
+
+    ``faces`` maps template track ids (decimal strings) to identity ids and is merged
+    over the default ``{main track: identity_id}``. ``engine`` None means the
+    server's default; the API does not expose it yet.
+    """
+
+    identity_id: str
+    template_id: str
+    format: OutputFormat = "gif"
+    faces: Mapping[str, str] = field(default_factory=dict)
+    engine: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    template_id: str
+    template_sha256: str
+    faces: dict[str, str]
+    identity_ids: list[str]
+    format: OutputFormat
+    engine: str
+    key: str
+
+
+def plan_request(
+    request: RenderRequest,
+    templates: TemplateSource,
+    identities: IdentityStore,
+    engines: Mapping[str, Any],
+    default_engine: str,
+) -> RenderPlan:
+    """Validate ids, tracks, format and engine; NotFound / Invalid / Conflict if not."""
+    if request.format not in OUTPUT_FORMATS:
+        raise Invalid(f"format must be one of {', '.join(OUTPUT_FORMATS)}", "validation_error")
+    template = find_template(templates, request.template_id)
+    analysis = template.analysis
+    faces = _face_map(request, [int(t.track_id) for t in analysis.tracks], analysis.main_track)
+    ordered = [faces[k] for k in sorted(faces, key=int)]
+    identity_ids = list(dict.fromkeys(ordered))
+    for identity_id in identity_ids:
+        if not identities.exists(identity_id):
+            raise NotFound(f"identity {identity_id!r} not found", "identity_not_found")
+    engine = resolve_engine(request.engine or default_engine, engines)
+    sha = str(analysis.source_sha256)
+    key = request_key(request.template_id, sha, request.format, faces, engine)
+    return RenderPlan(request.template_id, sha, faces, identity_ids, request.format, engine, key)
+
+
+def find_template(templates: TemplateSource, template_id: str) -> Any:
+    """The catalog entry, or NotFound(template_not_found) (malformed ids included)."""
+    template = templates.get(template_id) if is_valid_id("template", template_id) else None
+    if template is None:
+        raise NotFound(f"template {template_id!r} not found", "template_not_found")
+    return template
+
+
+def resolve_engine(requested: str, engines: Mapping[str, Any]) -> str:
+    """ "auto" picks the best loaded engine (neural, else classic); a named engine must be
+    loaded, else Conflict(engine_unavailable)."""
+    if requested == "auto":
+        for name in ("neural", "classic"):
+            if name in engines:
+                return name
+        requested = next(iter(engines), "classic")
+    if requested not in engines:
+        raise Conflict(f"engine {requested!r} is not available", "engine_unavailable")
+    return requested
+
+
+def request_key(
+    template_id: str, template_sha256: str, fmt: str, faces: Mapping[str, str], engine: str
+) -> str:
+    """SHA-256 over everything that determines the output."""
+    blob = json.dumps(
+        {
+            "v": KEY_VERSION,
+            "template": [template_id, template_sha256],
+            "format": fmt,
+            "faces": sorted((int(k), v) for k, v in faces.items()),
+            "engine": engine,
+        },
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _face_map(request: RenderRequest, track_ids: list[int], main_track: Any) -> dict[str, str]:
+    main = _track_id(main_track)
+    if main is None:
+        raise Invalid(f"template {request.template_id!r} has no face to swap", "no_face_track")
+    faces = {str(main): request.identity_id}
+    for key, identity_id in request.faces.items():
+        track = _parse_track(key)
+        if track is None or track not in track_ids:
+            known = ", ".join(str(t) for t in track_ids)
+            raise Invalid(
+                f"unknown face track {key!r}; this template has: {known}", "unknown_track"
+            )
+        faces[str(track)] = identity_id
+    return faces
+
+
+def _parse_track(key: str) -> int | None:
+    if not (isinstance(key, str) and key.isascii() and key.isdigit()) or len(key) > _TRACK_KEY_MAX:
+        return None
+    return int(key)
+
+
+def _track_id(track: Any) -> int | None:
+    """The catalog's main track as an int id (it may hand the id or the track)."""
+    if track is None:
+        return None
+    if isinstance(track, int):
+        return track
+    return int(track.track_id)

@@ -1,0 +1,200 @@
+"""Services: the one place that composes. Built once per process by ``create_app``
+(after gunicorn forks), kept in ``app.extensions["faceloop"]`` and shared by every
+request thread and render worker.
+
+Heavy collaborators (dlib models, the template catalog, engines, the render function)
+can be handed in; otherwise they are built from settings. Lead-owned modules are
+imported inside the builders so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import cv2
+import numpy as np
+
+from server.jobs.ports import Renderer, TemplateSource
+from server.jobs.queue import InProcessQueue, JobQueue
+from server.jobs.records import RenderRecordStore
+from server.jobs.renders import RENDER_TASK, RenderService
+from server.settings import Settings
+from server.storage.atomic import clean_strays
+from server.storage.errors import Invalid
+from server.storage.identities import IdentityStore
+from server.storage.ids import new_id
+from server.storage.layout import DataLayout
+from server.types import Frame, IdentityData
+from server.vision.image_io import ImageError, decode_upload
+
+log = logging.getLogger(__name__)
+
+IdentityBuilder = Callable[[Sequence[Frame], Any], IdentityData]
+
+# Selfies are searched at <= 1280 px and the texture is a small fixed-size crop, so
+# larger uploads are shrunk right after decoding to bound memory per request.
+MAX_SELFIE_SIDE = 2048
+
+
+class SelfieError(ImageError):
+    """An :class:`ImageError` for one selfie of an upload, with its position."""
+
+    def __init__(self, error: ImageError, selfie_index: int) -> None:
+        super().__init__(error.code, f"selfie {selfie_index}: {error.message}")
+        self.selfie_index = selfie_index
+
+
+class IdentityService:
+    """Create, read and delete identities (deleting cascades to their renders)."""
+
+    def __init__(
+        self,
+        store: IdentityStore,
+        renders: RenderService,
+        models: Any,
+        builder: IdentityBuilder,
+        settings: Settings,
+    ) -> None:
+        self._store = store
+        self._renders = renders
+        self._models = models
+        self._builder = builder
+        self._settings = settings
+
+    def create(self, uploads: Sequence[bytes]) -> dict[str, Any]:
+        """Decode the selfies, build the identity and store it; returns its metadata.
+
+        Raises SelfieError (bad_image / too_large / unsupported_type), the builder's
+        FaceError (no_face, multiple_faces, face_too_small, identity_mismatch) or
+        Invalid for a wrong number of selfies.
+        """
+        if not 1 <= len(uploads) <= self._settings.max_selfies:
+            raise Invalid(f"send 1 to {self._settings.max_selfies} selfies", "invalid_selfie_count")
+        frames = [self._decode(i, data) for i, data in enumerate(uploads)]
+        data = self._builder(frames, self._models)
+        created_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return self._store.save(new_id("identity"), data, created_at)
+
+    def get(self, identity_id: str) -> dict[str, Any]:
+        return self._store.meta(identity_id)
+
+    def delete(self, identity_id: str) -> list[str]:
+        """Remove the identity and its renders; returns the deleted render ids."""
+        return self._renders.delete_identity(identity_id)
+
+    def _decode(self, index: int, data: bytes) -> Frame:
+        s = self._settings
+        try:
+            frame = decode_upload(data, s.max_upload_bytes, s.max_upload_pixels)
+        except ImageError as exc:
+            raise SelfieError(exc, index) from None
+        return shrink_to(frame, MAX_SELFIE_SIDE)
+
+
+def shrink_to(frame: Frame, max_side: int) -> Frame:
+    """Downscale (area filter) so the longer side is at most ``max_side``."""
+    h, w = frame.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return frame
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.ascontiguousarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.uint8)
+
+
+@dataclass
+class Services:
+    """Everything requests need, built once per process."""
+
+    settings: Settings
+    face_models: Any
+    templates: TemplateSource
+    engines: Mapping[str, Any]
+    identities: IdentityService
+    renders: RenderService
+    queue: JobQueue
+
+    def readiness(self) -> dict[str, Any]:
+        """Ready once an engine is loaded and the catalog is up (it may be empty)."""
+        engines = sorted(self.engines)
+        return {"ready": bool(engines), "engines": engines, "templates": len(self.templates)}
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Stop the render workers; renders still waiting are marked interrupted."""
+        self.renders.interrupt(self.queue.close(timeout))
+
+
+def build_services(
+    settings: Settings,
+    *,
+    face_models: Any = None,
+    templates: TemplateSource | None = None,
+    engines: Mapping[str, Any] | None = None,
+    renderer: Renderer | None = None,
+    identity_builder: IdentityBuilder | None = None,
+) -> Services:
+    """Load models, catalog and engines, recover the data dir, start render workers."""
+    layout = DataLayout(settings.data_dir)
+    layout.ensure()
+    clean_strays(settings.data_dir)
+    models = face_models if face_models is not None else _face_models()
+    catalog = templates if templates is not None else _catalog(settings, models)
+    engine_map = engines if engines is not None else _engines(models)
+    identities = IdentityStore(layout)
+    renders = RenderService(
+        RenderRecordStore(layout),
+        identities,
+        catalog,
+        engine_map,
+        renderer if renderer is not None else _renderer(),
+        default_engine=settings.default_engine,
+    )
+    interrupted = renders.recover()
+    if interrupted:
+        log.warning("marked %d renders from a previous run as interrupted", interrupted)
+    queue = InProcessQueue(
+        {RENDER_TASK: renders.run},
+        workers=settings.render_workers,
+        maxsize=settings.queue_size,
+        retry_after_s=settings.retry_after_s,
+    )
+    renders.bind_queue(queue)
+    builder = identity_builder if identity_builder is not None else _identity_builder()
+    ids = IdentityService(identities, renders, models, builder, settings)
+    return Services(settings, models, catalog, engine_map, ids, renders, queue)
+
+
+# -- default builders (lead-owned modules, imported when first needed) ----------------------
+def _face_models() -> Any:
+    from server.faces.dlib_models import DlibFaceModels
+
+    return DlibFaceModels()
+
+
+def _catalog(settings: Settings, models: Any) -> TemplateSource:
+    from server.gif_templates.catalog import TemplateCatalog
+
+    catalog = TemplateCatalog(settings.templates_dir)
+    catalog.load(models, rebuild_stale=settings.analyse_stale_templates, log=log)
+    return catalog
+
+
+def _engines(models: Any) -> Mapping[str, Any]:
+    from server.engines import build_engines
+
+    return build_engines(models)
+
+
+def _renderer() -> Renderer:
+    from server.render.pipeline import render
+
+    return render
+
+
+def _identity_builder() -> IdentityBuilder:
+    from server.faces.identity import build_identity
+
+    return build_identity

@@ -1,0 +1,18 @@
+"""WSGI entry point for gunicorn: ``gunicorn -c gunicorn.conf.py server.wsgi:app``.
+
+Imported by each worker after the fork (no preload), so every worker loads its own
+models and starts its own render threads.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from server import create_app
+
+if not logging.getLogger().handlers:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
+    )
+
+app = create_app()

@@ -1,0 +1,62 @@
+"""What create_app does to a data dir left behind by a dead process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from server.jobs.records import RenderRecord, RenderRecordStore
+from server.storage.ids import new_id
+from server.storage.layout import DataLayout
+from tests.api.conftest import TEMPLATE_ID, AppFactory, fake_app
+
+
+def _orphan(layout: DataLayout, owner: str, status: str) -> RenderRecord:
+    record = RenderRecord(
+        id=new_id("render"), status=status, progress=0.4, template_id=TEMPLATE_ID,  # type: ignore[arg-type]
+        template_sha256="0" * 64, faces={"0": new_id("identity")}, identity_ids=[],
+        format="gif", engine="classic", request_key="1" * 64, owner=owner,
+    )  # fmt: skip
+    RenderRecordStore(layout).create(record)
+    return record
+
+
+def test_start_up_fails_dead_renders_and_removes_strays(
+    make_app: AppFactory, tmp_path: Path, dead_owner: str
+) -> None:
+    layout = DataLayout(tmp_path / "data")
+    layout.ensure()
+    running = _orphan(layout, dead_owner, "running")
+    queued = _orphan(layout, dead_owner, "queued")
+    stray = layout.render_dir(running.id) / f".result.gif.{dead_owner}.0badc0de.tmp"
+    stray.write_bytes(b"GIF89a half")
+    staging = layout.identities / f".staging-idt_x.{dead_owner}.12345678"
+    staging.mkdir()
+
+    client: Any = fake_app(make_app).test_client()
+
+    on_disk = RenderRecordStore(layout)  # marked at start-up, before anyone reads them
+    assert {on_disk.get(r.id).status for r in (running, queued)} == {"failed"}
+
+    for record in (running, queued):
+        body = client.get(f"/v1/renders/{record.id}").json
+        assert body["status"] == "failed" and body["result_url"] is None
+        assert body["error"]["code"] == "interrupted"
+    assert not stray.exists() and not staging.exists()
+    assert sorted(p.name for p in layout.render_dir(running.id).iterdir()) == ["record.json"]
+
+
+def test_create_app_builds_its_services_from_settings(tmp_path: Path, templates_dir: Path) -> None:
+    """The production path: nothing injected, models/catalog/engines/pipeline wired here."""
+    from server import create_app
+    from server.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "own-data", templates_dir=templates_dir)
+    app = create_app(settings)
+    try:
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json == {"ready": True, "engines": ["classic"], "templates": 1}
+        assert (tmp_path / "own-data" / "renders").is_dir()
+    finally:
+        app.extensions["faceloop"].close()
