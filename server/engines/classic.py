@@ -24,9 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
-from server.faces import shape
-from server.types import Box, Frame, IdentityData
-from server.vision import color, detail
+from server.types import Frame, IdentityData
+from server.vision import color, detail, masks, shape
 from server.vision.warp import (
     MeshRaster,
     clip_box,
@@ -97,7 +96,7 @@ class ClassicEngine:
             tex.shape[:2], pts, shape.interocular(identity.landmarks), self.options.feather
         )
         lab = color.to_lab(tex)
-        skin = _skin_mask(tex.shape[:2], identity.landmarks)
+        skin = masks.skin_mask(tex.shape[:2], identity.landmarks)
         return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin))
 
     # -- once per track ------------------------------------------------------------------
@@ -116,7 +115,7 @@ class ClassicEngine:
         tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
         stats = np.full((len(landmarks), 2, 3), np.nan, np.float32)
         for i in present:
-            stats[i] = _frame_stats(frames[i], landmarks[i])
+            stats[i] = masks.face_colour_stats(frames[i], landmarks[i])
         to_frame = {i: np.linalg.inv(to_canon[i][:, :2]) for i in present}
         colour = color.smooth_stats(stats, self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
@@ -169,10 +168,10 @@ class ClassicEngine:
         rgb = color.lab_to_bgr(lab)
         # 3. keep the template's mouth interior (and eyes, if chosen)
         if o.keep_mouth:
-            alpha *= 1.0 - _poly_mask(box, target[60:68], 0.02 * height)
+            alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
         if o.keep_eyes:
             for eye in (shape.EYE_L, shape.EYE_R):
-                alpha *= 1.0 - _poly_mask(box, target[eye], 0.015 * height)
+                alpha *= 1.0 - masks.polygon_mask(box, target[eye], 0.015 * height)
         a = alpha[..., None]
         out = rgb * a + reshaped * (1.0 - a)
         covered = raster.inside
@@ -214,7 +213,7 @@ def _match_detail(
     k = iod / shape.interocular(face.points[:68])  # texture px -> template px
     small = cv2.resize(face.texture_lab[:, :, 0], None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
-    mask = _hull_mask(small.shape[:2], face.points[:68] * k)
+    mask = masks.hull_mask(small.shape[:2], face.points[:68] * k)
     sigma = detail.matching_blur(small * float(np.clip(gain, 0.4, 1.5)) * 2.55, mask, target)
     if sigma <= 0:
         return face
@@ -225,14 +224,8 @@ def _match_detail(
 def _face_detail(frame: Frame, lm: NDArray[np.float32]) -> float:
     box = clip_box(points_box(lm, 2), frame.shape[1], frame.shape[0])
     crop = cv2.cvtColor(frame[box.top : box.bottom, box.left : box.right], cv2.COLOR_BGR2GRAY)
-    mask = _hull_mask(crop.shape[:2], lm - np.array([box.left, box.top], np.float32))
+    mask = masks.hull_mask(crop.shape[:2], lm - np.array([box.left, box.top], np.float32))
     return detail.detail_energy(crop.astype(np.float32), mask)
-
-
-def _hull_mask(size: tuple[int, int], pts: NDArray[np.floating]) -> NDArray[np.bool_]:
-    mask = np.zeros(size, np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 1)
-    return mask.astype(bool)
 
 
 def _reference_shape(
@@ -352,29 +345,3 @@ def _outline_mask(
     rows = np.arange(size[0], dtype=np.float32)
     ramp = np.clip((rows - top_y) / max(brow_y - top_y, 1.0), 0.0, 1.0)
     return mask * (ramp * ramp * (3 - 2 * ramp))[:, None]
-
-
-def _skin_mask(size: tuple[int, int], lm: NDArray[np.float32]) -> NDArray[np.bool_]:
-    """Cheeks, nose and forehead band: the jaw-and-brows hull minus eyes and mouth."""
-    mask = np.zeros(size, np.uint8)
-    hull = cv2.convexHull(np.round(np.concatenate([lm[:17], lm[17:27]])).astype(np.int32))
-    cv2.fillConvexPoly(mask, hull, 1)
-    for part in (shape.EYE_L, shape.EYE_R, shape.OUTER_LIPS):
-        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(lm[part]).astype(np.int32)), 0)
-    k = max(1, int(shape.interocular(lm) * 0.1))
-    return cv2.erode(mask, np.ones((k, k), np.uint8)).astype(bool)
-
-
-def _frame_stats(frame: Frame, lm: NDArray[np.float32]) -> NDArray[np.float32]:
-    box = clip_box(points_box(lm, 2), frame.shape[1], frame.shape[0])
-    crop = frame[box.top : box.bottom, box.left : box.right]
-    local = lm - np.array([box.left, box.top], np.float32)
-    return color.lab_stats(color.to_lab(crop), _skin_mask(crop.shape[:2], local))
-
-
-def _poly_mask(box: Box, pts: NDArray[np.float64], soften: float) -> NDArray[np.float32]:
-    """Mask of a polygon inside ``box``, its edge softened by ``soften`` pixels."""
-    p = pts - (box.left, box.top)
-    mask = np.zeros((box.height, box.width), np.float32)
-    cv2.fillPoly(mask, [np.round(p * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
-    return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(0.5, soften))

@@ -12,9 +12,9 @@ from itertools import combinations
 import cv2
 import numpy as np
 
-from server.faces import shape
 from server.faces.dlib_models import DlibFaceModels, descriptor_distance
 from server.types import DetectedFace, Frame, IdentityData, SelfieReport
+from server.vision import shape
 
 TEXTURE_SIZE = 320
 TEXTURE_IOD = 80.0  # inter-ocular distance in the stored texture, px
