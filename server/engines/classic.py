@@ -57,6 +57,7 @@ class ClassicOptions:
     colour_window: int = 9  # frames over which template colour statistics are averaged
     feather: float = 0.12  # mask feather, share of the inter-ocular distance
     match_detail: bool = True  # soften a crisper selfie to the template face's detail
+    skin_only_above_eyes: bool = True  # leave the selfie's hair, hats and bangs out
 
 
 @dataclass
@@ -97,6 +98,8 @@ class ClassicEngine:
         )
         lab = color.to_lab(tex)
         skin = masks.skin_mask(tex.shape[:2], identity.landmarks)
+        if self.options.skin_only_above_eyes:
+            alpha *= _skin_above_eyes(lab, skin, identity.landmarks)
         return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin))
 
     # -- once per track ------------------------------------------------------------------
@@ -148,7 +151,9 @@ class ClassicEngine:
         target = _uncross(t + shift, down / max(float(np.linalg.norm(down)), 1e-9))
         src = _mesh_points(t, target, o.ring_margin)
         dst = _mesh_points(target, target, o.ring_margin)
-        dst[N_INNER:] = src[N_INNER:]  # the ring stays where it is
+        # The ring stays where it is, and so does the forehead row: the hairline is
+        # where a moved background shows most, beyond the face's own outline.
+        dst[68:] = src[68:]
         h, w = frame.shape[:2]
         box = clip_box(points_box(dst[N_INNER:], 1), w, h)
         if box.width < 4 or box.height < 4:
@@ -177,6 +182,26 @@ class ClassicEngine:
         covered = raster.inside
         frame[roi][covered] = np.clip(out[covered] + 0.5, 0, 255).astype(np.uint8)
         return SwapResult(box, covered)
+
+
+def _skin_above_eyes(
+    lab: NDArray[np.float32], skin: NDArray[np.bool_], lm: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """Texture-space weight that fades out pixels above the eyes whose colour is far
+    from the face's skin (cheeks and nose): bangs, a hat or a turban would otherwise be
+    pasted onto the template's forehead. Below the eyes everything is kept (a beard
+    or a moustache is part of the face)."""
+    px = lab[skin]
+    mean = px.mean(0)
+    cov = np.cov(px.T) + np.eye(3) * 4.0  # floor: flat painted skin has tiny variance
+    d = lab - mean
+    d2 = np.einsum("...i,ij,...j->...", d, np.linalg.inv(cov), d)
+    weight = np.clip((25.0 - d2) / (25.0 - 9.0), 0.0, 1.0).astype(np.float32)
+    eyes_y = float(lm[36:48, 1].mean())
+    rows = np.arange(lab.shape[0], dtype=np.float32)[:, None]
+    weight = np.where(rows < eyes_y, weight, 1.0).astype(np.float32)
+    k = shape.interocular(lm) * 0.06
+    return cv2.GaussianBlur(weight, (0, 0), max(1.0, k))
 
 
 def _at_scale(face: ClassicFace, scale: float) -> ClassicFace:

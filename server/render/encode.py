@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,10 +29,11 @@ def encode(
     durations_ms: Sequence[int],
     loop: int,
     progress: Progress | None = None,
+    threads: int = 1,
 ) -> bytes:
     """Encode output ``frames`` (BGR) made from ``templates`` (same length)."""
     if fmt == "gif":
-        return encode_gif(frames, templates, durations_ms, loop, progress)
+        return encode_gif(frames, templates, durations_ms, loop, progress, threads)
     if fmt == "mp4":
         return encode_mp4(frames, durations_ms, progress)
     if fmt == "webp":
@@ -44,15 +47,25 @@ def encode_gif(
     durations_ms: Sequence[int],
     loop: int,
     progress: Progress | None = None,
+    threads: int = 1,
 ) -> bytes:
-    packed = [gif.pack(f) for f in frames]
-    originals = [gif.pack(t) for t in templates]
-    faces = gif.face_palette(frames, [p != o for p, o in zip(packed, originals, strict=True)])
-    deltas = []
-    for i, p in enumerate(packed):
-        deltas.append(gif.encode_delta(p, packed[i - 1] if i else None, originals[i], faces))
-        if progress is not None:
-            progress((i + 1) / len(packed))
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        packed = list(pool.map(gif.pack, frames))
+        originals = list(pool.map(gif.pack, templates))
+        changed = [p != o for p, o in zip(packed, originals, strict=True)]
+        faces = gif.face_palette(frames, changed)
+        done = [0]
+        lock = threading.Lock()
+
+        def one(i: int) -> gif.FrameDelta:
+            delta = gif.encode_delta(packed[i], packed[i - 1] if i else None, originals[i], faces)
+            with lock:
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0] / len(packed))
+            return delta
+
+        deltas = list(pool.map(one, range(len(packed))))
     h, w = frames[0].shape[:2]
     return gif.write_gif(deltas, (w, h), durations_ms, loop)
 
@@ -100,8 +113,27 @@ def _write_mp4(
             out.mux(packet)
 
 
+_WEBP_MIN_CHANGE = 8  # levels; libwebp merged frames 2 levels apart, kept them at 4
+
+
+def _max_diff(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.abs(a.astype(np.int16) - b).max())
+
+
 def encode_webp(frames: Sequence[Frame], durations_ms: Sequence[int], loop: int) -> bytes:
-    images = [Image.fromarray(np.ascontiguousarray(f[:, :, ::-1]), "RGB") for f in frames]
+    """Animated WebP. libwebp's animation encoder merges a frame into the previous one
+    (summing durations) when they differ by less than a small tolerance, which would
+    change the frame count; such a frame gets its corner pixel moved by a few levels
+    from the previous one, invisible but enough to stay a frame of its own."""
+    rgb: list[np.ndarray] = []
+    for f in frames:
+        frame = np.ascontiguousarray(f[:, :, ::-1])
+        if rgb and _max_diff(frame, rgb[-1]) < _WEBP_MIN_CHANGE:
+            frame = frame.copy()
+            shown = int(rgb[-1][0, 0, 2])
+            frame[0, 0, 2] = shown + _WEBP_MIN_CHANGE if shown < 128 else shown - _WEBP_MIN_CHANGE
+        rgb.append(frame)
+    images = [Image.fromarray(f, "RGB") for f in rgb]
     buf = io.BytesIO()
     images[0].save(
         buf,

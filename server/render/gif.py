@@ -52,9 +52,10 @@ def face_palette(
     px = np.concatenate(samples)[:, ::-1]  # BGR -> RGB
     img = Image.fromarray(np.ascontiguousarray(px.reshape(1, -1, 3)), "RGB")
     q = img.quantize(FACE_COLOURS, Image.Quantize.MEDIANCUT)
-    n = len(set(np.asarray(q).ravel().tolist()))
+    # Median cut may leave unused entries anywhere in its palette: keep the used ones.
+    used = np.unique(np.asarray(q))
     pal = np.asarray(q.getpalette() or [], np.uint8).reshape(-1, 3)
-    return pal[: max(1, n)]
+    return pal[used]
 
 
 def pack(frame: Frame) -> NDArray[np.uint32]:
@@ -152,11 +153,14 @@ def _merge_colours(
 def _nearest(rgb: NDArray[np.uint8], palette_rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """Index of the nearest palette colour for each pixel (no dithering: dithering
     noise crawls from frame to frame)."""
+    padded = np.empty((256, 3), np.uint8)
+    padded[:] = palette_rgb[0]  # spare entries repeat entry 0, so a pick of one is right
+    padded[: len(palette_rgb)] = palette_rgb
     pal_img = Image.new("P", (1, 1))
-    pal_img.putpalette(_pad(palette_rgb).tobytes())
+    pal_img.putpalette(padded.tobytes())
     img = Image.fromarray(np.ascontiguousarray(rgb.reshape(1, -1, 3)), "RGB")
-    q = img.quantize(palette=pal_img, dither=Image.Dither.NONE)
-    return np.minimum(np.asarray(q).ravel(), len(palette_rgb) - 1).astype(np.uint8)
+    q = np.asarray(img.quantize(palette=pal_img, dither=Image.Dither.NONE)).ravel()
+    return np.where(q < len(palette_rgb), q, 0).astype(np.uint8)
 
 
 def _pad(palette: NDArray[np.uint8]) -> NDArray[np.uint8]:

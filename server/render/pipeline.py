@@ -8,8 +8,11 @@ everything that depends only on the user was computed at upload.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +24,7 @@ from server.render.encode import encode
 from server.types import MEDIA_TYPES, Animation, Frame, IdentityData, OutputFormat
 
 Progress = Callable[[float], None]
+DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 
 
 class TemplateLike(Protocol):
@@ -49,17 +53,22 @@ def render(
     fmt: OutputFormat,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    threads: int = DEFAULT_THREADS,
 ) -> RenderOutput:
     """Reface ``template``: ``faces`` maps template face track ids to identities.
 
     Progress goes 0 -> 0.1 (decode, preparation), -> 0.8 (swapping), -> 1 (encoding).
+    Frames are swapped and encoded on ``threads`` threads (OpenCV and NumPy release
+    the GIL for the heavy parts).
     """
     report = progress or (lambda _: None)
     stop = cancelled or (lambda: False)
     clock = _Clock()
     anim = template.animation()
     clock.lap("decode")
-    swapped = swap_frames(anim.frames, template.analysis, faces, engine, report, stop, clock)
+    swapped = swap_frames(
+        anim.frames, template.analysis, faces, engine, report, stop, clock, threads
+    )
     if stop():
         raise RenderCancelled
     data = encode(
@@ -69,6 +78,7 @@ def render(
         template.analysis.durations_ms,
         template.analysis.loop,
         lambda p: report(0.8 + 0.2 * p),
+        threads,
     )
     clock.lap("encode")
     report(1.0)
@@ -84,6 +94,7 @@ def swap_frames(
     progress: Progress,
     cancelled: Callable[[], bool],
     clock: _Clock | None = None,
+    threads: int = 1,
 ) -> list[Frame]:
     """Every frame with the mapped faces swapped; frames without them pass unchanged."""
     tracks = {t.track_id: t for t in analysis.tracks}
@@ -102,27 +113,35 @@ def swap_frames(
     if clock is not None:
         clock.lap("prepare")
     progress(0.1)
-    repeats = analysis.repeats if analysis.repeats is not None else np.zeros(len(frames), bool)
-    out: list[Frame] = []
-    previous: list[SwapResult] = []
-    for i, frame in enumerate(frames):
+    n = len(frames)
+    repeats = analysis.repeats if analysis.repeats is not None else np.zeros(n, bool)
+    out: list[Frame] = [f.copy() for f in frames]
+    results: list[list[SwapResult]] = [[] for _ in frames]
+    done = [0]
+    lock = threading.Lock()
+
+    def swap_one(i: int) -> None:
         if cancelled():
             raise RenderCancelled
-        result = frame.copy()
-        if i > 0 and repeats[i]:
+        for track, face, plan in jobs:
+            if track.present[i]:
+                r = engine.swap(out[i], i, track.landmarks[i], face, plan)
+                if r is not None:
+                    results[i].append(r)
+        with lock:
+            done[0] += 1
+            progress(0.1 + 0.7 * done[0] / n)
+
+    fresh = [i for i in range(n) if i == 0 or not repeats[i]]
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        list(pool.map(swap_one, fresh))  # frames are independent; list() re-raises
+    for i in range(1, n):
+        if repeats[i]:
             # A held frame shows the very same face as the one before it.
-            for r in previous:
+            results[i] = results[i - 1]
+            for r in results[i]:
                 sl = (slice(r.box.top, r.box.bottom), slice(r.box.left, r.box.right))
-                result[sl][r.mask] = out[-1][sl][r.mask]
-        else:
-            previous = []
-            for track, face, plan in jobs:
-                if track.present[i]:
-                    r = engine.swap(result, i, track.landmarks[i], face, plan)
-                    if r is not None:
-                        previous.append(r)
-        out.append(result)
-        progress(0.1 + 0.7 * (i + 1) / len(frames))
+                out[i][sl][r.mask] = out[i - 1][sl][r.mask]
     if clock is not None:
         clock.lap("swap")
     return out

@@ -34,11 +34,16 @@ def triangle_affines(
     s = np.asarray(src, np.float64)[tris]
     ones = np.ones((len(tris), 3, 1))
     dh = np.concatenate([d, ones], axis=2)  # (T, 3, 3): rows (x, y, 1)
-    # Solve dh @ A^T = s for each triangle; degenerate triangles get a least-squares fit.
-    try:
-        sol = np.linalg.solve(dh, s)  # (T, 3, 2)
-    except np.linalg.LinAlgError:
-        sol = np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(dh, s, strict=True)])
+    # Solve dh @ A^T = s per triangle. A flat (collinear or collapsed) destination
+    # triangle has no affine map; solve() may not even raise for it and return huge
+    # values, so those get the minimum-norm least-squares map instead.
+    area2 = np.abs(np.linalg.det(dh))
+    flat = area2 < 1e-6
+    sol = np.empty((len(tris), 3, 2))
+    if (~flat).any():
+        sol[~flat] = np.linalg.solve(dh[~flat], s[~flat])
+    for t in np.flatnonzero(flat):
+        sol[t] = np.linalg.pinv(dh[t]) @ s[t]
     return np.transpose(sol, (0, 2, 1))  # (T, 2, 3)
 
 

@@ -1,0 +1,127 @@
+"""The classic engine on a real analysed template (a puppet clip of a package face) and
+a real identity: it changes pixels only where it says, leaves faceless frames alone,
+and the pipeline holds its face on repeated frames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from server.engines import build_engines
+from server.engines.base import SwapResult
+from server.engines.classic import ClassicEngine
+from server.faces.identity import build_identity
+from server.gif_templates.catalog import Template
+from server.gif_templates.library import load_template_from_path
+from server.gif_templates.media import write_gif
+from server.render.pipeline import swap_frames
+from server.types import Animation, Frame, IdentityData
+from tests.render.samples import astronaut, dlib_models, puppet_clip, t1_face
+
+FACE_FRAMES = 10
+HELD = FACE_FRAMES  # a copy of the frame before it
+CARDS = (FACE_FRAMES + 1, FACE_FRAMES + 2)  # no face at all
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """Ten frames of the astronaut talking, one held frame, two plain title cards."""
+    clip = puppet_clip(astronaut(), side=240, frames=FACE_FRAMES)
+    frames = [*clip.frames, clip.frames[-1].copy()]
+    card = np.zeros_like(frames[0])
+    card[:] = (40, 90, 160)
+    card[100:140, 40:200] = (230, 230, 230)
+    frames += [card, card.copy()]
+    tmp = tmp_path_factory.mktemp("classic")
+    write_gif(Animation(frames, [80] * len(frames), 0), tmp / "clip.gif")
+    return load_template_from_path(tmp / "clip.gif", dlib_models(), tmp / "template")
+
+
+@pytest.fixture(scope="module")
+def identity() -> IdentityData:
+    return build_identity([t1_face("david")], dlib_models())
+
+
+class Recording:
+    """The real engine, with every SwapResult kept."""
+
+    def __init__(self, engine: ClassicEngine) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self.results: dict[int, list[SwapResult]] = {}
+
+    def prepare_identity(self, identity: IdentityData) -> Any:
+        return self.engine.prepare_identity(identity)
+
+    def plan_track(self, face: Any, landmarks: np.ndarray, frames: Sequence[Frame]) -> Any:
+        return self.engine.plan_track(face, landmarks, frames)
+
+    def swap(self, frame: Frame, index: int, lm: np.ndarray, face: Any, plan: Any) -> Any:
+        result = self.engine.swap(frame, index, lm, face, plan)
+        if result is not None:
+            self.results.setdefault(index, []).append(result)
+        return result
+
+    def describe(self) -> dict[str, Any]:
+        return self.engine.describe()
+
+
+def test_the_template_is_what_the_tests_assume(template: Template) -> None:
+    analysis = template.analysis
+    assert len(analysis.tracks) == 1
+    present = analysis.tracks[0].present
+    assert present[: HELD + 1].all() and not present[list(CARDS)].any()
+    assert analysis.repeats is not None and analysis.repeats[HELD]
+    assert analysis.repeats.sum() == 2  # the held frame and the second card
+
+
+def test_classic_changes_only_the_pixels_it_reports(
+    template: Template, identity: IdentityData
+) -> None:
+    engine = Recording(build_engines(dlib_models())["classic"])  # type: ignore[arg-type]
+    frames = template.animation().frames
+    faces = {0: identity}
+    out = swap_frames(frames, template.analysis, faces, engine, lambda _: None, lambda: False)
+    assert sorted(engine.results) == list(range(FACE_FRAMES))  # held frame and cards skipped
+    for i in range(FACE_FRAMES):
+        allowed = np.zeros(frames[i].shape[:2], bool)
+        for r in engine.results[i]:
+            allowed[r.box.top : r.box.bottom, r.box.left : r.box.right] |= r.mask
+        changed = (out[i] != frames[i]).any(2)
+        assert not (changed & ~allowed).any(), f"frame {i}: pixels changed outside the result"
+        assert changed.sum() > 0.5 * allowed.sum()  # and the face really is replaced
+        face = np.abs(out[i].astype(int) - frames[i])[allowed].mean()
+        assert face > 10
+    held = (out[HELD - 1] != frames[HELD - 1]).any(2)
+    np.testing.assert_array_equal(out[HELD][held], out[HELD - 1][held])
+    for i in CARDS:
+        np.testing.assert_array_equal(out[i], frames[i])
+
+
+def test_swap_leaves_a_frame_without_the_face_alone(
+    template: Template, identity: IdentityData
+) -> None:
+    engine = ClassicEngine()
+    frames = template.animation().frames
+    track = template.analysis.tracks[0]
+    face = engine.prepare_identity(identity)
+    plan = engine.plan_track(face, track.landmarks, frames)
+    card = frames[CARDS[0]].copy()
+    assert engine.swap(card, CARDS[0], track.landmarks[CARDS[0]], face, plan) is None
+    np.testing.assert_array_equal(card, frames[CARDS[0]])
+    assert engine.describe()["engine"] == "classic" and "version" in engine.describe()
+
+
+def test_prepared_identity_is_a_feathered_mask_over_the_texture(identity: IdentityData) -> None:
+    face = ClassicEngine().prepare_identity(identity)
+    assert face.texture_lab.shape[:2] == face.alpha.shape == identity.texture.shape[:2]
+    assert face.alpha.min() >= 0.0 and face.alpha.max() <= 1.0
+    assert face.alpha[0].max() == 0 and face.alpha[:, 0].max() == 0  # nothing at the edges
+    nose = np.round(identity.landmarks[30]).astype(int)
+    assert face.alpha[nose[1], nose[0]] > 0.99
+    soft = (face.alpha > 0.05) & (face.alpha < 0.95)
+    assert soft.sum() > 0.05 * (face.alpha > 0.05).sum()  # a feathered edge, not a cut
+    assert np.isfinite(face.stats).all()

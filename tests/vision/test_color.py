@@ -1,0 +1,101 @@
+"""Lab colour statistics and transfer (server.vision.color)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.vision import color
+
+
+def noise_image(seed: int = 0, h: int = 60, w: int = 80) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def disc(h: int = 60, w: int = 80, r: float = 22.0) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (yy - h / 2) ** 2 + (xx - w / 2) ** 2 <= r * r
+
+
+def test_lab_round_trip_gives_back_the_pixels() -> None:
+    image = noise_image()
+    lab = color.to_lab(image)
+    assert lab.dtype == np.float32
+    assert lab[..., 0].min() >= 0 and lab[..., 0].max() <= 100  # OpenCV float Lab: L 0..100
+    back = color.lab_to_bgr(lab)
+    # OpenCV's float Lab is not bit-exact: about a quarter level on average, and the
+    # rounded pixels come back unchanged but for the odd one off by a level
+    error = np.abs(back - image)
+    assert error.max() < 1.5 and error.mean() < 0.3
+    rounded = np.clip(back + 0.5, 0, 255).astype(np.uint8)
+    assert np.abs(rounded.astype(int) - image).max() <= 1 and (rounded != image).mean() < 0.02
+
+
+def test_lab_stats_of_a_known_patch() -> None:
+    lab = np.zeros((40, 40, 3), np.float32)
+    lab[..., 0] = 50.0
+    lab[..., 1] = np.tile(np.linspace(-20, 20, 40, dtype=np.float32), (40, 1))  # uniform spread
+    stats = color.lab_stats(lab, np.ones((40, 40), bool))
+    assert stats.shape == (2, 3)
+    np.testing.assert_allclose(stats[0], [50.0, 0.0, 0.0], atol=1e-4)
+    # the outer 5 % on both sides are dropped: std of the middle 90 % of a uniform ramp
+    middle = np.linspace(-20, 20, 40)[2:-2]
+    assert stats[1, 1] == pytest.approx(middle.std(), rel=0.02)
+    assert stats[1, 0] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_lab_stats_need_enough_pixels() -> None:
+    lab = color.to_lab(noise_image())
+    mask = np.zeros(lab.shape[:2], bool)
+    mask[0, :15] = True
+    assert np.isnan(color.lab_stats(lab, mask)).all()
+
+
+def test_transfer_moves_masked_mean_and_std_to_the_target() -> None:
+    lab = color.to_lab(noise_image(1))
+    mask = disc()
+    source = color.lab_stats(lab, mask)
+    gains = np.array([1.3, 0.6, 1.1], np.float32)  # inside the clamps (0.4 .. 1.5)
+    target = np.stack([source[0] + np.array([8.0, -5.0, 3.0], np.float32), source[1] * gains])
+    moved = color.lab_stats(color.transfer(lab, source, target), mask)
+    np.testing.assert_allclose(moved, target, rtol=1e-3, atol=1e-3)
+
+
+def test_transfer_clamps_the_contrast_gain() -> None:
+    lab = color.to_lab(noise_image(2))
+    mask = disc()
+    source = color.lab_stats(lab, mask)
+    target = np.stack([source[0], source[1] * np.array([10.0, 0.01, 1.0], np.float32)])
+    moved = color.lab_stats(color.transfer(lab, source, target), mask)
+    np.testing.assert_allclose(moved[0], target[0], atol=1e-3)  # the mean still lands
+    np.testing.assert_allclose(moved[1], source[1] * [1.5, 0.4, 1.0], rtol=1e-3)
+    np.testing.assert_allclose(
+        color.lab_stats(color.transfer(lab, source, target, 0.9, 1.1), mask)[1],
+        source[1] * [1.1, 0.9, 1.0],
+        rtol=1e-3,
+    )
+
+
+def test_smooth_stats_averages_over_the_window_and_ignores_missing_frames() -> None:
+    n = 10
+    stats = np.zeros((n, 2, 3), np.float32)
+    stats[:, 0, 0] = np.arange(n) * 10.0  # mean L: 0, 10, 20, ...
+    stats[:, 1, :] = 2.0
+    stats[[3, 4]] = np.nan  # no face in frames 3 and 4
+    stats[9] = np.nan
+    out = color.smooth_stats(stats, window=3)
+    assert out.shape == stats.shape and not np.isnan(out).any()
+    assert out[0, 0, 0] == pytest.approx(5.0)  # frames 0, 1
+    assert out[2, 0, 0] == pytest.approx(15.0)  # frames 1, 2 (3 missing)
+    assert out[3, 0, 0] == pytest.approx(20.0)  # only frame 2 in reach
+    assert out[4, 0, 0] == pytest.approx(50.0)  # only frame 5 in reach
+    assert out[9, 0, 0] == pytest.approx(80.0)  # a missing frame gets its neighbours'
+    np.testing.assert_allclose(out[:, 1], 2.0)
+
+
+def test_smooth_stats_leaves_frames_without_any_face_in_reach_missing() -> None:
+    stats = np.full((6, 2, 3), np.nan, np.float32)
+    stats[0] = 1.0
+    out = color.smooth_stats(stats, window=3)
+    np.testing.assert_allclose(out[:2], 1.0)
+    assert np.isnan(out[2:]).all()
