@@ -2,16 +2,21 @@
 (after gunicorn forks), kept in ``app.extensions["faceloop"]`` and shared by every
 request thread and render worker.
 
-Heavy collaborators (dlib models, the template catalog, engines, the render function)
-can be handed in; otherwise they are built from settings. Lead-owned modules are
-imported inside the builders so importing this module stays cheap.
+Heavy collaborators (dlib models, the template catalog, engines, the model store, the
+render function) can be handed in; otherwise they are built from settings. Lead-owned
+modules are imported inside the builders so importing this module stays cheap.
+
+The neural engine's ONNX models are verified and opened once per worker here
+(:class:`~server.runtime.ModelStore`); when some are missing, corrupt or not licensed
+for this deployment the neural engine is simply unavailable, with the reason in
+``/readyz`` and in 409 answers, and the classic engine serves alone.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -117,10 +122,21 @@ class Services:
     renders: RenderService
     queue: JobQueue
 
+    engines_unavailable: Mapping[str, str] = field(default_factory=dict)
+    model_store: Any = None
+
     def readiness(self) -> dict[str, Any]:
-        """Ready once an engine is loaded and the catalog is up (it may be empty)."""
+        """Ready once an engine is loaded and the catalog is up (it may be empty); lists
+        engines that cannot run (with the reason) and every wanted model's status."""
         engines = sorted(self.engines)
-        return {"ready": bool(engines), "engines": engines, "templates": len(self.templates)}
+        models = self.model_store.status() if self.model_store is not None else {}
+        return {
+            "ready": bool(engines),
+            "engines": engines,
+            "templates": len(self.templates),
+            "engines_unavailable": dict(self.engines_unavailable),
+            "models": models,
+        }
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Stop the render workers; renders still waiting are marked interrupted."""
@@ -135,14 +151,20 @@ def build_services(
     engines: Mapping[str, Any] | None = None,
     renderer: Renderer | None = None,
     identity_builder: IdentityBuilder | None = None,
+    model_store: Any = None,
 ) -> Services:
-    """Load models, catalog and engines, recover the data dir, start render workers."""
+    """Load models, catalog and engines, recover the data dir, start render workers.
+
+    Without ``engines`` the engines are built here, the neural one from
+    ``model_store`` (default: a ModelStore built from settings and loaded)."""
     layout = DataLayout(settings.data_dir)
     layout.ensure()
     clean_strays(settings.data_dir)
     models = face_models if face_models is not None else _face_models()
     catalog = templates if templates is not None else _catalog(settings, models)
-    engine_map = engines if engines is not None else _engines(models)
+    engine_map, unavailable, neural_faces, store = _engine_parts(
+        settings, models, engines, model_store
+    )
     identities = IdentityStore(layout)
     renders = RenderService(
         RenderRecordStore(layout),
@@ -151,6 +173,8 @@ def build_services(
         engine_map,
         renderer if renderer is not None else _renderer(),
         default_engine=settings.default_engine,
+        unavailable_engines=unavailable,
+        identity_loader=_identity_loader(identities, neural_faces),
     )
     interrupted = renders.recover()
     if interrupted:
@@ -162,9 +186,9 @@ def build_services(
         retry_after_s=settings.retry_after_s,
     )
     renders.bind_queue(queue)
-    builder = identity_builder if identity_builder is not None else _identity_builder()
+    builder = identity_builder if identity_builder is not None else _identity_builder(neural_faces)
     ids = IdentityService(identities, renders, models, builder, settings)
-    return Services(settings, models, catalog, engine_map, ids, renders, queue)
+    return Services(settings, models, catalog, engine_map, ids, renders, queue, unavailable, store)
 
 
 # -- default builders (lead-owned modules, imported when first needed) ----------------------
@@ -182,10 +206,54 @@ def _catalog(settings: Settings, models: Any) -> TemplateSource:
     return catalog
 
 
-def _engines(models: Any) -> Mapping[str, Any]:
-    from server.engines import build_engines
+def _engine_parts(
+    settings: Settings, models: Any, engines: Mapping[str, Any] | None, store: Any
+) -> tuple[Mapping[str, Any], dict[str, str], Any, Any]:
+    """(engines, unavailable engines -> reason, neural face models, model store)."""
+    if engines is not None:  # handed in (tests): no models to load
+        return engines, {}, None, store
+    problem = None
+    if store is None:
+        store, problem = _model_store(settings)
+    built = _engines(models, store, settings)
+    unavailable = {name: problem or why for name, why in built.unavailable.items()}
+    return built.engines, unavailable, built.neural_faces, store
 
-    return build_engines(models)
+
+def _model_store(settings: Settings) -> tuple[Any, str | None]:
+    """The neural models' store, loaded (None and why when there is nothing to load)."""
+    if not settings.neural_models:
+        return None, "neural models are disabled (FACELOOP_NEURAL_MODELS=0)"
+    from server.engines.neural_registry import wanted_models
+    from server.runtime import ManifestError, ModelStore, SessionConfig, load_manifest
+
+    path = settings.models_dir / "manifest.json"
+    try:
+        manifest = load_manifest(path)
+    except ManifestError as exc:
+        log.warning("neural engine off: %s", exc)
+        return None, f"model manifest unusable ({path}): {str(exc).splitlines()[0]}"
+    names = [n for n in wanted_models(settings.enhancer) if n in manifest.names()]
+    store = ModelStore(
+        manifest,
+        settings.models_dir,
+        settings.providers,
+        names,
+        session_config=SessionConfig(intra_op_threads=settings.ort_threads),
+        allow_noncommercial=settings.accept_noncommercial,
+    )
+    store.load()
+    return store, None
+
+
+def _engines(models: Any, store: Any, settings: Settings) -> Any:
+    from server.engines import load_engines
+    from server.engines.neural import NeuralOptions
+
+    options = NeuralOptions(
+        batch_size=settings.neural_batch, enhancer_blend=settings.enhancer_blend
+    )
+    return load_engines(models, store, options, enhancer=settings.enhancer)
 
 
 def _renderer() -> Renderer:
@@ -194,7 +262,44 @@ def _renderer() -> Renderer:
     return render
 
 
-def _identity_builder() -> IdentityBuilder:
+def _identity_builder(neural_faces: Any = None) -> IdentityBuilder:
+    """dlib's identity builder, plus the ArcFace embedding when the recogniser is
+    loaded. An embedding failure never fails the upload: the identity is stored
+    without one and the first neural render computes it from the texture."""
     from server.faces.identity import build_identity
 
-    return build_identity
+    if neural_faces is None:
+        return build_identity
+    from server.faces.embedding import add_embedding
+
+    def build(images: Sequence[Frame], models: Any) -> IdentityData:
+        identity = build_identity(images, models)
+        try:
+            return add_embedding(identity, images, models, neural_faces)
+        except Exception:
+            log.exception("identity embedding failed; it will be computed at first use")
+            return identity
+
+    return build
+
+
+def _identity_loader(store: IdentityStore, neural_faces: Any) -> Callable[[str, str], IdentityData]:
+    """Loads identities for renders; a neural render of an identity without a current
+    embedding computes it (from the stored texture) and saves it back, once."""
+
+    def load(identity_id: str, engine: str) -> IdentityData:
+        identity = store.load(identity_id)
+        if engine != "neural" or neural_faces is None:
+            return identity
+        from server.faces.embedding import EMBEDDING_KEY, embedding_from_texture, needs_embedding
+
+        if not needs_embedding(identity, neural_faces):
+            return identity
+        identity = embedding_from_texture(identity, neural_faces)
+        info = identity.quality[EMBEDDING_KEY]
+        assert identity.embedding is not None and isinstance(info, dict)
+        store.save_embedding(identity_id, identity.embedding, info)
+        log.info("identity %s: neural embedding computed from its texture", identity_id)
+        return identity
+
+    return load

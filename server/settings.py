@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 EngineChoice = Literal["classic", "neural", "auto"]
+ProviderChoice = Literal["auto", "cpu", "cuda", "tensorrt"]
 
 
 class Settings(BaseSettings):
@@ -39,7 +40,28 @@ class Settings(BaseSettings):
     analyse_stale_templates: bool = Field(
         True, description="Rebuild a missing or stale template analysis at start-up."
     )
-    default_engine: EngineChoice = "auto"
+    default_engine: EngineChoice = Field(
+        "auto", description="Engine of renders that name none; auto = neural when loaded."
+    )
+
+    # -- neural engine (ONNX models in models_dir; see docs/production-models.md) --------
+    neural_models: bool = Field(
+        True, description="Load the neural engine's models at start-up when present."
+    )
+    providers: ProviderChoice = Field(
+        "auto", description="onnxruntime execution providers: auto, cpu, cuda or tensorrt."
+    )
+    accept_noncommercial: bool = Field(
+        False,
+        description="Load models whose licence forbids commercial use (the InsightFace "
+        "models: inswapper, det_10g, w600k_r50). Off: they stay unavailable.",
+    )
+    enhancer: bool = Field(False, description="Also load gfpgan_1.4 and run it after swaps.")
+    enhancer_blend: float = Field(0.8, ge=0.0, le=1.0, description="Share of the enhanced face.")
+    neural_batch: int = Field(8, ge=1, le=64, description="Crops per swapper call, if batchable.")
+    ort_threads: int = Field(
+        0, ge=0, le=256, description="onnxruntime intra-op threads per session (0: its default)."
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -23,6 +23,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from server.faces.dlib_models import DlibFaceModels
 from server.gif_templates.analysis import TemplateAnalysis, main_track_coverage
@@ -35,6 +36,9 @@ from server.gif_templates.catalog import (
 from server.gif_templates.library import analyse_template_dir, import_template
 from server.gif_templates.media import MediaError
 from server.settings import load_settings
+
+if TYPE_CHECKING:
+    from server.faces.neural import FivePointDetector
 
 LOW_COVERAGE = 0.5  # warn when the main face is missing from more than half the frames
 
@@ -139,9 +143,28 @@ def _cmd_analyse(args: argparse.Namespace) -> None:
     else:
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     models = _models()
+    five_points = _five_point_detector()
     for folder in folders:
-        template = analyse_template_dir(folder, models, _progress(f"analysing {folder.name}"))
+        template = analyse_template_dir(
+            folder, models, _progress(f"analysing {folder.name}"), five_points
+        )
         _summary(folder.name, template.analysis)
+
+
+def _five_point_detector() -> FivePointDetector | None:
+    """SCRFD (det_10g) when installed and verified: it refines the stored 5-point
+    landmarks; without it they are derived from the 68 (both engines work either way)."""
+    from server.faces.neural import open_five_point_detector
+
+    settings = load_settings()
+    detector = open_five_point_detector(
+        settings.models_dir, settings.providers, settings.accept_noncommercial
+    )
+    print(
+        "5-point landmarks: " + ("SCRFD (det_10g)" if detector else "derived from the 68"),
+        file=sys.stderr,
+    )
+    return detector
 
 
 def _cmd_list(args: argparse.Namespace) -> None:

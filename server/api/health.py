@@ -18,6 +18,8 @@ def healthz() -> dict[str, object]:
 
 @bp.get("/readyz")
 def readyz() -> tuple[dict[str, object], int]:
-    """Ready: engines loaded and the catalog up; 503 until then."""
+    """Ready: engines loaded and the catalog up; 503 until then. Also lists engines that
+    cannot run (with the reason) and each model's state: present, verified, provider,
+    licence. Missing models leave the service ready with the classic engine."""
     state = Readiness.model_validate(services().readiness())
     return state.model_dump(), 200 if state.ready else 503

@@ -23,8 +23,10 @@ M = TypeVar("M", bound=BaseModel)
 def create_render() -> tuple[dict[str, object], int, dict[str, str]]:
     """202 with the new render's id and status URL.
 
-    An identical request (same identities per track, template and its source, format,
-    engine) returns the existing render instead: 200 with status ``done`` and its
+    ``engine`` (classic | neural | auto) picks the engine; 409 engine_unavailable, with
+    the reason, when this server cannot run it. An identical request (same identities
+    per track, template and its source, format, resolved engine and its models)
+    returns the existing render instead: 200 with status ``done`` and its
     ``result_url`` when the result is stored, 202 while it is still queued/running.
     """
     body = parse_json(RenderCreate)
@@ -34,6 +36,7 @@ def create_render() -> tuple[dict[str, object], int, dict[str, str]]:
             template_id=body.template_id,
             format=body.format,
             faces=body.faces or {},
+            engine=body.engine,
         )
     )
     status_url = url_for("renders.get_render", render_id=record.id)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from server.settings import EngineChoice
 from server.types import OutputFormat
 
 RenderStatus = Literal["queued", "running", "done", "failed"]
@@ -126,6 +127,12 @@ class RenderCreate(BaseModel):
     template_id: IdText
     format: OutputFormat = "gif"
     faces: dict[TrackKey, IdText] | None = Field(default=None, max_length=32)
+    engine: EngineChoice | None = Field(
+        default=None,
+        description="classic, neural or auto (neural when its models are loaded, else "
+        "classic). Default: the server's FACELOOP_DEFAULT_ENGINE (auto). Asking for an "
+        "engine this server cannot run is a 409 engine_unavailable with the reason.",
+    )
 
 
 class RenderAccepted(_Out):
@@ -152,7 +159,12 @@ class RenderOut(_Out):
     identity_ids: list[str]
     faces: dict[str, str]
     format: OutputFormat
-    engine: str
+    engine: str = Field(description="The engine actually used (auto resolved).")
+    engine_info: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The engine's description: version, models (name, sha256, provider, "
+        "licence), options.",
+    )
     status_url: str
 
 
@@ -161,7 +173,32 @@ class Health(_Out):
     status: Literal["ok"] = "ok"
 
 
+class ModelStatusOut(_Out):
+    """One ONNX model as this worker loaded it."""
+
+    name: str
+    role: str
+    file: str
+    license: str
+    commercial_use: bool
+    present: bool
+    verified: bool = Field(description="Size and sha256 match the manifest (or the fetch record).")
+    available: bool = Field(description="Verified, licensed here, opened and warmed up.")
+    provider: str | None = Field(
+        description="Execution provider in use, e.g. CPUExecutionProvider."
+    )
+    state: str = Field(description="ready, or unavailable: <reason>.")
+    reason: str | None = None
+    warning: str | None = None
+
+
 class Readiness(_Out):
     ready: bool
     engines: list[str]
     templates: int
+    engines_unavailable: dict[str, str] = Field(
+        default_factory=dict, description="Engines this worker cannot run, with the reason."
+    )
+    models: dict[str, ModelStatusOut] = Field(
+        default_factory=dict, description="The neural engine's models, by name."
+    )

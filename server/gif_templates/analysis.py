@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from server.faces.dlib_models import DlibFaceModels
 from server.gif_templates.analysis_io import AnalysisError, load_analysis, save_analysis
 from server.gif_templates.detection import DEFAULT_MIN_FACE, FrameDetector
+from server.gif_templates.landmarks5 import FivePointDetect, attach_landmarks5
 from server.gif_templates.linking import Detection, Linker, RawTrack, box_iou, dedupe
 from server.gif_templates.smoothing import jitter, smooth_landmarks, stable_boxes
 from server.gif_templates.tracks import (
@@ -97,11 +98,14 @@ def analyse_animation(
     progress: Progress | None = None,
     source_sha256: str = "",
     min_face: int = DEFAULT_MIN_FACE,
+    five_points: FivePointDetect | None = None,
 ) -> TemplateAnalysis:
     """Find, track and smooth the faces of ``anim``.
 
     ``source_sha256`` is recorded as given: the caller hashes the file it decoded
     (the catalog compares it with the file on disk to spot a stale analysis).
+    Each track also gets ``extras["landmarks5"]`` (see :mod:`.landmarks5`), refined
+    with ``five_points`` (an SCRFD detector) when given.
     """
     started = time.perf_counter()
     detector = FrameDetector(models, min_face)
@@ -119,6 +123,7 @@ def analyse_animation(
             else:
                 stats[f"track{track.track_id}_jitter_{name}"] = value
     stats.update({f"{k}_calls": float(v) for k, v in detector.calls.items()})
+    stats.update(attach_landmarks5(tracks, anim.frames, five_points))
     stats["seconds"] = time.perf_counter() - started
     w, h = anim.size
     stats["repeated_frames"] = float(repeats.sum())

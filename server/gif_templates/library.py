@@ -29,6 +29,7 @@ from server.gif_templates.catalog import (
     read_manifest,
     validate_template_id,
 )
+from server.gif_templates.landmarks5 import FivePointDetect
 from server.gif_templates.media import (
     UnsupportedMediaError,
     normalise,
@@ -92,11 +93,16 @@ def build_template(
     models: DlibFaceModels,
     progress: Progress | None = None,
     require_face: bool = False,
+    five_points: FivePointDetect | None = None,
 ) -> Template:
-    """Analyse ``folder/source.gif``; write analysis, preview and manifest (computed fields)."""
+    """Analyse ``folder/source.gif``; write analysis, preview and manifest (computed fields).
+
+    ``five_points`` (an SCRFD detector) refines the stored 5-point landmarks."""
     source = folder / SOURCE_NAME
     anim = read_animation(source)
-    analysis = analyse_animation(anim, models, progress, sha256_file(source))
+    analysis = analyse_animation(
+        anim, models, progress, sha256_file(source), five_points=five_points
+    )
     if require_face and not analysis.tracks:
         raise NoFaceError(f"no face found in any of its {len(anim.frames)} frames")
     manifest = manifest.with_analysis(analysis)
@@ -107,10 +113,13 @@ def build_template(
 
 
 def analyse_template_dir(
-    folder: Path, models: DlibFaceModels, progress: Progress | None = None
+    folder: Path,
+    models: DlibFaceModels,
+    progress: Progress | None = None,
+    five_points: FivePointDetect | None = None,
 ) -> Template:
     """Redo the analysis (and preview) of an existing template folder."""
-    return build_template(folder, read_manifest(folder), models, progress)
+    return build_template(folder, read_manifest(folder), models, progress, five_points=five_points)
 
 
 def import_template(

@@ -56,7 +56,8 @@ class RenderRecord(BaseModel):
     faces: dict[str, str]  # template face track id (decimal string) -> identity id
     identity_ids: list[str]  # distinct identities in ``faces``, in track order
     format: OutputFormat
-    engine: str
+    engine: str  # the engine actually used ("auto" resolved at submission)
+    engine_info: dict[str, Any] = Field(default_factory=dict)  # its describe(): models...
     request_key: str
     owner: str | None = None  # process token of whoever queued / runs it
     result_file: str | None = None

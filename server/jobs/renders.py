@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,14 @@ from server.storage.errors import Conflict, NotFound
 from server.storage.identities import IdentityStore
 from server.storage.ids import new_id
 from server.storage.procinfo import owner_alive, process_token
-from server.types import MEDIA_TYPES
+from server.types import MEDIA_TYPES, IdentityData
 
 log = logging.getLogger(__name__)
 
 RENDER_TASK = "render"
+# (identity id, engine name) -> what the engine needs of the identity; the default
+# reads the store, services may complete it first (a missing neural embedding).
+IdentityLoader = Callable[[str, str], IdentityData]
 
 
 class RenderService:
@@ -42,7 +45,11 @@ class RenderService:
         renderer: Renderer,
         default_engine: str = "auto",
         progress_interval_s: float = 0.5,
+        unavailable_engines: Mapping[str, str] | None = None,
+        identity_loader: IdentityLoader | None = None,
     ) -> None:
+        """``unavailable_engines``: engine name -> why this process cannot run it (told
+        to clients asking for it); ``identity_loader``: see :data:`IdentityLoader`."""
         self._store = store
         self._identities = identities
         self._templates = templates
@@ -50,6 +57,10 @@ class RenderService:
         self._renderer = renderer
         self._default_engine = default_engine
         self._progress_interval_s = progress_interval_s
+        self._unavailable = dict(unavailable_engines or {})
+        self._load_identity = identity_loader or (
+            lambda identity_id, _: identities.load(identity_id)
+        )
         self._queue: JobQueue | None = None
 
     def bind_queue(self, queue: JobQueue) -> None:
@@ -64,7 +75,12 @@ class RenderService:
         (engine_unavailable) or QueueFull.
         """
         plan = plan_request(
-            request, self._templates, self._identities, self._engines, self._default_engine
+            request,
+            self._templates,
+            self._identities,
+            self._engines,
+            self._default_engine,
+            self._unavailable,
         )
         existing = self._reusable(plan.key)
         if existing is not None:
@@ -77,6 +93,7 @@ class RenderService:
             identity_ids=plan.identity_ids,
             format=plan.format,
             engine=plan.engine,
+            engine_info=plan.engine_info,
             request_key=plan.key,
             owner=process_token(),
         )
@@ -174,7 +191,9 @@ class RenderService:
                 self._fail_latest(render_id, "render_failed", "the render failed unexpectedly")
 
     def _run(self, record: RenderRecord) -> None:
-        faces = {int(track): self._identities.load(i) for track, i in record.faces.items()}
+        faces = {
+            int(track): self._load_identity(i, record.engine) for track, i in record.faces.items()
+        }
         template = self._templates.get(record.template_id)
         if template is None:
             raise NotFound(f"template {record.template_id!r} is gone", "template_not_found")

@@ -23,8 +23,8 @@ class RenderRequest:
     """What a client asks for (after schema validation in the API layer).
 
     ``faces`` maps template track ids (decimal strings) to identity ids and is merged
-    over the default ``{main track: identity_id}``. ``engine`` None means the
-    server's default; the API does not expose it yet.
+    over the default ``{main track: identity_id}``. ``engine``: "classic", "neural" or
+    "auto" (neural when loaded, else classic); None means the server's default.
     """
 
     identity_id: str
@@ -43,6 +43,7 @@ class RenderPlan:
     format: OutputFormat
     engine: str
     key: str
+    engine_info: dict[str, Any] = field(default_factory=dict)  # the engine's describe()
 
 
 def plan_request(
@@ -51,8 +52,12 @@ def plan_request(
     identities: IdentityStore,
     engines: Mapping[str, Any],
     default_engine: str,
+    unavailable: Mapping[str, str] | None = None,
 ) -> RenderPlan:
-    """Validate ids, tracks, format and engine; NotFound / Invalid / Conflict if not."""
+    """Validate ids, tracks, format and engine; NotFound / Invalid / Conflict if not.
+
+    ``unavailable`` maps engines this process cannot run to the reason, which a
+    Conflict(engine_unavailable) then carries."""
     if request.format not in OUTPUT_FORMATS:
         raise Invalid(f"format must be one of {', '.join(OUTPUT_FORMATS)}", "validation_error")
     template = find_template(templates, request.template_id)
@@ -63,10 +68,13 @@ def plan_request(
     for identity_id in identity_ids:
         if not identities.exists(identity_id):
             raise NotFound(f"identity {identity_id!r} not found", "identity_not_found")
-    engine = resolve_engine(request.engine or default_engine, engines)
+    engine = resolve_engine(request.engine or default_engine, engines, unavailable)
+    info = engine_info(engines[engine])
     sha = str(analysis.source_sha256)
-    key = request_key(request.template_id, sha, request.format, faces, engine)
-    return RenderPlan(request.template_id, sha, faces, identity_ids, request.format, engine, key)
+    key = request_key(request.template_id, sha, request.format, faces, engine, info)
+    return RenderPlan(
+        request.template_id, sha, faces, identity_ids, request.format, engine, key, info
+    )
 
 
 def find_template(templates: TemplateSource, template_id: str) -> Any:
@@ -77,32 +85,57 @@ def find_template(templates: TemplateSource, template_id: str) -> Any:
     return template
 
 
-def resolve_engine(requested: str, engines: Mapping[str, Any]) -> str:
+def resolve_engine(
+    requested: str, engines: Mapping[str, Any], unavailable: Mapping[str, str] | None = None
+) -> str:
     """ "auto" picks the best loaded engine (neural, else classic); a named engine must be
-    loaded, else Conflict(engine_unavailable)."""
+    loaded, else Conflict(engine_unavailable) with the reason when one is known."""
     if requested == "auto":
         for name in ("neural", "classic"):
             if name in engines:
                 return name
         requested = next(iter(engines), "classic")
     if requested not in engines:
-        raise Conflict(f"engine {requested!r} is not available", "engine_unavailable")
+        reason = (unavailable or {}).get(requested)
+        why = f": {reason}" if reason else ""
+        raise Conflict(f"engine {requested!r} is not available{why}", "engine_unavailable")
     return requested
 
 
+def engine_info(engine: Any) -> dict[str, Any]:
+    """The engine's ``describe()`` (name, version, models, options) as plain JSON."""
+    describe = getattr(engine, "describe", None)
+    if not callable(describe):
+        return {}
+    return dict(json.loads(json.dumps(describe(), default=str)))
+
+
 def request_key(
-    template_id: str, template_sha256: str, fmt: str, faces: Mapping[str, str], engine: str
+    template_id: str,
+    template_sha256: str,
+    fmt: str,
+    faces: Mapping[str, str],
+    engine: str,
+    info: Mapping[str, Any] | None = None,
 ) -> str:
-    """SHA-256 over everything that determines the output."""
+    """SHA-256 over everything that determines the output: the resolved engine, and
+    from its ``info`` the version, model files and options (not the provider: CPU and
+    GPU runs of the same models count as the same render)."""
+    data = info or {}
+    models = [
+        [m.get("name"), m.get("sha256")] if isinstance(m, dict) else m
+        for m in data.get("models", [])
+    ]
     blob = json.dumps(
         {
             "v": KEY_VERSION,
             "template": [template_id, template_sha256],
             "format": fmt,
             "faces": sorted((int(k), v) for k, v in faces.items()),
-            "engine": engine,
+            "engine": [engine, data.get("version"), models, data.get("options")],
         },
         separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
 

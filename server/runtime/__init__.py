@@ -6,6 +6,7 @@
 - ``sessions``: SessionOptions, session creation, signature check, warm-up.
 - ``graph``: constants stored in a graph (the inswapper's emap).
 - ``model_store``: ``ModelStore``, built once per worker at start-up.
+- ``binding``: ``runner_for(session)``: plain ``run`` on CPU, IO binding on CUDA.
 
 Start-up sketch (in ``server/services.py``, once per worker, after the fork)::
 
@@ -20,6 +21,7 @@ With insightface's SCRFD pass ``static_shape_sessions=False``: otherwise insight
 2.1 creates extra onnxruntime sessions per input size, outside this package.
 """
 
+from server.runtime.binding import SessionRunner, binding_device, runner_for
 from server.runtime.graph import read_emap, read_last_initializer
 from server.runtime.manifest import (
     AlignmentTemplate,
@@ -65,7 +67,9 @@ __all__ = [
     "ProviderPreference",
     "SessionConfig",
     "SessionLike",
+    "SessionRunner",
     "TensorSpec",
+    "binding_device",
     "check_file",
     "check_session_providers",
     "choose_providers",
@@ -74,6 +78,7 @@ __all__ = [
     "load_manifest",
     "read_emap",
     "read_last_initializer",
+    "runner_for",
     "sha256_file",
     "warm_up",
     "warmup_shape",

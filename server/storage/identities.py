@@ -117,6 +117,28 @@ class IdentityStore:
             embedding=arrays.get("embedding"),
         )
 
+    def save_embedding(
+        self, identity_id: str, embedding: np.ndarray, info: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Add (or replace) the neural embedding of a stored identity, and record
+        ``info`` as ``quality["embedding"]``; returns the new metadata. Each file is
+        replaced atomically (arrays first: an interrupted update leaves an embedding
+        whose ``info`` does not match, which is simply computed again)."""
+        folder = self._dir(identity_id)
+        meta = self.meta(identity_id)
+        try:
+            with np.load(folder / _ARRAYS, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+            arrays["embedding"] = np.asarray(embedding, np.float32)
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)
+            atomic_write_bytes(folder / _ARRAYS, buf.getvalue())
+            meta["quality"] = {**meta.get("quality", {}), "embedding": to_jsonable(info)}
+            atomic_write_json(folder / _META, meta)
+        except FileNotFoundError:  # deleted meanwhile
+            raise _not_found(identity_id) from None
+        return meta
+
     def link_render(self, identity_id: str, render_id: str) -> None:
         """Note that a render uses this identity (so deleting it deletes the render)."""
         marker = self._dir(identity_id) / _RENDERS / render_id

@@ -61,10 +61,12 @@ AppFactory = Callable[..., Flask]
 def make_app(
     tmp_path: Path, templates_dir: Path, face_models: Any, catalog: Any
 ) -> Iterator[AppFactory]:
-    """``make_app(renderer=..., engines=..., **settings)``: an app on a fresh data dir.
+    """``make_app(renderer=..., engines=..., **settings)``: an app on a fresh data dir
+    (the same one for every app a test builds).
 
-    Without ``engines`` the real engines are built (shared models); without
-    ``renderer`` the real pipeline renders.
+    Without ``engines`` the real engines are built (shared dlib models; the neural one
+    only from a ``models_dir`` the test passes); without ``renderer`` the real
+    pipeline renders.
     """
     built: list[Services] = []
 
@@ -75,6 +77,8 @@ def make_app(
             data_dir=tmp_path / "data",
             templates_dir=templates_dir,
             render_workers=overrides.pop("render_workers", 1),
+            # no ONNX models unless a test hands some in (never the repository's own)
+            models_dir=overrides.pop("models_dir", tmp_path / "no-models"),
             **overrides,
         )
         services = build_services(

@@ -18,7 +18,13 @@ def test_healthz(make_app: AppFactory) -> None:
 def test_readyz_reports_engines_and_templates(make_app: AppFactory) -> None:
     response = fake_app(make_app).test_client().get("/readyz")
     assert response.status_code == 200
-    assert response.json == {"ready": True, "engines": ["classic"], "templates": 1}
+    assert response.json == {
+        "ready": True,
+        "engines": ["classic"],
+        "templates": 1,
+        "engines_unavailable": {},
+        "models": {},
+    }
 
 
 def test_readyz_is_503_without_engines(make_app: AppFactory) -> None:

@@ -15,7 +15,7 @@ from tests.jobs.fakes import WAIT, Gate, ScriptedRenderer
 
 RENDER_FIELDS = {
     "id", "status", "progress", "result_url", "error", "created_at", "updated_at",
-    "template_id", "identity_ids", "faces", "format", "engine", "status_url",
+    "template_id", "identity_ids", "faces", "format", "engine", "engine_info", "status_url",
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +48,27 @@ def test_start_up_fails_dead_renders_and_removes_strays(
 
 
 def test_create_app_builds_its_services_from_settings(tmp_path: Path, templates_dir: Path) -> None:
-    """The production path: nothing injected, models/catalog/engines/pipeline wired here."""
+    """The production path: nothing injected, models/catalog/engines/pipeline wired here.
+    A fresh machine has the model manifest but no weights: classic only, still ready."""
     from server import create_app
     from server.settings import Settings
+    from tools.synthetic_models import PRODUCTION_MANIFEST
 
-    settings = Settings(data_dir=tmp_path / "own-data", templates_dir=templates_dir)
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    shutil.copy(PRODUCTION_MANIFEST, models_dir / "manifest.json")
+    settings = Settings(
+        data_dir=tmp_path / "own-data", templates_dir=templates_dir, models_dir=models_dir
+    )
     app = create_app(settings)
     try:
         ready = app.test_client().get("/readyz")
         assert ready.status_code == 200
-        assert ready.json == {"ready": True, "engines": ["classic"], "templates": 1}
+        body = ready.json
+        assert (body["ready"], body["engines"], body["templates"]) == (True, ["classic"], 1)
+        assert "inswapper_128: missing file" in body["engines_unavailable"]["neural"]
+        assert set(body["models"]) == {"inswapper_128", "w600k_r50", "det_10g"}
+        assert not any(m["present"] or m["available"] for m in body["models"].values())
         assert (tmp_path / "own-data" / "renders").is_dir()
     finally:
         app.extensions["faceloop"].close()
