@@ -46,3 +46,14 @@ def worker_exit(server: object, worker: object) -> None:
     services = getattr(app, "extensions", {}).get("faceloop") if app is not None else None
     if services is not None:
         services.close(timeout=float(graceful_timeout))
+
+
+def on_starting(server: object) -> None:
+    """Rebuild missing or stale template analyses once, in the master, before the
+    workers fork: otherwise every worker would redo the same work at start-up."""
+    if not _settings.analyse_stale_templates:
+        return
+    from server.faces.dlib_models import DlibFaceModels
+    from server.gif_templates.catalog import TemplateCatalog
+
+    TemplateCatalog(_settings.templates_dir).load(DlibFaceModels(), rebuild_stale=True)
