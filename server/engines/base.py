@@ -30,8 +30,15 @@ class SwapEngine(Protocol):
 
     def prepare_identity(self, identity: IdentityData) -> Any: ...
 
-    def plan_track(self, face: Any, landmarks: NDArray[np.float32], frames: Sequence[Frame]) -> Any:
-        """``landmarks``: (N, 68, 2) of one template track, NaN where absent."""
+    def plan_track(
+        self,
+        face: Any,
+        landmarks: NDArray[np.float32],
+        frames: Sequence[Frame],
+        landmarks5: NDArray[np.float32] | None = None,
+    ) -> Any:
+        """``landmarks``: (N, 68, 2) of one template track, NaN where absent;
+        ``landmarks5``: (N, 5, 2) its stored 5-point landmarks (None: derive them)."""
         ...
 
     def swap(

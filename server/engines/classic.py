@@ -104,9 +104,14 @@ class ClassicEngine:
 
     # -- once per track ------------------------------------------------------------------
     def plan_track(
-        self, face: ClassicFace, landmarks: NDArray[np.float32], frames: Sequence[Frame]
+        self,
+        face: ClassicFace,
+        landmarks: NDArray[np.float32],
+        frames: Sequence[Frame],
+        landmarks5: NDArray[np.float32] | None = None,
     ) -> TrackPlan:
-        """``landmarks``: (N, 68, 2) template track, NaN where absent."""
+        """``landmarks``: (N, 68, 2) template track, NaN where absent (this engine works
+        from the 68 points alone and ignores ``landmarks5``)."""
         present = [i for i in range(len(landmarks)) if not np.isnan(landmarks[i, 0, 0])]
         ref, to_canon = _reference_shape(landmarks, present)
         selfie = face.points[:68].astype(np.float64)
@@ -119,13 +124,14 @@ class ClassicEngine:
         stats = np.full((len(landmarks), 2, 3), np.nan, np.float32)
         for i in present:
             stats[i] = masks.face_colour_stats(frames[i], landmarks[i])
-        to_frame = {i: np.linalg.inv(to_canon[i][:, :2]) for i in present}
+        to_frame = {i: np.linalg.inv(to_canon[i][:, :2]).astype(np.float64) for i in present}
         colour = color.smooth_stats(stats, self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
         scaled = _at_scale(face, iod / shape.interocular(face.points[:68]))
         if self.options.match_detail:
             scaled = _match_detail(scaled, frames, landmarks, present, iod, colour)
-        return TrackPlan(delta, to_frame, tris, colour, (tris < N_INNER).all(1), scaled)
+        inner = np.asarray((tris < N_INNER).all(axis=1), bool)
+        return TrackPlan(delta, to_frame, tris, colour, inner, scaled)
 
     # -- per frame -----------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -201,7 +207,7 @@ def _skin_above_eyes(
     rows = np.arange(lab.shape[0], dtype=np.float32)[:, None]
     weight = np.where(rows < eyes_y, weight, 1.0).astype(np.float32)
     k = shape.interocular(lm) * 0.06
-    return cv2.GaussianBlur(weight, (0, 0), max(1.0, k))
+    return np.asarray(cv2.GaussianBlur(weight, (0, 0), max(1.0, k)), np.float32)
 
 
 def _at_scale(face: ClassicFace, scale: float) -> ClassicFace:
@@ -217,9 +223,9 @@ def _at_scale(face: ClassicFace, scale: float) -> ClassicFace:
     size = (max(8, round(w * k)), max(8, round(h * k)))
     kx, ky = size[0] / w, size[1] / h
     return ClassicFace(
-        cv2.resize(face.texture_lab, size, interpolation=cv2.INTER_AREA),
+        np.asarray(cv2.resize(face.texture_lab, size, interpolation=cv2.INTER_AREA), np.float32),
         (face.points * np.array([kx, ky], np.float32)).astype(np.float32),
-        cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA),
+        np.asarray(cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA), np.float32),
         face.stats,
     )
 
@@ -236,13 +242,16 @@ def _match_detail(
     colour transfer's contrast gain, is no stronger than the template face's own."""
     target = float(np.median([_face_detail(frames[i], landmarks[i]) for i in present[::3]]))
     k = iod / shape.interocular(face.points[:68])  # texture px -> template px
-    small = cv2.resize(face.texture_lab[:, :, 0], None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    small = np.asarray(
+        cv2.resize(face.texture_lab[:, :, 0], None, fx=k, fy=k, interpolation=cv2.INTER_AREA),
+        np.float32,
+    )
     gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
     mask = masks.hull_mask(small.shape[:2], face.points[:68] * k)
     sigma = detail.matching_blur(small * float(np.clip(gain, 0.4, 1.5)) * 2.55, mask, target)
     if sigma <= 0:
         return face
-    lab = cv2.GaussianBlur(face.texture_lab, (0, 0), sigma / k)
+    lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), sigma / k), np.float32)
     return ClassicFace(lab, face.points, face.alpha, face.stats)
 
 
@@ -362,8 +371,8 @@ def _outline_mask(
     mask = np.zeros(size, np.float32)
     cv2.fillPoly(mask, [np.round(pts[_OUTLINE] * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
     k = max(1, int(round(feather * iod)))
-    mask = cv2.erode(mask, np.ones((k, k), np.uint8))
-    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=k * 0.8)
+    mask = np.asarray(cv2.erode(mask, np.ones((k, k), np.uint8)), np.float32)
+    mask = np.asarray(cv2.GaussianBlur(mask, (0, 0), sigmaX=k * 0.8), np.float32)
     # The texture is upright, so "above the brows" is a band of rows.
     brow_y = float(pts[17:27, 1].min())
     top_y = float(pts[68:, 1].min())

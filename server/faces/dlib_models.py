@@ -79,12 +79,16 @@ class DlibFaceModels:
         faces.sort(key=lambda f: f.box.area, reverse=True)
         return faces
 
-    def _cnn_detect(self, rgb: np.ndarray, max_side: int = 640) -> list:
+    def _cnn_detect(
+        self, rgb: np.ndarray, max_side: int = 640
+    ) -> list[tuple[dlib.rectangle, float, str]]:
         """MMOD CNN detector on a copy of at most ``max_side`` px (about 1 s on a CPU core)."""
         k = min(1.0, max_side / max(rgb.shape[:2]))
         small = rgb if k >= 1.0 else np.ascontiguousarray(_resize(rgb, k))
         up = 1 if max(small.shape[:2]) < 400 else 0
-        found = []
+        found: list[tuple[dlib.rectangle, float, str]] = []
+        if self._cnn is None:
+            return found
         for d in self._cnn(small, up):
             r = d.rect
             rect = dlib.rectangle(
@@ -125,4 +129,4 @@ def descriptor_distance(a: Descriptor, b: Descriptor) -> float:
 def _resize(image: Frame, scale: float) -> Frame:
     h, w = image.shape[:2]
     size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)

@@ -152,11 +152,16 @@ def aligned_texture(
     src = image
     if scale < 0.5:  # shrink with area averaging first so the texture does not alias
         k = scale * 1.5
-        src = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        src = np.asarray(
+            cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA), np.uint8
+        )
         m = m.copy()
         m[:, :2] /= k
-    crop = cv2.warpAffine(
-        src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    crop = np.asarray(
+        cv2.warpAffine(
+            src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        ),
+        np.uint8,
     )
     m_full = shape.similarity(np.stack([a, b]), dst)
     return crop, shape.apply_affine(m_full, lm).astype(np.float32)

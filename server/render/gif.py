@@ -25,6 +25,9 @@ from server.types import Frame
 
 TRANSPARENT = 255
 FACE_COLOURS = 80  # palette entries shared by the face pixels of every frame
+# Above this many distinct colours (a frame that never was a GIF) merging exactly would
+# cost O(n^2); median cut takes over.
+MAX_EXACT_COLOURS = 1024
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def face_palette(
 def pack(frame: Frame) -> NDArray[np.uint32]:
     """BGR frame as one 0xRRGGBB integer per pixel: compares and sorts 3x cheaper."""
     f = frame.astype(np.uint32)
-    return (f[:, :, 2] << 16) | (f[:, :, 1] << 8) | f[:, :, 0]
+    return np.asarray((f[:, :, 2] << 16) | (f[:, :, 1] << 8) | f[:, :, 0], np.uint32)
 
 
 def encode_delta(
@@ -112,11 +115,23 @@ def _exact_colours(
     rgb = _unpack(colours)
     if len(colours) <= limit:
         return rgb, inverse.astype(np.uint8)
+    if len(colours) > MAX_EXACT_COLOURS:  # photographic content: quantise it instead
+        return _quantise(_unpack(packed), limit)
     remap = _merge_colours(rgb.astype(np.int32), counts, limit)
     kept = np.unique(remap)
     slot = np.zeros(len(colours), np.int64)
     slot[kept] = np.arange(len(kept))
     return rgb[kept], slot[remap[inverse]].astype(np.uint8)
+
+
+def _quantise(rgb: NDArray[np.uint8], limit: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """Median-cut palette of at most ``limit`` colours and each pixel's index."""
+    img = Image.fromarray(np.ascontiguousarray(rgb.reshape(1, -1, 3)), "RGB")
+    q = img.quantize(max(1, limit), Image.Quantize.MEDIANCUT)
+    idx = np.asarray(q).ravel()
+    used, compact = np.unique(idx, return_inverse=True)
+    pal = np.asarray(q.getpalette() or [], np.uint8).reshape(-1, 3)
+    return pal[used], compact.astype(np.uint8)
 
 
 def _merge_colours(

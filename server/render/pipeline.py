@@ -20,6 +20,7 @@ import numpy as np
 
 from server.engines.base import SwapEngine, SwapResult
 from server.gif_templates.analysis import TemplateAnalysis
+from server.gif_templates.landmarks5 import track_landmarks5
 from server.render.encode import encode
 from server.types import MEDIA_TYPES, Animation, Frame, IdentityData, OutputFormat
 
@@ -108,7 +109,9 @@ def swap_frames(
         if key not in prepared:
             prepared[key] = engine.prepare_identity(identity)
         track = tracks[track_id]
-        plan = engine.plan_track(prepared[key], track.landmarks, frames)
+        plan = engine.plan_track(
+            prepared[key], track.landmarks, frames, landmarks5=track_landmarks5(track)
+        )
         jobs.append((track, prepared[key], plan))
     if clock is not None:
         clock.lap("prepare")

@@ -10,7 +10,8 @@ from server.types import Frame
 
 
 def to_lab(image: Frame) -> NDArray[np.float32]:
-    return cv2.cvtColor(image.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_BGR2Lab)
+    lab = cv2.cvtColor(image.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_BGR2Lab)
+    return np.asarray(lab, np.float32)
 
 
 def lab_to_bgr(lab: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -23,7 +23,9 @@ def matching_blur(gray: NDArray[np.float32], mask: NDArray[np.bool_], target: fl
     ``target`` without going below it; 0 when it is already as soft."""
     best = 0.0
     for sigma in SIGMAS:
-        blurred = gray if sigma == 0 else cv2.GaussianBlur(gray, (0, 0), sigma)
+        blurred = (
+            gray if sigma == 0 else np.asarray(cv2.GaussianBlur(gray, (0, 0), sigma), np.float32)
+        )
         if detail_energy(blurred, mask) < target:
             break
         best = sigma

@@ -42,4 +42,4 @@ def polygon_mask(box: Box, pts: NDArray[np.float64], soften: float) -> NDArray[n
     p = pts - (box.left, box.top)
     mask = np.zeros((box.height, box.width), np.float32)
     cv2.fillPoly(mask, [np.round(p * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
-    return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(0.5, soften))
+    return np.asarray(cv2.GaussianBlur(mask, (0, 0), sigmaX=max(0.5, soften)), np.float32)

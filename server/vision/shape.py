@@ -119,7 +119,7 @@ def frontality(lm: Landmarks68) -> float:
     """1 for a frontal face, towards 0 as the head turns (yaw), from the nose's place
     between the cheeks."""
     a, b = eye_centres(lm)
-    axis = (b - a) / max(np.linalg.norm(b - a), 1e-6)
+    axis = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
     nose = float(np.dot(lm[30] - a, axis))
     left = nose - float(np.dot(lm[2] - a, axis))
     right = float(np.dot(lm[14] - a, axis)) - nose
@@ -140,7 +140,7 @@ def eye_openness(lm: Landmarks68) -> float:
 
     def one(e: NDArray[np.integer]) -> float:
         p = lm[e]
-        gap = (np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / 2
-        return float(gap / max(np.linalg.norm(p[3] - p[0]), 1e-6))
+        gap = float(np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / 2
+        return gap / max(float(np.linalg.norm(p[3] - p[0])), 1e-6)
 
     return (one(EYE_L) + one(EYE_R)) / 2

@@ -10,6 +10,7 @@ raster and only pay for their own maps and remap.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -19,6 +20,7 @@ from scipy.spatial import Delaunay
 from server.types import Box
 
 Triangles = NDArray[np.int32]  # (T, 3) vertex indices
+ImageT = TypeVar("ImageT", np.uint8, np.float32)
 
 
 def triangulate(points: NDArray[np.floating]) -> Triangles:
@@ -86,22 +88,23 @@ class MeshRaster:
 
 
 def remap(
-    image: NDArray[np.generic],
+    image: NDArray[ImageT],
     mx: NDArray[np.float32],
     my: NDArray[np.float32],
     border: int = cv2.BORDER_REPLICATE,
-) -> NDArray[np.generic]:
-    """Bilinear sampling of ``image`` at (mx, my)."""
-    return cv2.remap(image, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=border)
+) -> NDArray[ImageT]:
+    """Bilinear sampling of ``image`` at (mx, my); same dtype out."""
+    out = cv2.remap(image, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=border)
+    return np.asarray(out, image.dtype)
 
 
 def warp_mesh(
-    image: NDArray[np.generic],
+    image: NDArray[ImageT],
     src: NDArray[np.floating],
     dst: NDArray[np.floating],
     tris: Triangles,
     box: Box,
-) -> tuple[NDArray[np.generic], NDArray[np.bool_]]:
+) -> tuple[NDArray[ImageT], NDArray[np.bool_]]:
     """Warp ``image`` so that mesh ``src`` lands on ``dst``; returns the ``box`` patch and
     which of its pixels the mesh covers."""
     raster = MeshRaster.build(dst, tris, box)

@@ -56,8 +56,10 @@ class Recording:
     def prepare_identity(self, identity: IdentityData) -> Any:
         return self.engine.prepare_identity(identity)
 
-    def plan_track(self, face: Any, landmarks: np.ndarray, frames: Sequence[Frame]) -> Any:
-        return self.engine.plan_track(face, landmarks, frames)
+    def plan_track(
+        self, face: Any, landmarks: np.ndarray, frames: Sequence[Frame], **kw: Any
+    ) -> Any:
+        return self.engine.plan_track(face, landmarks, frames, **kw)
 
     def swap(self, frame: Frame, index: int, lm: np.ndarray, face: Any, plan: Any) -> Any:
         result = self.engine.swap(frame, index, lm, face, plan)

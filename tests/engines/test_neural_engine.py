@@ -37,8 +37,8 @@ class Recording:
     def prepare_identity(self, identity: IdentityData) -> Any:
         return self.engine.prepare_identity(identity)
 
-    def plan_track(self, *args: Any) -> Any:
-        return self.engine.plan_track(*args)
+    def plan_track(self, *args: Any, **kw: Any) -> Any:
+        return self.engine.plan_track(*args, **kw)
 
     def swap(self, *args: Any) -> SwapResult | None:
         self.results.append(self.engine.swap(*args))

@@ -43,8 +43,15 @@ class PaintEngine:
         self.prepared.append(identity)
         return {"identity": identity}
 
-    def plan_track(self, face: Any, landmarks: np.ndarray, frames: Sequence[Frame]) -> str:
+    def plan_track(
+        self,
+        face: Any,
+        landmarks: np.ndarray,
+        frames: Sequence[Frame],
+        landmarks5: np.ndarray | None = None,
+    ) -> str:
         assert len(landmarks) == len(frames)
+        assert landmarks5 is not None and landmarks5.shape == (len(frames), 5, 2)
         self.planned.append(landmarks.shape)
         return "plan"
 
