@@ -7,7 +7,7 @@ environment: sessions and options come through its constructor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,9 +36,12 @@ class SwapEngine(Protocol):
         landmarks: NDArray[np.float32],
         frames: Sequence[Frame],
         landmarks5: NDArray[np.float32] | None = None,
+        features: Mapping[str, NDArray[np.floating]] | None = None,
     ) -> Any:
         """``landmarks``: (N, 68, 2) of one template track, NaN where absent;
-        ``landmarks5``: (N, 5, 2) its stored 5-point landmarks (None: derive them)."""
+        ``landmarks5``: (N, 5, 2) its stored 5-point landmarks (None: derive them);
+        ``features``: precomputed per-frame face statistics of the template
+        (``colour_stats`` (N, 2, 3), ``detail`` (N,)); engines compute what is missing."""
         ...
 
     def swap(

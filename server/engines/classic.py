@@ -16,7 +16,7 @@ Per frame, for a template face with landmarks T:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -57,7 +57,9 @@ class ClassicOptions:
     colour_window: int = 9  # frames over which template colour statistics are averaged
     feather: float = 0.12  # mask feather, share of the inter-ocular distance
     match_detail: bool = True  # soften a crisper selfie to the template face's detail
-    skin_only_above_eyes: bool = True  # leave the selfie's hair, hats and bangs out
+    skin_only_edges: bool = True  # leave the selfie's hair, hats and background out
+    shading: float = 1.0  # how much of the template's own shading (lighting) to take
+    shading_scale: float = 0.3  # its blur, share of the inter-ocular distance
 
 
 @dataclass
@@ -80,6 +82,7 @@ class TrackPlan:
     colour: NDArray[np.float32]  # (N, 2, 3) smoothed template Lab statistics
     inner: NDArray[np.bool_]  # triangles of the face mesh (not the reshaping ring)
     face: ClassicFace  # the identity's texture at about this track's scale
+    blur: NDArray[np.float32]  # (N,) extra blur per frame, output px (motion-blurred frames)
 
 
 class ClassicEngine:
@@ -93,13 +96,12 @@ class ClassicEngine:
         tex = identity.texture
         upright = _uncross(identity.landmarks.astype(np.float64), np.array([0.0, 1.0]))
         pts = shape.with_forehead(upright.astype(np.float32))
-        alpha = _outline_mask(
-            tex.shape[:2], pts, shape.interocular(identity.landmarks), self.options.feather
-        )
+        iod = shape.interocular(identity.landmarks)
+        alpha = _texture_mask(tex.shape[:2], pts, iod, self.options.feather)
         lab = color.to_lab(tex)
         skin = masks.skin_mask(tex.shape[:2], identity.landmarks)
-        if self.options.skin_only_above_eyes:
-            alpha *= _skin_above_eyes(lab, skin, identity.landmarks)
+        if self.options.skin_only_edges:
+            alpha *= _skin_weight(lab, skin, identity.landmarks)
         return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin))
 
     # -- once per track ------------------------------------------------------------------
@@ -109,9 +111,12 @@ class ClassicEngine:
         landmarks: NDArray[np.float32],
         frames: Sequence[Frame],
         landmarks5: NDArray[np.float32] | None = None,
+        features: Mapping[str, NDArray[np.floating]] | None = None,
     ) -> TrackPlan:
         """``landmarks``: (N, 68, 2) template track, NaN where absent (this engine works
-        from the 68 points alone and ignores ``landmarks5``)."""
+        from the 68 points alone and ignores ``landmarks5``); ``features``: the
+        template's precomputed per-frame face statistics (see
+        :mod:`server.gif_templates.features`), computed here when missing."""
         present = [i for i in range(len(landmarks)) if not np.isnan(landmarks[i, 0, 0])]
         ref, to_canon = _reference_shape(landmarks, present)
         selfie = face.points[:68].astype(np.float64)
@@ -121,17 +126,26 @@ class ClassicEngine:
         delta *= self.options.shape_strength
         topo = _open_features(ref)
         tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
-        stats = np.full((len(landmarks), 2, 3), np.nan, np.float32)
-        for i in present:
-            stats[i] = masks.face_colour_stats(frames[i], landmarks[i])
+        feats = features if features is not None else {}
+        stats = feats.get("colour_stats")
+        if stats is None or stats.shape != (len(landmarks), 2, 3):
+            stats = np.full((len(landmarks), 2, 3), np.nan, np.float32)
+            for i in present:
+                stats[i] = masks.face_colour_stats(frames[i], landmarks[i])
         to_frame = {i: np.linalg.inv(to_canon[i][:, :2]).astype(np.float64) for i in present}
-        colour = color.smooth_stats(stats, self.options.colour_window)
+        colour = color.smooth_stats(np.asarray(stats, np.float32), self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
         scaled = _at_scale(face, iod / shape.interocular(face.points[:68]))
+        blur = np.zeros(len(landmarks), np.float32)
         if self.options.match_detail:
-            scaled = _match_detail(scaled, frames, landmarks, present, iod, colour)
+            details = feats.get("detail")
+            if details is None or details.shape != (len(landmarks),):
+                details = np.full(len(landmarks), np.nan)
+                for i in present:
+                    details[i] = detail.face_detail(frames[i], landmarks[i])
+            scaled, blur = _match_detail(scaled, np.asarray(details), present, iod, colour)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
-        return TrackPlan(delta, to_frame, tris, colour, inner, scaled)
+        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur)
 
     # -- per frame -----------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -174,9 +188,20 @@ class ClassicEngine:
         aff[plan.inner] = triangle_affines(plan.face.points, dst, plan.triangles[plan.inner])
         tx, ty = raster.restricted(plan.inner).maps(aff)
         alpha = remap(plan.face.alpha, tx, ty, cv2.BORDER_CONSTANT)
+        # A thin output-space feather as well: where the texture is squeezed (the far
+        # side of a turned selfie) its own feather would end in a hard edge.
+        alpha *= masks.feathered_polygon(box, dst[_OUTLINE], 0.06 * shape.interocular(lm))
         lab = remap(plan.face.texture_lab, tx, ty)
         lab = color.transfer(lab, face.stats, plan.colour[index])
+        if o.shading > 0:
+            # Weighted by the mask: hair or background the mask leaves out of the
+            # selfie must not pull the selfie's lighting estimate down.
+            lab[:, :, 0] += o.shading * color.shading_difference(
+                reshaped, lab[:, :, 0], alpha, o.shading_scale * shape.interocular(lm)
+            )
         rgb = color.lab_to_bgr(lab)
+        if plan.blur[index] > 0.3:
+            rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
         # 3. keep the template's mouth interior (and eyes, if chosen)
         if o.keep_mouth:
             alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
@@ -190,24 +215,29 @@ class ClassicEngine:
         return SwapResult(box, covered)
 
 
-def _skin_above_eyes(
+def _skin_weight(
     lab: NDArray[np.float32], skin: NDArray[np.bool_], lm: NDArray[np.float32]
 ) -> NDArray[np.float32]:
-    """Texture-space weight that fades out pixels above the eyes whose colour is far
-    from the face's skin (cheeks and nose): bangs, a hat or a turban would otherwise be
-    pasted onto the template's forehead. Below the eyes everything is kept (a beard
-    or a moustache is part of the face)."""
+    """Texture-space weight that fades out pixels far in colour from the face's skin
+    (cheeks and nose), above the eyes and along the face's outline: bangs, a hat,
+    the hair at the temples, or the background beside a turned head would otherwise
+    be pasted onto the template. The features' own area (brows, eyes, nose, mouth and
+    what lies between, a moustache included) is always kept."""
     px = lab[skin]
     mean = px.mean(0)
     cov = np.cov(px.T) + np.eye(3) * 4.0  # floor: flat painted skin has tiny variance
     d = lab - mean
     d2 = np.einsum("...i,ij,...j->...", d, np.linalg.inv(cov), d)
     weight = np.clip((25.0 - d2) / (25.0 - 9.0), 0.0, 1.0).astype(np.float32)
+    iod = shape.interocular(lm)
+    keep = masks.hull_mask(lab.shape[:2], lm[17:68]).astype(np.uint8)
+    r = max(1, int(0.15 * iod))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    keep = np.asarray(cv2.dilate(keep, disk), np.uint8)
     eyes_y = float(lm[36:48, 1].mean())
-    rows = np.arange(lab.shape[0], dtype=np.float32)[:, None]
-    weight = np.where(rows < eyes_y, weight, 1.0).astype(np.float32)
-    k = shape.interocular(lm) * 0.06
-    return np.asarray(cv2.GaussianBlur(weight, (0, 0), max(1.0, k)), np.float32)
+    keep[: int(eyes_y)] = 0  # above the eyes only skin counts
+    weight = np.where(keep > 0, 1.0, weight).astype(np.float32)
+    return np.asarray(cv2.GaussianBlur(weight, (0, 0), max(1.0, iod * 0.06)), np.float32)
 
 
 def _at_scale(face: ClassicFace, scale: float) -> ClassicFace:
@@ -232,15 +262,16 @@ def _at_scale(face: ClassicFace, scale: float) -> ClassicFace:
 
 def _match_detail(
     face: ClassicFace,
-    frames: Sequence[Frame],
-    landmarks: NDArray[np.float32],
+    detail_per_frame: NDArray[np.floating],
     present: list[int],
     iod: float,
     colour: NDArray[np.float32],
-) -> ClassicFace:
-    """Blur the texture so its fine detail, at the template face's scale and after the
-    colour transfer's contrast gain, is no stronger than the template face's own."""
-    target = float(np.median([_face_detail(frames[i], landmarks[i]) for i in present[::3]]))
+) -> tuple[ClassicFace, NDArray[np.float32]]:
+    """Soften the texture to the template face's fine detail, at the template's scale
+    and after the colour transfer's contrast gain: once for the clip's typical frame
+    (the texture itself), and per frame for frames that are blurrier still (motion
+    blur), as the extra Gaussian sigma returned per frame in output pixels. A sharp
+    face moving over a motion-blurred clip looks pasted and flickers."""
     k = iod / shape.interocular(face.points[:68])  # texture px -> template px
     small = np.asarray(
         cv2.resize(face.texture_lab[:, :, 0], None, fx=k, fy=k, interpolation=cv2.INTER_AREA),
@@ -248,18 +279,17 @@ def _match_detail(
     )
     gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
     mask = masks.hull_mask(small.shape[:2], face.points[:68] * k)
-    sigma = detail.matching_blur(small * float(np.clip(gain, 0.4, 1.5)) * 2.55, mask, target)
-    if sigma <= 0:
-        return face
-    lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), sigma / k), np.float32)
-    return ClassicFace(lab, face.points, face.alpha, face.stats)
-
-
-def _face_detail(frame: Frame, lm: NDArray[np.float32]) -> float:
-    box = clip_box(points_box(lm, 2), frame.shape[1], frame.shape[0])
-    crop = cv2.cvtColor(frame[box.top : box.bottom, box.left : box.right], cv2.COLOR_BGR2GRAY)
-    mask = masks.hull_mask(crop.shape[:2], lm - np.array([box.left, box.top], np.float32))
-    return detail.detail_energy(crop.astype(np.float32), mask)
+    curve = detail.blur_curve(small * float(np.clip(gain, 0.4, 1.5)) * 2.55, mask)
+    base = detail.sigma_for(curve, float(np.nanmedian(detail_per_frame)))
+    per_frame = np.zeros(len(detail_per_frame), np.float32)
+    for i in present:
+        sigma = detail.sigma_for(curve, float(detail_per_frame[i]))
+        per_frame[i] = np.sqrt(max(0.0, sigma**2 - base**2))
+    per_frame = np.convolve(per_frame, np.ones(3) / 3, mode="same").astype(np.float32)
+    if base <= 0:
+        return face, per_frame
+    lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)
+    return ClassicFace(lab, face.points, face.alpha, face.stats), per_frame
 
 
 def _reference_shape(
@@ -363,11 +393,14 @@ def _mesh_points(
     return np.concatenate([a, ring], 0)
 
 
-def _outline_mask(
+def _texture_mask(
     size: tuple[int, int], pts: NDArray[np.float32], iod: float, feather: float
 ) -> NDArray[np.float32]:
     """Feathered face mask in texture space: full from the brows down, fading out
-    towards the forehead row so template hair and hairlines are not pasted over."""
+    towards the forehead row so template hair and hairlines are not pasted over.
+
+    Feathering here, on the texture, keeps the edge attached to the face as it moves
+    (less flicker than a mask redrawn around each frame's outline)."""
     mask = np.zeros(size, np.float32)
     cv2.fillPoly(mask, [np.round(pts[_OUTLINE] * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
     k = max(1, int(round(feather * iod)))

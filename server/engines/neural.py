@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -142,10 +142,13 @@ class NeuralEngine:
         landmarks: NDArray[np.float32],
         frames: Sequence[Frame],
         landmarks5: NDArray[np.float32] | None = None,
+        features: Mapping[str, NDArray[np.floating]] | None = None,
     ) -> NeuralPlan:
         """``landmarks``: (N, 68, 2), NaN where absent; ``landmarks5`` (N, 5, 2) the
-        track's stored 5 points (derived from the 68 when not given)."""
-        del face  # the plan does not depend on the identity
+        track's stored 5 points (derived from the 68 when not given). The template's
+        stored ``features`` are not used: this engine measures colour on both sides in
+        the aligned crop (the swapper's output against its input)."""
+        del face, features  # the plan does not depend on the identity
         n = len(landmarks)
         p5 = derive_landmarks5(landmarks) if landmarks5 is None else np.asarray(landmarks5)
         present = ~np.isnan(p5[:, :, 0]).any(1) & ~np.isnan(landmarks[:, 0, 0])

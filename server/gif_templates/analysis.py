@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from server.faces.dlib_models import DlibFaceModels
 from server.gif_templates.analysis_io import AnalysisError, load_analysis, save_analysis
 from server.gif_templates.detection import DEFAULT_MIN_FACE, FrameDetector
+from server.gif_templates.features import attach_face_features
 from server.gif_templates.landmarks5 import FivePointDetect, attach_landmarks5
 from server.gif_templates.linking import Detection, Linker, RawTrack, box_iou, dedupe
 from server.gif_templates.smoothing import jitter, smooth_landmarks, stable_boxes
@@ -124,6 +125,7 @@ def analyse_animation(
                 stats[f"track{track.track_id}_jitter_{name}"] = value
     stats.update({f"{k}_calls": float(v) for k, v in detector.calls.items()})
     stats.update(attach_landmarks5(tracks, anim.frames, five_points))
+    attach_face_features(tracks, anim.frames)
     stats["seconds"] = time.perf_counter() - started
     w, h = anim.size
     stats["repeated_frames"] = float(repeats.sum())

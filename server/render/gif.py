@@ -28,6 +28,7 @@ FACE_COLOURS = 80  # palette entries shared by the face pixels of every frame
 # Above this many distinct colours (a frame that never was a GIF) merging exactly would
 # cost O(n^2); median cut takes over.
 MAX_EXACT_COLOURS = 1024
+PALETTE_SAMPLES = 1500  # face pixels per frame the shared palette is fitted on
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def face_palette(
 ) -> NDArray[np.uint8]:
     """One RGB palette for the changed (face) pixels of all frames (median cut)."""
     samples = [
-        f[m][:: max(1, int(m.sum()) // 4000)]
+        f[m][:: max(1, int(m.sum()) // PALETTE_SAMPLES)]
         for f, m in zip(frames, masks, strict=True)
         if m is not None and m.any()
     ]

@@ -20,6 +20,7 @@ import numpy as np
 
 from server.engines.base import SwapEngine, SwapResult
 from server.gif_templates.analysis import TemplateAnalysis
+from server.gif_templates.features import track_features
 from server.gif_templates.landmarks5 import track_landmarks5
 from server.render.encode import encode
 from server.types import MEDIA_TYPES, Animation, Frame, IdentityData, OutputFormat
@@ -110,7 +111,11 @@ def swap_frames(
             prepared[key] = engine.prepare_identity(identity)
         track = tracks[track_id]
         plan = engine.plan_track(
-            prepared[key], track.landmarks, frames, landmarks5=track_landmarks5(track)
+            prepared[key],
+            track.landmarks,
+            frames,
+            landmarks5=track_landmarks5(track),
+            features=track_features(track),
         )
         jobs.append((track, prepared[key], plan))
     if clock is not None:

@@ -64,3 +64,39 @@ def transfer(
     """
     gain = np.clip(target[1] / np.maximum(source[1], 1e-3), min_gain, max_gain)
     return (lab - source[0]) * gain + target[0]
+
+
+MAX_SHADING = 20.0  # Lab L units
+
+
+def shading_difference(
+    target_bgr: NDArray[np.float32],
+    source_l: NDArray[np.float32],
+    weight: NDArray[np.float32],
+    sigma: float,
+) -> NDArray[np.float32]:
+    """Low-frequency lightness of the target minus that of the source (Lab L units),
+    both blurred with ``sigma`` over the ``weight``ed region only (normalised
+    convolution, so the background does not bleed in).
+
+    Added to the source's L, it replaces the selfie's baked-in lighting with the
+    template's, frame by frame: lighting is fixed in the template's world while the
+    face turns, and a face that carries its own shading along looks pasted on."""
+    target_l = cv2.cvtColor(np.clip(target_bgr, 0, 255).astype(np.uint8), cv2.COLOR_BGR2Lab)
+    target_l = target_l[:, :, 0].astype(np.float32) * (100.0 / 255.0)
+    norm = lowpass(weight, sigma) + 1e-3
+    t = lowpass(target_l * weight, sigma) / norm
+    s = lowpass(source_l * weight, sigma) / norm
+    # Bounded: it corrects lighting, it must not repaint a region.
+    return np.asarray(np.clip(t - s, -MAX_SHADING, MAX_SHADING) * (weight > 0), np.float32)
+
+
+def lowpass(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
+    """Gaussian blur with a large ``sigma``, computed at reduced resolution (a blur of
+    sigma 20 px needs no more than a few samples per sigma): about 10x cheaper."""
+    h, w = image.shape[:2]
+    f = max(1.0, sigma / 3.0)
+    small_size = (max(2, round(w / f)), max(2, round(h / f)))
+    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma * small_size[0] / w)
+    return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)

@@ -127,3 +127,25 @@ def test_prepared_identity_is_a_feathered_mask_over_the_texture(identity: Identi
     soft = (face.alpha > 0.05) & (face.alpha < 0.95)
     assert soft.sum() > 0.05 * (face.alpha > 0.05).sum()  # a feathered edge, not a cut
     assert np.isfinite(face.stats).all()
+
+
+def test_stored_template_features_are_what_the_engine_would_compute(
+    template: Template, identity: IdentityData
+) -> None:
+    """The analysis stores per-frame colour statistics and detail of each face; the
+    engine's plan from them equals its plan from the frames themselves."""
+    from server.gif_templates.features import COLOUR_STATS, DETAIL, track_features
+
+    track = template.analysis.tracks[0]
+    frames = template.animation().frames
+    stored = track_features(track)
+    assert set(stored) == {COLOUR_STATS, DETAIL}
+    present = track.present
+    assert np.isfinite(stored[COLOUR_STATS][present]).all()
+    assert np.isnan(stored[DETAIL][~present]).all() and (stored[DETAIL][present] > 0).all()
+    engine = ClassicEngine()
+    face = engine.prepare_identity(identity)
+    with_features = engine.plan_track(face, track.landmarks, frames, features=stored)
+    computed = engine.plan_track(face, track.landmarks, frames)
+    np.testing.assert_allclose(with_features.colour, computed.colour, rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(with_features.blur, computed.blur, atol=1e-5)

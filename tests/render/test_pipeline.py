@@ -49,6 +49,7 @@ class PaintEngine:
         landmarks: np.ndarray,
         frames: Sequence[Frame],
         landmarks5: np.ndarray | None = None,
+        features: Any = None,
     ) -> str:
         assert len(landmarks) == len(frames)
         assert landmarks5 is not None and landmarks5.shape == (len(frames), 5, 2)

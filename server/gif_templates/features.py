@@ -1,0 +1,56 @@
+"""Per-frame statistics of a template's faces that engines need and that depend only on
+the template: computed once, offline, and stored with the analysis as track extras.
+
+- ``colour_stats`` (N, 2, 3) float32: Lab mean and standard deviation of the face's
+  skin (cheeks, nose, forehead band), NaN where the face is absent;
+- ``detail`` (N,) float32: fine-detail energy of the face (how sharp or motion-blurred
+  it is), NaN where absent.
+
+Analyses stored before these existed are still valid: engines compute what is missing
+(:func:`track_features`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.gif_templates.tracks import FaceTrack
+from server.types import Frame
+from server.vision.detail import face_detail
+from server.vision.masks import face_colour_stats
+
+COLOUR_STATS = "colour_stats"
+DETAIL = "detail"
+
+
+def face_features(
+    frames: Sequence[Frame], landmarks: NDArray[np.float32], present: NDArray[np.bool_]
+) -> dict[str, NDArray[np.float32]]:
+    n = len(frames)
+    stats = np.full((n, 2, 3), np.nan, np.float32)
+    details = np.full(n, np.nan, np.float32)
+    for i in map(int, np.flatnonzero(present)):
+        stats[i] = face_colour_stats(frames[i], landmarks[i])
+        details[i] = face_detail(frames[i], landmarks[i])
+    return {COLOUR_STATS: stats, DETAIL: details}
+
+
+def attach_face_features(tracks: Sequence[FaceTrack], frames: Sequence[Frame]) -> None:
+    """Store the features of every track in its extras."""
+    for track in tracks:
+        track.extras.update(face_features(frames, track.landmarks, track.present))
+
+
+def track_features(track: FaceTrack) -> dict[str, NDArray[np.float32]]:
+    """The stored features of a track that have the right shape (may be empty)."""
+    n = len(track.landmarks)
+    shapes = {COLOUR_STATS: (n, 2, 3), DETAIL: (n,)}
+    out = {}
+    for name, expected in shapes.items():
+        value = track.extras.get(name)
+        if value is not None and np.asarray(value).shape == expected:
+            out[name] = np.asarray(value, np.float32)
+    return out
