@@ -162,57 +162,84 @@ class ClassicEngine:
         where pixels may have changed, or None when nothing was done."""
         if index not in plan.to_frame or np.isnan(plan.colour[index, 0, 0]):
             return None
+        target, src, dst = self._meshes(lm, plan.delta, plan.to_frame[index])
+        h, w = frame.shape[:2]
+        box = clip_box(points_box(dst[N_INNER:], 1), w, h)
+        inner = clip_box(points_box(dst[:N_INNER], 1), w, h)
+        if min(box.width, box.height, inner.width, inner.height) < 4:
+            return None
+        raster = MeshRaster.build(dst, plan.triangles, box)
+        # 1. the template reshaped towards the target shape (the whole ring)
+        reshaped = remap(frame, *raster.maps(triangle_affines(src, dst, plan.triangles)))
+        # 2. the selfie's face on the target mesh, blended in (its own box only)
+        sub = (
+            slice(inner.top - box.top, inner.bottom - box.top),
+            slice(inner.left - box.left, inner.right - box.left),
+        )
+        under = reshaped[sub].astype(np.float32)
+        layer, alpha = self._face_layer(raster.crop(inner), dst, target, lm, under, plan, index)
+        a = alpha[..., None]
+        reshaped[sub] = np.clip(layer * a + under * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
+        covered = raster.inside
+        roi = frame[box.top : box.bottom, box.left : box.right]
+        np.copyto(roi, reshaped, where=covered[..., None])
+        return SwapResult(box, covered)
+
+    def _meshes(
+        self, lm: NDArray[np.float32], delta: NDArray[np.float64], to_frame: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Target landmarks (the template's plus the identity's offsets in this frame's
+        pose), and the source and destination meshes of the reshaping."""
         o = self.options
         t = lm.astype(np.float64)
-        height = shape.face_height(lm)
-        shift = plan.delta @ plan.to_frame[index].T
-        shift = _cap_outline(shift, o.max_jaw_shift * height)
-        down = plan.to_frame[index] @ np.array([0.0, 1.0])
+        shift = _cap_outline(delta @ to_frame.T, o.max_jaw_shift * shape.face_height(lm))
+        down = to_frame @ np.array([0.0, 1.0])
         target = _uncross(t + shift, down / max(float(np.linalg.norm(down)), 1e-9))
         src = _mesh_points(t, target, o.ring_margin)
         dst = _mesh_points(target, target, o.ring_margin)
         # The ring stays where it is, and so does the forehead row: the hairline is
         # where a moved background shows most, beyond the face's own outline.
         dst[68:] = src[68:]
-        h, w = frame.shape[:2]
-        box = clip_box(points_box(dst[N_INNER:], 1), w, h)
-        if box.width < 4 or box.height < 4:
-            return None
-        raster = MeshRaster.build(dst, plan.triangles, box)
-        roi = (slice(box.top, box.bottom), slice(box.left, box.right))
-        # 1. reshape the template face towards the target shape
-        mx, my = raster.maps(triangle_affines(src, dst, plan.triangles))
-        reshaped = remap(frame, mx, my).astype(np.float32)
-        # 2. the selfie texture and its mask on the target mesh (inner triangles only)
+        return target, src, dst
+
+    def _face_layer(
+        self,
+        raster: MeshRaster,
+        dst: NDArray[np.float64],
+        target: NDArray[np.float64],
+        lm: NDArray[np.float32],
+        under: NDArray[np.float32],
+        plan: TrackPlan,
+        index: int,
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """The selfie's face (BGR floats) over ``raster``'s box and its blend weights."""
+        o, face, box = self.options, plan.face, raster.box
+        iod = shape.interocular(lm)
         aff = np.zeros((len(plan.triangles), 2, 3))
-        aff[plan.inner] = triangle_affines(plan.face.points, dst, plan.triangles[plan.inner])
+        aff[plan.inner] = triangle_affines(face.points, dst, plan.triangles[plan.inner])
         tx, ty = raster.restricted(plan.inner).maps(aff)
-        alpha = remap(plan.face.alpha, tx, ty, cv2.BORDER_CONSTANT)
+        alpha = remap(face.alpha, tx, ty, cv2.BORDER_CONSTANT)
         # A thin output-space feather as well: where the texture is squeezed (the far
         # side of a turned selfie) its own feather would end in a hard edge.
-        alpha *= masks.feathered_polygon(box, dst[_OUTLINE], 0.06 * shape.interocular(lm))
-        lab = remap(plan.face.texture_lab, tx, ty)
-        lab = color.transfer(lab, face.stats, plan.colour[index])
+        alpha *= masks.feathered_polygon(box, dst[_OUTLINE], 0.06 * iod)
+        lab = color.transfer(remap(face.texture_lab, tx, ty), face.stats, plan.colour[index])
         if o.shading > 0:
             # Weighted by the mask: hair or background the mask leaves out of the
             # selfie must not pull the selfie's lighting estimate down.
             lab[:, :, 0] += o.shading * color.shading_difference(
-                reshaped, lab[:, :, 0], alpha, o.shading_scale * shape.interocular(lm)
+                under, lab[:, :, 0], alpha, o.shading_scale * iod
             )
         rgb = color.lab_to_bgr(lab)
         if plan.blur[index] > 0.3:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
-        # 3. keep the template's mouth interior (and eyes, if chosen)
+        # Keep the template's mouth interior (and eyes, if chosen).
+        height = shape.face_height(lm)
         if o.keep_mouth:
             alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
         if o.keep_eyes:
             for eye in (shape.EYE_L, shape.EYE_R):
                 alpha *= 1.0 - masks.polygon_mask(box, target[eye], 0.015 * height)
-        a = alpha[..., None]
-        out = rgb * a + reshaped * (1.0 - a)
-        covered = raster.inside
-        frame[roi][covered] = np.clip(out[covered] + 0.5, 0, 255).astype(np.uint8)
-        return SwapResult(box, covered)
+        return rgb, alpha
 
 
 def _skin_weight(

@@ -72,6 +72,14 @@ class MeshRaster:
     def inside(self) -> NDArray[np.bool_]:
         return self.labels >= 0
 
+    def crop(self, box: Box) -> MeshRaster:
+        """The part of this raster inside ``box`` (which must lie within it)."""
+        sl = (
+            slice(box.top - self.box.top, box.bottom - self.box.top),
+            slice(box.left - self.box.left, box.right - self.box.left),
+        )
+        return MeshRaster(box, self.labels[sl], self.xs[sl], self.ys[sl])
+
     def restricted(self, keep: NDArray[np.bool_]) -> MeshRaster:
         """The same raster with only the triangles in ``keep`` (others become outside)."""
         lut = np.append(np.where(keep, np.arange(len(keep)), -1), -1).astype(np.int32)
