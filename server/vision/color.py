@@ -63,7 +63,10 @@ def transfer(
     flattening it completely would erase its features.
     """
     gain = np.clip(target[1] / np.maximum(source[1], 1e-3), min_gain, max_gain)
-    return (lab - source[0]) * gain + target[0]
+    out = lab - source[0].astype(np.float32)
+    out *= gain.astype(np.float32)
+    out += target[0].astype(np.float32)
+    return out
 
 
 MAX_SHADING = 20.0  # Lab L units

@@ -87,11 +87,16 @@ class MeshRaster:
 
     def maps(self, affines: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Source coordinates for every pixel (outside pixels map off-image)."""
-        table = np.concatenate([affines.reshape(-1, 6), np.full((1, 6), 0.0)], 0).astype(np.float32)
-        table[-1, 2] = table[-1, 5] = -1e4  # label -1 -> far outside the source
-        a = table[self.labels]  # (H, W, 6)
-        mx = a[..., 0] * self.xs + a[..., 1] * self.ys + a[..., 2]
-        my = a[..., 3] * self.xs + a[..., 4] * self.ys + a[..., 5]
+        table = np.concatenate([affines.reshape(-1, 6), np.zeros((1, 6))], 0)
+        table[-1, 2] = table[-1, 5] = -1e4  # label -1 (last row) -> far outside the source
+        cols = np.ascontiguousarray(table.T, np.float32)
+        c = [np.take(cols[k], self.labels) for k in range(6)]  # -1 indexes the last row
+        mx = c[0] * self.xs
+        mx += c[1] * self.ys
+        mx += c[2]
+        my = c[3] * self.xs
+        my += c[4] * self.ys
+        my += c[5]
         return mx, my
 
 
