@@ -54,11 +54,13 @@ def encode_gif(
         originals = list(pool.map(gif.pack, templates))
         changed = [p != o for p, o in zip(packed, originals, strict=True)]
         faces = gif.face_palette(frames, changed)
+        lut = gif.palette_lut(faces)
         done = [0]
         lock = threading.Lock()
 
         def one(i: int) -> gif.FrameDelta:
-            delta = gif.encode_delta(packed[i], packed[i - 1] if i else None, originals[i], faces)
+            previous = packed[i - 1] if i else None
+            delta = gif.encode_delta(packed[i], previous, originals[i], faces, lut)
             with lock:
                 done[0] += 1
                 if progress is not None:

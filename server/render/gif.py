@@ -73,6 +73,7 @@ def encode_delta(
     previous: NDArray[np.uint32] | None,
     template: NDArray[np.uint32],
     faces: NDArray[np.uint8],
+    lut: NDArray[np.uint8] | None = None,
 ) -> FrameDelta:
     """The GIF data of a packed output ``frame`` (see :func:`pack`) given the previous
     output frame (None for the first), the template frame it was made from (to tell
@@ -90,7 +91,9 @@ def encode_delta(
     back_colours, back_idx = _exact_colours(crop[is_back], 255 - n_face)
     indices[is_back] = back_idx
     if n_face:
-        indices[is_face] = _nearest(_unpack(crop[is_face]), faces) + len(back_colours)
+        face_px = crop[is_face]
+        nearest = lut[lut_key(face_px)] if lut is not None else _nearest(_unpack(face_px), faces)
+        indices[is_face] = nearest + len(back_colours)
     palette = np.concatenate([back_colours, faces[:n_face]])
     return FrameDelta(int(cols[0]), int(rows[0]), indices, _pad(palette))
 
@@ -140,30 +143,41 @@ def _merge_colours(
 ) -> NDArray[np.int64]:
     """For each colour, the colour it is shown as once only ``limit`` remain.
 
-    Greedy, in rounds: the colours whose merging into their nearest neighbour costs
-    least (pixels x squared distance) go first, so a rare but distinct colour (a
-    highlight) survives while near-twins merge.
+    The colours whose merging into their nearest neighbour would cost least (pixels x
+    squared distance) are dropped and shown as their nearest kept colour; so a rare but
+    distinct colour (a highlight) survives while near-twins merge. One vectorised pass.
     """
-    target = np.arange(len(rgb))
-    alive = np.ones(len(rgb), bool)
-    weight = counts.astype(np.float64)
-    d2 = ((rgb[:, None, :] - rgb[None, :, :]) ** 2).sum(2).astype(np.float64)
+    c = rgb.astype(np.float32)
+    sq = (c**2).sum(1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (c @ c.T)  # |a - b|^2 without an (n, n, 3) array
     np.fill_diagonal(d2, np.inf)
-    while alive.sum() > limit:
-        live = np.flatnonzero(alive)
-        sub = d2[np.ix_(live, live)]
-        near = sub.argmin(1)
-        cost = weight[live] * sub[np.arange(len(live)), near]
-        excess = int(alive.sum()) - limit
-        order = np.argsort(cost, kind="stable")[: max(1, excess // 2)]
-        for j in order:
-            a, b = live[j], live[near[j]]
-            if not (alive[a] and alive[b]):
-                continue
-            alive[a] = False
-            weight[b] += weight[a]
-            target[target == a] = b
+    cost = counts * d2.min(1)
+    order = np.argsort(-cost, kind="stable")
+    keep, drop = order[:limit], order[limit:]
+    target = np.arange(len(rgb))
+    target[drop] = keep[d2[np.ix_(drop, keep)].argmin(1)]
     return target
+
+
+def palette_lut(palette_rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """For each 5-6-5-bit RGB cell (65536), the index of the palette colour nearest to
+    the cell's centre: built once per render (~20 ms), it maps face pixels to the shared
+    palette 50x faster than Pillow's per-call palette search."""
+    r = np.arange(32, dtype=np.float32) * 8 + 4
+    g = np.arange(64, dtype=np.float32) * 4 + 2
+    cells = np.stack(np.meshgrid(r, g, r, indexing="ij"), -1).reshape(-1, 3)
+    pal = palette_rgb.astype(np.float32)
+    # argmin |c - p|^2 = argmin (|p|^2 - 2 c.p): the |c|^2 term is the same for all p.
+    d = cells @ (-2.0 * pal.T)
+    d += (pal**2).sum(1)[None, :]
+    return np.asarray(d.argmin(1), np.uint8)
+
+
+def lut_key(packed: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    """5-6-5-bit cell of 0xRRGGBB pixels (see :func:`palette_lut`)."""
+    return np.asarray(
+        ((packed >> 19) & 31) << 11 | ((packed >> 10) & 63) << 5 | ((packed >> 3) & 31), np.uint32
+    )
 
 
 def _nearest(rgb: NDArray[np.uint8], palette_rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
