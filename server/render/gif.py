@@ -28,7 +28,7 @@ FACE_COLOURS = 80  # palette entries shared by the face pixels of every frame
 # Above this many distinct colours (a frame that never was a GIF) merging exactly would
 # cost O(n^2); median cut takes over.
 MAX_EXACT_COLOURS = 1024
-PALETTE_SAMPLES = 1500  # face pixels per frame the shared palette is fitted on
+PALETTE_SAMPLES = 1000  # face pixels per frame the shared palette is fitted on
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,12 @@ def face_palette(
     frames: Sequence[Frame], masks: Sequence[NDArray[np.bool_] | None]
 ) -> NDArray[np.uint8]:
     """One RGB palette for the changed (face) pixels of all frames (median cut)."""
-    samples = [
-        f[m][:: max(1, int(m.sum()) // PALETTE_SAMPLES)]
-        for f, m in zip(frames, masks, strict=True)
-        if m is not None and m.any()
-    ]
+    samples = []
+    for f, m in zip(frames, masks, strict=True):
+        where = np.flatnonzero(m) if m is not None else np.zeros(0, np.int64)
+        if len(where):
+            # An even subsample, without building a full boolean-indexed copy first.
+            samples.append(f.reshape(-1, 3)[where[:: max(1, len(where) // PALETTE_SAMPLES)]])
     if not samples:
         return np.zeros((1, 3), np.uint8)
     px = np.concatenate(samples)[:, ::-1]  # BGR -> RGB
