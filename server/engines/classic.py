@@ -29,6 +29,7 @@ from server.vision import color, detail, masks, shape
 from server.vision.warp import (
     MeshRaster,
     clip_box,
+    intersect,
     points_box,
     remap,
     triangle_affines,
@@ -165,7 +166,9 @@ class ClassicEngine:
         target, src, dst = self._meshes(lm, plan.delta, plan.to_frame[index])
         h, w = frame.shape[:2]
         box = clip_box(points_box(dst[N_INNER:], 1), w, h)
-        inner = clip_box(points_box(dst[:N_INNER], 1), w, h)
+        # The face's own box, inside the ring's (a degenerate track can put points
+        # outside their ring).
+        inner = intersect(points_box(dst[:N_INNER], 1), box)
         if min(box.width, box.height, inner.width, inner.height) < 4:
             return None
         raster = MeshRaster.build(dst, plan.triangles, box)

@@ -126,7 +126,14 @@ def warp_mesh(
 
 
 def clip_box(box: Box, width: int, height: int) -> Box:
-    return Box(max(0, box.left), max(0, box.top), min(width, box.right), min(height, box.bottom))
+    return intersect(box, Box(0, 0, width, height))
+
+
+def intersect(a: Box, b: Box) -> Box:
+    """The part of ``a`` inside ``b`` (width or height <= 0 when they do not meet)."""
+    return Box(
+        max(a.left, b.left), max(a.top, b.top), min(a.right, b.right), min(a.bottom, b.bottom)
+    )
 
 
 def points_box(points: NDArray[np.floating], margin: float = 0.0) -> Box:
