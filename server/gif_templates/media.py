@@ -122,13 +122,16 @@ def _pillow_loop(im: Image.Image) -> int:
 
 def _to_bgr(im: Image.Image) -> Frame:
     has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-    if has_alpha:
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        rgb = Image.alpha_composite(white, rgba).convert("RGB")
-    else:
-        rgb = im.convert("RGB")
-    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+    if not has_alpha:
+        return np.ascontiguousarray(np.asarray(im.convert("RGB"))[:, :, ::-1])
+    rgba = np.asarray(im.convert("RGBA"))
+    alpha = rgba[:, :, 3:]
+    if alpha.min() == 255:  # composited GIF frames are usually opaque everywhere
+        return np.ascontiguousarray(rgba[:, :, 2::-1])
+    # Transparent pixels show white, as on a page.
+    a = alpha.astype(np.uint16)
+    rgb = (rgba[:, :, :3].astype(np.uint16) * a + 255 * (255 - a) + 127) // 255
+    return np.ascontiguousarray(rgb[:, :, ::-1].astype(np.uint8))
 
 
 def _read_video(path: Path, max_seconds: float | None) -> Animation:

@@ -58,18 +58,19 @@ def encode_gif(
         done = [0]
         lock = threading.Lock()
 
-        def one(i: int) -> gif.FrameDelta:
+        def one(i: int) -> bytes:
             previous = packed[i - 1] if i else None
             delta = gif.encode_delta(packed[i], previous, originals[i], faces, lut)
+            data = gif.frame_bytes(delta, durations_ms[i])
             with lock:
                 done[0] += 1
                 if progress is not None:
                     progress(done[0] / len(packed))
-            return delta
+            return data
 
-        deltas = list(pool.map(one, range(len(packed))))
+        blocks = list(pool.map(one, range(len(packed))))
     h, w = frames[0].shape[:2]
-    return gif.write_gif(deltas, (w, h), durations_ms, loop)
+    return gif.write_gif(blocks, (w, h), loop)
 
 
 def encode_mp4(

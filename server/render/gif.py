@@ -200,27 +200,31 @@ def _pad(palette: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return out
 
 
-def write_gif(
-    deltas: Sequence[FrameDelta], size: tuple[int, int], delays_ms: Sequence[int], loop: int
-) -> bytes:
-    """Assemble a GIF89a: header, NETSCAPE loop block, and one frame per delta with
-    its own colour table, 'do not dispose' and index 255 transparent."""
+def frame_bytes(delta: FrameDelta, delay_ms: int) -> bytes:
+    """One frame's GIF blocks: graphic control ('do not dispose', index 255
+    transparent, the delay), image descriptor with its colour table, LZW data."""
+    img = Image.fromarray(delta.indices, "P")
+    img.putpalette(delta.palette.tobytes())
+    chunks = GifImagePlugin.getdata(
+        img,
+        (delta.left, delta.top),
+        duration=int(delay_ms),
+        disposal=1,
+        transparency=TRANSPARENT,
+        include_color_table=True,
+    )
+    return b"".join(bytes(c) for c in chunks)
+
+
+def write_gif(frames: Sequence[bytes], size: tuple[int, int], loop: int) -> bytes:
+    """Assemble a GIF89a: header, NETSCAPE loop block and the frames' blocks (see
+    :func:`frame_bytes`, which can run in parallel)."""
     w, h = size
     out = io.BytesIO()
     out.write(b"GIF89a" + struct.pack("<HHBBB", w, h, 0, 0, 0))
     if loop != 1:  # no loop block: plays once (how templates without one are read)
         out.write(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\x00")
-    for delta, delay in zip(deltas, delays_ms, strict=True):
-        img = Image.fromarray(delta.indices, "P")
-        img.putpalette(delta.palette.tobytes())
-        for chunk in GifImagePlugin.getdata(
-            img,
-            (delta.left, delta.top),
-            duration=int(delay),
-            disposal=1,
-            transparency=TRANSPARENT,
-            include_color_table=True,
-        ):
-            out.write(bytes(chunk))
+    for frame in frames:
+        out.write(frame)
     out.write(b";")
     return out.getvalue()
