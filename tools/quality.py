@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 
 from server.faces.dlib_models import DlibFaceModels, descriptor_distance
-from server.types import DetectedFace, Frame
+from server.types import Box, DetectedFace, Frame
+from server.vision.boxes import box_iou
 
 SAME_PERSON = 0.6
 HULL_DILATION = 0.2  # of sqrt(hull area)
@@ -112,17 +113,14 @@ def score_clip(
 def _matching_face(models: DlibFaceModels, frame: Frame, ref: DetectedFace) -> DetectedFace | None:
     best, best_iou = None, 0.3
     for f in models.detect(frame, min_face=30, use_cnn=False):
-        iou = _iou(f.box, ref.box)
+        iou = box_iou(_ltrb(f.box), _ltrb(ref.box))
         if iou > best_iou:
             best, best_iou = f, iou
     return best
 
 
-def _iou(a, b) -> float:  # type: ignore[no-untyped-def]
-    ix = max(0, min(a.right, b.right) - max(a.left, b.left))
-    iy = max(0, min(a.bottom, b.bottom) - max(a.top, b.top))
-    inter = ix * iy
-    return inter / max(1, a.area + b.area - inter)
+def _ltrb(b: Box) -> tuple[int, int, int, int]:
+    return (b.left, b.top, b.right, b.bottom)
 
 
 def _flicker(template: Sequence[Frame], output: Sequence[Frame], faces: list[_FrameFace]) -> float:

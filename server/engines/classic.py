@@ -26,15 +26,8 @@ from numpy.typing import NDArray
 from server.engines.base import SwapResult
 from server.types import Frame, IdentityData
 from server.vision import color, detail, masks, shape
-from server.vision.warp import (
-    MeshRaster,
-    clip_box,
-    intersect,
-    points_box,
-    remap,
-    triangle_affines,
-    triangulate,
-)
+from server.vision.boxes import clip_box, intersect, points_box
+from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 ENGINE_VERSION = 1  # bump when output changes, so identical requests are not reused
 N_INNER = 68 + 8  # landmarks + forehead row

@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.types import Affine, Box, Frame, Landmarks5
+from server.vision.boxes import clip_box
 from server.vision.shape import apply_affine, similarity
-from server.vision.warp import clip_box
 
 
 def align_matrix(points5: Landmarks5, template: NDArray[np.floating]) -> Affine:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from server.vision.boxes import box_iou
+
 MATCH_IOU = 0.3  # detector box vs the dlib box (dlib's boxes are tighter than SCRFD's)
 MAX_DISAGREEMENT = 0.35  # mean detector-vs-dlib 5-point distance, in inter-ocular distances
 
@@ -34,14 +36,3 @@ def match_keypoints(
         if float(np.linalg.norm(k - ref, axis=1).mean()) <= MAX_DISAGREEMENT * iod:
             best, best_iou = np.asarray(k, np.float32), iou
     return best
-
-
-def box_iou(a: Box4, b: Box4) -> float:
-    """Intersection over union of two (left, top, right, bottom) boxes."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0

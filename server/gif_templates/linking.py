@@ -16,6 +16,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from server.types import Landmarks68
+from server.vision.boxes import box_iou
 
 # A track stays linkable this many frames after its last detection.
 MAX_LINK_GAP = 15
@@ -77,17 +78,6 @@ class RawTrack:
         half_h = float(np.median(boxes[:, 3] - boxes[:, 1])) / 2
         cx, cy = float(centre[0]), float(centre[1])
         return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two (left, top, right, bottom) boxes."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def link_cost(track: RawTrack, det: Detection, frame: int) -> float:

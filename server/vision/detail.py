@@ -8,8 +8,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.types import Frame, Landmarks68
+from server.vision.boxes import clip_box, points_box
 from server.vision.masks import hull_mask
-from server.vision.warp import clip_box, points_box
 
 SIGMAS = (0.0, 0.4, 0.7, 1.0, 1.4, 1.8, 2.4, 3.0)
 DETAIL_SCALE = 1.0

@@ -8,7 +8,7 @@ from numpy.typing import NDArray
 
 from server.types import Box, Frame
 from server.vision import color, shape
-from server.vision.warp import clip_box, points_box
+from server.vision.boxes import clip_box, points_box
 
 
 def hull_mask(size: tuple[int, int], pts: NDArray[np.floating]) -> NDArray[np.bool_]:

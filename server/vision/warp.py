@@ -123,21 +123,3 @@ def warp_mesh(
     raster = MeshRaster.build(dst, tris, box)
     mx, my = raster.maps(triangle_affines(src, dst, tris))
     return remap(image, mx, my), raster.inside
-
-
-def clip_box(box: Box, width: int, height: int) -> Box:
-    return intersect(box, Box(0, 0, width, height))
-
-
-def intersect(a: Box, b: Box) -> Box:
-    """The part of ``a`` inside ``b`` (width or height <= 0 when they do not meet)."""
-    return Box(
-        max(a.left, b.left), max(a.top, b.top), min(a.right, b.right), min(a.bottom, b.bottom)
-    )
-
-
-def points_box(points: NDArray[np.floating], margin: float = 0.0) -> Box:
-    """Integer box around points, grown by ``margin`` pixels on every side."""
-    lo = np.floor(np.min(points, axis=0) - margin).astype(int)
-    hi = np.ceil(np.max(points, axis=0) + margin).astype(int) + 1
-    return Box(int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
