@@ -144,19 +144,36 @@ def _merge_colours(
 ) -> NDArray[np.int64]:
     """For each colour, the colour it is shown as once only ``limit`` remain.
 
-    The colours whose merging into their nearest neighbour would cost least (pixels x
-    squared distance) are dropped and shown as their nearest kept colour; so a rare but
-    distinct colour (a highlight) survives while near-twins merge. One vectorised pass.
+    Greedy, in rounds: each round drops up to half of the colours still in excess,
+    cheapest first, where a colour's cost is its pixels x its squared distance to its
+    nearest neighbour, and folds its pixels into that neighbour. So near-twins merge
+    while a rare but distinct colour (a highlight) survives; recomputing the costs
+    between rounds keeps a merged colour's weight in mind.
     """
     c = rgb.astype(np.float32)
     sq = (c**2).sum(1)
     d2 = sq[:, None] + sq[None, :] - 2.0 * (c @ c.T)  # |a - b|^2 without an (n, n, 3) array
     np.fill_diagonal(d2, np.inf)
-    cost = counts * d2.min(1)
-    order = np.argsort(-cost, kind="stable")
-    keep, drop = order[:limit], order[limit:]
     target = np.arange(len(rgb))
-    target[drop] = keep[d2[np.ix_(drop, keep)].argmin(1)]
+    alive = np.ones(len(rgb), bool)
+    weight = counts.astype(np.float64)
+    while alive.sum() > limit:
+        live = np.flatnonzero(alive)
+        sub = d2[np.ix_(live, live)]
+        near = live[sub.argmin(1)]
+        cost = weight[live] * sub.min(1)
+        quota = max(1, (len(live) - limit + 1) // 2)
+        dropped: set[int] = set()
+        for k in np.argsort(cost, kind="stable"):
+            a, b = int(live[k]), int(near[k])
+            if b in dropped:  # its neighbour already went this round
+                continue
+            dropped.add(a)
+            alive[a] = False
+            weight[b] += weight[a]
+            target[target == a] = b
+            if len(dropped) == quota:
+                break
     return target
 
 
