@@ -144,37 +144,41 @@ def _merge_colours(
 ) -> NDArray[np.int64]:
     """For each colour, the colour it is shown as once only ``limit`` remain.
 
-    Greedy, in rounds: each round drops up to half of the colours still in excess,
-    cheapest first, where a colour's cost is its pixels x its squared distance to its
-    nearest neighbour, and folds its pixels into that neighbour. So near-twins merge
-    while a rare but distinct colour (a highlight) survives; recomputing the costs
-    between rounds keeps a merged colour's weight in mind.
+    Greedy, in vectorised rounds: each round drops up to half of the colours still in
+    excess, cheapest first, where a colour's cost is its pixels x its squared distance
+    to its nearest neighbour, and folds its pixels into that neighbour. So near-twins
+    merge while a rare but distinct colour (a highlight) survives; recomputing the
+    costs between rounds keeps a merged colour's weight in mind.
     """
     c = rgb.astype(np.float32)
     sq = (c**2).sum(1)
     d2 = sq[:, None] + sq[None, :] - 2.0 * (c @ c.T)  # |a - b|^2 without an (n, n, 3) array
     np.fill_diagonal(d2, np.inf)
-    target = np.arange(len(rgb))
+    parent = np.arange(len(rgb))
     alive = np.ones(len(rgb), bool)
     weight = counts.astype(np.float64)
     while alive.sum() > limit:
         live = np.flatnonzero(alive)
         sub = d2[np.ix_(live, live)]
-        near = live[sub.argmin(1)]
-        cost = weight[live] * sub.min(1)
+        nb = sub.argmin(1)  # nearest neighbour, as a position in ``live``
+        cost = weight[live] * sub[np.arange(len(live)), nb]
         quota = max(1, (len(live) - limit + 1) // 2)
-        dropped: set[int] = set()
-        for k in np.argsort(cost, kind="stable"):
-            a, b = int(live[k]), int(near[k])
-            if b in dropped:  # its neighbour already went this round
-                continue
-            dropped.add(a)
-            alive[a] = False
-            weight[b] += weight[a]
-            target[target == a] = b
-            if len(dropped) == quota:
-                break
-    return target
+        drop = np.zeros(len(live), bool)
+        drop[np.argsort(cost, kind="stable")[:quota]] = True
+        # Two colours that are each other's nearest must not both go (a cycle): the
+        # costlier one stays this round.
+        pos = np.arange(len(live))
+        mutual = drop & drop[nb] & (nb[nb] == pos)
+        drop &= ~(mutual & ((cost > cost[nb]) | ((cost == cost[nb]) & (pos > nb))))
+        gone, into = live[drop], live[nb[drop]]
+        np.add.at(weight, into, weight[gone])
+        parent[gone] = into
+        alive[gone] = False
+    while True:  # follow merged-into chains to the colour that stayed
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            return parent
+        parent = nxt
 
 
 def palette_lut(palette_rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
