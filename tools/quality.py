@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -172,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--templates", nargs="+", required=True, help="template ids or animation files")
     p.add_argument("--dir", type=Path, help="template library for ids (default: settings)")
     p.add_argument("--engine", default="classic")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a ClassicOptions field for this run, e.g. keep_eyes=true or shading=0",
+    )
     p.add_argument("--format", default="gif", choices=["gif", "webp", "mp4"])
     p.add_argument("--sheets", type=Path, help="write a contact sheet PNG per pair here")
     p.add_argument("--table", type=Path, help="append the markdown table to this file")
@@ -179,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
 
     models = DlibFaceModels()
     engine = build_engines(models)[args.engine]
+    if args.option:
+        engine = _classic_with(args.option)
     selfie_files = [f for s in args.selfies for f in (sorted(s.iterdir()) if s.is_dir() else [s])]
     catalog = None
     templates = []
@@ -229,6 +239,26 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.table, "a", encoding="utf-8") as fh:
             fh.write(table + "\n")
     return 0
+
+
+def _classic_with(options: list[str]) -> Any:
+    """A classic engine with some options changed (to measure a choice)."""
+    import dataclasses
+
+    from server.engines.classic import ClassicEngine, ClassicOptions
+
+    fields = {f.name: f.type for f in dataclasses.fields(ClassicOptions)}
+    values: dict[str, object] = {}
+    for item in options:
+        name, _, raw = item.partition("=")
+        if name not in fields:
+            raise SystemExit(f"error: unknown option {name!r}; known: {', '.join(fields)}")
+        kind = fields[name]
+        if kind == "bool":
+            values[name] = raw.lower() in ("1", "true", "yes")
+        else:
+            values[name] = int(raw) if kind == "int" else float(raw)
+    return ClassicEngine(ClassicOptions(**values))  # type: ignore[arg-type]
 
 
 def _fmt(s: ClipScore) -> str:
