@@ -25,11 +25,11 @@ from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
 from server.types import Frame, IdentityData
-from server.vision import color, detail, masks, shape
+from server.vision import color, detail, masks, pose, shape
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
-ENGINE_VERSION = 1  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 2  # bump when output changes, so identical requests are not reused
 N_INNER = 68 + 8  # landmarks + forehead row
 _OUTLINE = np.concatenate([np.arange(0, 17), np.arange(75, 67, -1)])  # jaw, forehead back
 _LIP_PAIRS = {60: 48, 61: 50, 62: 51, 63: 52, 64: 54, 65: 56, 66: 57, 67: 58}
@@ -54,6 +54,7 @@ class ClassicOptions:
     skin_only_edges: bool = True  # leave the selfie's hair, hats and background out
     shading: float = 1.0  # how much of the template's own shading (lighting) to take
     shading_scale: float = 0.3  # its blur, share of the inter-ocular distance
+    pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
 
 
 @dataclass
@@ -116,7 +117,16 @@ class ClassicEngine:
         selfie = face.points[:68].astype(np.float64)
         a = shape.similarity(selfie[shape.STABLE], ref[shape.STABLE])
         aligned = shape.apply_affine(a, selfie)
-        delta = shape.symmetric_offsets(_neutral_expression(aligned - ref, aligned, ref))
+        if self.options.pose_aware:
+            # Compare the two shapes in the face's frontal plane, each with its own head
+            # turn taken out, and turn the difference back into the template's pose.
+            template_pose = pose.fit(ref)
+            offsets = pose.frontal_offsets(aligned, pose.fit(aligned))
+            offsets -= pose.frontal_offsets(ref, template_pose)
+            offsets = shape.symmetric_offsets(_neutral_expression(offsets, aligned, ref))
+            delta = pose.to_image(offsets, template_pose)
+        else:
+            delta = shape.symmetric_offsets(_neutral_expression(aligned - ref, aligned, ref))
         delta *= self.options.shape_strength
         topo = _open_features(ref)
         tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
