@@ -8,8 +8,8 @@ the output's frames and scores, per clip,
                (dlib's same-person threshold);
 - flicker:     frame-to-frame change inside the face hull, output over template
                (1.0 = no flicker added);
-- bg_psnr:     PSNR of the output against the template outside the face hull dilated
-               by a fifth of the face's size.
+- bg_psnr:     PSNR of the output against the template outside the face hulls (every
+               face found) dilated by a fifth of the face's size.
 
     python -m tools.quality --selfies ../shared/devkit/selfies \
         --templates ../shared/devkit/templates/*.gif --table BENCHMARKS.md
@@ -30,6 +30,7 @@ from server.vision.boxes import box_iou
 
 SAME_PERSON = 0.6
 HULL_DILATION = 0.2  # of sqrt(hull area)
+BORROW_FRAMES = 2  # a frame with no face found takes its neighbour's background region
 
 
 @dataclass
@@ -57,21 +58,36 @@ def selfie_descriptor(models: DlibFaceModels, image: Frame) -> np.ndarray:
 
 
 def template_faces(models: DlibFaceModels, frames: Sequence[Frame]) -> list[_FrameFace]:
-    """The main (largest) face of each template frame, with its hull masks."""
+    """The main (largest) face of each template frame, with its hull masks.
+
+    The background region leaves out every face the detector finds (a render may
+    change any of them), and a frame where it finds none borrows the region of the
+    nearest frame with one, up to ``BORROW_FRAMES`` away: one missed detection must
+    not make the whole face count as background. Faces stay None there, so identity
+    and flicker skip the frame."""
     out = []
     for frame in frames:
         faces = models.detect(frame, min_face=30, use_cnn=False)
         if not faces:
             out.append(_FrameFace(None, None, None))
             continue
-        f = faces[0]
-        hull = np.zeros(frame.shape[:2], np.uint8)
-        cv2.fillConvexPoly(hull, cv2.convexHull(np.round(f.landmarks).astype(np.int32)), 1)
-        r = max(1, int(HULL_DILATION * np.sqrt(hull.sum())))
-        region = cv2.dilate(
-            hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        )
-        out.append(_FrameFace(f, hull, region))
+        hulls = []
+        region = np.zeros(frame.shape[:2], np.uint8)
+        for f in faces:
+            hull = np.zeros(frame.shape[:2], np.uint8)
+            pts = cv2.convexHull(np.round(f.landmarks).astype(np.int32))
+            cv2.fillConvexPoly(hull, pts, 1)
+            r = max(1, int(HULL_DILATION * np.sqrt(hull.sum())))
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            region |= np.asarray(cv2.dilate(hull, kernel), np.uint8)
+            hulls.append(hull)
+        out.append(_FrameFace(faces[0], hulls[0], region))
+    found = [i for i, f in enumerate(out) if f.region is not None]
+    for i, f in enumerate(out):
+        if f.region is None and found:
+            j = min(found, key=lambda k: abs(k - i))
+            if abs(j - i) <= BORROW_FRAMES:
+                out[i] = _FrameFace(None, None, out[j].region)
     return out
 
 
