@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         "auto", description="Engine of renders that name none; auto = neural when loaded."
     )
 
-    # -- neural engine (ONNX models in models_dir; see docs/production-models.md) --------
+    # -- neural engine (ONNX models in models_dir; see README, Production models) --------
     neural_models: bool = Field(
         True, description="Load the neural engine's models at start-up when present."
     )

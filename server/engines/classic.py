@@ -29,7 +29,7 @@ from server.vision import color, detail, masks, pose, shape
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
-ENGINE_VERSION = 2  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 3  # bump when output changes, so identical requests are not reused
 N_INNER = 68 + 8  # landmarks + forehead row
 _OUTLINE = np.concatenate([np.arange(0, 17), np.arange(75, 67, -1)])  # jaw, forehead back
 _LIP_PAIRS = {60: 48, 61: 50, 62: 51, 63: 52, 64: 54, 65: 56, 66: 57, 67: 58}
@@ -55,6 +55,7 @@ class ClassicOptions:
     shading: float = 1.0  # how much of the template's own shading (lighting) to take
     shading_scale: float = 0.3  # its blur, share of the inter-ocular distance
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
+    follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
 
 
 @dataclass
@@ -78,6 +79,7 @@ class TrackPlan:
     inner: NDArray[np.bool_]  # triangles of the face mesh (not the reshaping ring)
     face: ClassicFace  # the identity's texture at about this track's scale
     blur: NDArray[np.float32]  # (N,) extra blur per frame, output px (motion-blurred frames)
+    lid_gaps: NDArray[np.float64]  # (N, 4) identity offset gap per lid pair, canonical y
 
 
 class ClassicEngine:
@@ -149,7 +151,8 @@ class ClassicEngine:
                     details[i] = detail.face_detail(frames[i], landmarks[i])
             scaled, blur = _match_detail(scaled, np.asarray(details), present, iod, colour)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
-        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur)
+        lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
+        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps)
 
     # -- per frame -----------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -166,7 +169,12 @@ class ClassicEngine:
         where pixels may have changed, or None when nothing was done."""
         if index not in plan.to_frame or np.isnan(plan.colour[index, 0, 0]):
             return None
-        target, src, dst = self._meshes(lm, plan.delta, plan.to_frame[index])
+        delta = (
+            _with_lid_gaps(plan.delta, plan.lid_gaps[index])
+            if self.options.follow_blinks
+            else plan.delta
+        )
+        target, src, dst = self._meshes(lm, delta, plan.to_frame[index])
         h, w = frame.shape[:2]
         box = clip_box(points_box(dst[N_INNER:], 1), w, h)
         # The face's own box, inside the ring's (a degenerate track can put points
@@ -268,7 +276,12 @@ def _skin_weight(
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     keep = np.asarray(cv2.dilate(keep, disk), np.uint8)
     eyes_y = float(lm[36:48, 1].mean())
-    keep[: int(eyes_y)] = 0  # above the eyes only skin counts
+    keep[: int(eyes_y)] = 0  # above the eyes only skin counts ...
+    # ... but the eyes themselves, lids and lashes, always do: faded by their colour
+    # (iris, lashes), the template's eyes would show through the selfie's.
+    for eye in (shape.EYE_L, shape.EYE_R):
+        cv2.fillPoly(keep, [np.round(lm[eye]).astype(np.int32)], 1)
+        cv2.polylines(keep, [np.round(lm[eye]).astype(np.int32)], True, 1, max(1, 2 * r // 3))
     weight = np.where(keep > 0, 1.0, weight).astype(np.float32)
     return np.asarray(cv2.GaussianBlur(weight, (0, 0), max(1.0, iod * 0.06)), np.float32)
 
@@ -399,6 +412,51 @@ def _uncross(pts: NDArray[np.float64], down: NDArray[np.float64]) -> NDArray[np.
             p[upper] += down * gap / 2
             p[lower] -= down * gap / 2
     return p
+
+
+_LID_PAIRS = np.array([(37, 41), (38, 40), (43, 47), (44, 46)])  # upper, lower
+_CLOSED_EYE = 0.4  # dlib's lid gap on a closed eye, share of the same eye's open gap
+
+
+def _lid_gaps(
+    delta: NDArray[np.float64],
+    ref: NDArray[np.float64],
+    landmarks: NDArray[np.float32],
+    to_canon: Mapping[int, NDArray[np.float64]],
+    present: Sequence[int],
+) -> NDArray[np.float64]:
+    """Per frame and lid pair, the gap between the identity offsets of the lower and the
+    upper lid (canonical y) that makes the target eye as open as the selfie's scaled by
+    how open the template's eye is in that frame.
+
+    Added unchanged, the selfie's lid offsets keep its eyes open while the template
+    blinks or winks. dlib's points never meet on a closed eye (the gap stays at about
+    ``_CLOSED_EYE`` of the open one), so openness is measured from that level: at it
+    the target lids meet and the selfie's eye closes.
+    """
+    up, low = _LID_PAIRS[:, 0], _LID_PAIRS[:, 1]
+    typical = ref[low, 1] - ref[up, 1]
+    selfie = typical + delta[low, 1] - delta[up, 1]
+    out = np.tile(delta[low, 1] - delta[up, 1], (len(landmarks), 1))
+    for i in present:
+        canon = shape.apply_affine(to_canon[i], landmarks[i])
+        gap = canon[low, 1] - canon[up, 1]
+        for eye in (slice(0, 2), slice(2, 4)):
+            ratio = gap[eye].mean() / max(float(typical[eye].mean()), 1e-6)
+            f = float(np.clip((ratio - _CLOSED_EYE) / (1 - _CLOSED_EYE), 0.0, 1.3))
+            out[i, eye] = f * np.maximum(selfie[eye], 0.0) - gap[eye]
+    return out
+
+
+def _with_lid_gaps(delta: NDArray[np.float64], gaps: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``delta`` with each lid pair's vertical offsets moved apart (or together) about
+    their middle to ``gaps`` (see :func:`_lid_gaps`)."""
+    d = delta.copy()
+    up, low = _LID_PAIRS[:, 0], _LID_PAIRS[:, 1]
+    mid = (d[up, 1] + d[low, 1]) / 2
+    d[up, 1] = mid - gaps / 2
+    d[low, 1] = mid + gaps / 2
+    return d
 
 
 def _cap_outline(shift: NDArray[np.float64], limit: float) -> NDArray[np.float64]:

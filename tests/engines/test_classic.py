@@ -149,3 +149,64 @@ def test_stored_template_features_are_what_the_engine_would_compute(
     computed = engine.plan_track(face, track.landmarks, frames)
     np.testing.assert_allclose(with_features.colour, computed.colour, rtol=1e-5, equal_nan=True)
     np.testing.assert_allclose(with_features.blur, computed.blur, atol=1e-5)
+
+
+def _blinking_template(tmp: Any) -> Template:
+    """Eight frames of the astronaut; she closes both eyes in frames 4 and 5."""
+    from server.gif_templates.puppet import Expression, FacePuppet, HeadPose
+
+    still = puppet_clip(astronaut(), side=240, frames=1).frames[0]
+    puppet = FacePuppet(still, dlib_models().detect(still, use_cnn=False)[0].landmarks)
+    frames = []
+    for i in range(8):
+        blink = 1.0 if i in (4, 5) else 0.0
+        frame, _ = puppet.render(Expression(blink=blink), HeadPose(dx=0.02 * i))
+        frames.append(frame)
+    write_gif(Animation(frames, [80] * len(frames), 0), tmp / "blink.gif")
+    return load_template_from_path(tmp / "blink.gif", dlib_models(), tmp / "blink")
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_the_new_face_blinks_with_the_template(tmp_path: Any, follow: bool) -> None:
+    """Measured on the output by dlib: with ``follow_blinks`` the swapped face's eyes
+    close where the template's do; without it they stay well open (the test's own
+    control: the measure can tell the two apart). The selfie is the astronaut's
+    photo itself, whose wide-open eyes are what a blink must close."""
+    from server.engines.classic import ClassicOptions
+    from server.vision.shape import eye_openness
+
+    template = _blinking_template(tmp_path)
+    identity = build_identity([astronaut()], dlib_models())
+    track = template.analysis.tracks[0]
+    assert track.present.all()
+    frames = template.animation().frames
+    engine = ClassicEngine(ClassicOptions(follow_blinks=follow))
+    out = swap_frames(
+        frames, template.analysis, {0: identity}, engine, lambda _: None, lambda: False
+    )
+
+    def opening(frame: Frame) -> float:
+        return eye_openness(dlib_models().detect(frame, use_cnn=False)[0].landmarks)
+
+    open_ = np.median([opening(out[i]) for i in (0, 1, 2, 7)])
+    closed = np.mean([opening(out[i]) for i in (4, 5)])
+    template_ratio = np.mean([opening(frames[i]) for i in (4, 5)]) / np.median(
+        [opening(frames[i]) for i in (0, 1, 2, 7)]
+    )
+    assert template_ratio < 0.6  # the template really blinks
+    if follow:
+        assert closed < 0.6 * open_
+    else:
+        assert closed > 0.6 * open_
+
+
+def test_the_selfie_eyes_are_wholly_inside_the_face_mask(identity: IdentityData) -> None:
+    """Iris and lashes are far in colour from skin, but the skin-only edge must not fade
+    them (the template's eyes would show through)."""
+    face = ClassicEngine().prepare_identity(identity)
+    lm = identity.landmarks
+    for eye in (slice(36, 42), slice(42, 48)):
+        for x, y in np.round(lm[eye]).astype(int):
+            assert face.alpha[y, x] > 0.9
+        cx, cy = np.round(lm[eye].mean(0)).astype(int)
+        assert face.alpha[cy - 2 : cy + 3, cx - 2 : cx + 3].min() > 0.95
