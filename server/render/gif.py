@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from PIL import GifImagePlugin, Image
+from scipy.spatial import cKDTree
 
 from server.types import Frame
 
@@ -150,18 +151,17 @@ def _merge_colours(
     merge while a rare but distinct colour (a highlight) survives; recomputing the
     costs between rounds keeps a merged colour's weight in mind.
     """
-    c = rgb.astype(np.float32)
-    sq = (c**2).sum(1)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * (c @ c.T)  # |a - b|^2 without an (n, n, 3) array
-    np.fill_diagonal(d2, np.inf)
+    c = rgb.astype(np.float64)
     parent = np.arange(len(rgb))
     alive = np.ones(len(rgb), bool)
     weight = counts.astype(np.float64)
-    while alive.sum() > limit:
+    while alive.sum() > max(limit, 1):
         live = np.flatnonzero(alive)
-        sub = d2[np.ix_(live, live)]
-        nb = sub.argmin(1)  # nearest neighbour, as a position in ``live``
-        cost = weight[live] * sub[np.arange(len(live)), nb]
+        # Nearest live neighbour of each live colour: a k-d tree per round costs
+        # O(n log n), where the full distance matrix cost O(n^2) in time and memory.
+        dist, near = cKDTree(c[live]).query(c[live], k=2)
+        nb = near[:, 1]  # as a position in ``live`` (near[:, 0] is the colour itself)
+        cost = weight[live] * dist[:, 1] ** 2
         quota = max(1, (len(live) - limit + 1) // 2)
         drop = np.zeros(len(live), bool)
         drop[np.argsort(cost, kind="stable")[:quota]] = True
@@ -170,6 +170,10 @@ def _merge_colours(
         pos = np.arange(len(live))
         mutual = drop & drop[nb] & (nb[nb] == pos)
         drop &= ~(mutual & ((cost > cost[nb]) | ((cost == cost[nb]) & (pos > nb))))
+        # Longer cycles need equal distances (ties, which the tree breaks in any order):
+        # a colour may fold into another dropped one only up the positions, so every
+        # chain ends at a colour that stays.
+        drop &= ~(drop[nb] & (nb < pos))
         gone, into = live[drop], live[nb[drop]]
         np.add.at(weight, into, weight[gone])
         parent[gone] = into

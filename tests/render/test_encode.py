@@ -164,6 +164,23 @@ def test_gif_merges_colours_beyond_the_budget_with_bounded_error() -> None:
     np.testing.assert_array_equal(out[40:42, 2:4], template[40:42, 2:4])  # highlight kept
 
 
+@pytest.mark.timeout(20)
+def test_colour_merging_ends_on_equidistant_colours() -> None:
+    """Colours at equal distances from each other (a lattice, equal counts) make
+    nearest neighbours ties in any order; merging must still end within the budget,
+    every colour shown as one that stays."""
+    lattice = np.array(
+        [(r, g, b) for r in range(0, 40, 4) for g in range(0, 40, 4) for b in range(0, 40, 4)],
+        np.int32,
+    )
+    counts = np.full(len(lattice), 7, np.int64)
+    for limit in (1, 17, 175, 999):
+        parent = gif._merge_colours(lattice, counts, limit)
+        kept = np.unique(parent)
+        assert len(kept) == min(limit, len(lattice))
+        np.testing.assert_array_equal(parent[kept], kept)  # the kept colours are roots
+
+
 def test_gif_small_dark_features_keep_a_dark_colour() -> None:
     template = np.full((40, 40, 3), 200, np.uint8)
     template[:, :20] = (90, 120, 30)
