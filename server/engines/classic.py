@@ -6,7 +6,8 @@ precomputed offline; the identity's texture and landmarks at upload).
 Per frame, for a template face with landmarks T:
 1. target shape = T + the identity's proportions (selfie shape minus the template's
    reference shape, in a pose-free frame), so the face keeps the selfie's geometry
-   while following the template's pose and expression;
+   while following the template's pose and expression (the selfie's eyelids open
+   and close in proportion to the template's, so blinks and winks carry over);
 2. the template is reshaped inside a tight ring around the face to that shape
    (outside the ring nothing moves);
 3. the selfie texture is warped onto the target mesh (forehead included), colour-
