@@ -5,6 +5,7 @@ and the pipeline holds its face on repeated frames."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,13 +13,15 @@ import pytest
 
 from server.engines import build_engines
 from server.engines.base import SwapResult
-from server.engines.classic import ClassicEngine
+from server.engines.classic import ClassicEngine, ClassicOptions
 from server.faces.identity import build_identity
 from server.gif_templates.catalog import Template
 from server.gif_templates.library import load_template_from_path
 from server.gif_templates.media import write_gif
+from server.gif_templates.puppet import Expression, FacePuppet, HeadPose
 from server.render.pipeline import swap_frames
 from server.types import Animation, Frame, IdentityData
+from server.vision.shape import eye_openness
 from tests.render.samples import astronaut, dlib_models, puppet_clip, t1_face
 
 FACE_FRAMES = 10
@@ -151,10 +154,8 @@ def test_stored_template_features_are_what_the_engine_would_compute(
     np.testing.assert_allclose(with_features.blur, computed.blur, atol=1e-5)
 
 
-def _blinking_template(tmp: Any) -> Template:
+def _blinking_template(tmp: Path) -> Template:
     """Eight frames of the astronaut; she closes both eyes in frames 4 and 5."""
-    from server.gif_templates.puppet import Expression, FacePuppet, HeadPose
-
     still = puppet_clip(astronaut(), side=240, frames=1).frames[0]
     puppet = FacePuppet(still, dlib_models().detect(still, use_cnn=False)[0].landmarks)
     frames = []
@@ -167,14 +168,11 @@ def _blinking_template(tmp: Any) -> Template:
 
 
 @pytest.mark.parametrize("follow", [True, False])
-def test_the_new_face_blinks_with_the_template(tmp_path: Any, follow: bool) -> None:
+def test_the_new_face_blinks_with_the_template(tmp_path: Path, follow: bool) -> None:
     """Measured on the output by dlib: with ``follow_blinks`` the swapped face's eyes
     close where the template's do; without it they stay well open (the test's own
     control: the measure can tell the two apart). The selfie is the astronaut's
     photo itself, whose wide-open eyes are what a blink must close."""
-    from server.engines.classic import ClassicOptions
-    from server.vision.shape import eye_openness
-
     template = _blinking_template(tmp_path)
     identity = build_identity([astronaut()], dlib_models())
     track = template.analysis.tracks[0]
