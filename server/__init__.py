@@ -28,10 +28,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     """
     from server.api import register_api
     from server.api.context import EXTENSION_KEY
+    from server.api.request import UploadRequest
     from server.services import build_services
 
     settings = settings or (services.settings if services else load_settings())
     app = Flask(__name__, static_folder=None)
+    app.request_class = UploadRequest
     # Bodies above this are refused (JSON 413) before any view runs; JSON endpoints
     # lower it per request.
     app.config["MAX_CONTENT_LENGTH"] = (

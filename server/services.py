@@ -34,14 +34,15 @@ from server.storage.identities import IdentityStore
 from server.storage.ids import new_id
 from server.storage.layout import DataLayout
 from server.types import Frame, IdentityData
-from server.vision.image_io import ImageError, decode_upload
+from server.vision.image_io import ImageError
+from server.vision.selfie_input import SelfieLimits, decode_selfie
 
 log = logging.getLogger(__name__)
 
 IdentityBuilder = Callable[[Sequence[Frame], Any], IdentityData]
 
 # Selfies are searched at <= 1280 px and the texture is a small fixed-size crop, so
-# larger uploads are shrunk right after decoding to bound memory per request.
+# larger uploads are shrunk while decoding to bound memory per request.
 MAX_SELFIE_SIDE = 2048
 
 
@@ -93,11 +94,13 @@ class IdentityService:
 
     def _decode(self, index: int, data: bytes) -> Frame:
         s = self._settings
+        limits = SelfieLimits(
+            s.max_upload_bytes, s.max_upload_pixels, MAX_SELFIE_SIDE, s.max_decode_bytes
+        )
         try:
-            frame = decode_upload(data, s.max_upload_bytes, s.max_upload_pixels)
+            return decode_selfie(data, limits)
         except ImageError as exc:
             raise SelfieError(exc, index) from None
-        return shrink_to(frame, MAX_SELFIE_SIDE)
 
 
 def shrink_to(frame: Frame, max_side: int) -> Frame:

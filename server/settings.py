@@ -35,6 +35,11 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_upload_pixels: int = Field(40_000_000, ge=10_000)
+    max_decode_bytes: int = Field(
+        192 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Decode buffer one selfie may use (selfies are decoded one at a time).",
+    )
     max_selfies: int = Field(5, ge=1, le=20)
 
     analyse_stale_templates: bool = Field(

@@ -15,8 +15,18 @@ from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from server.api.redact import redact_paths
 from server.faces.identity import FaceError
-from server.storage.errors import Busy, Conflict, Invalid, NotFound, ServiceError
+from server.storage.errors import (
+    Busy,
+    Conflict,
+    Invalid,
+    NotFound,
+    ServiceError,
+    StorageFull,
+    StorageUnavailable,
+    storage_error,
+)
 from server.vision.image_io import ImageError
 
 log = logging.getLogger(__name__)
@@ -26,14 +36,27 @@ _SERVICE_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
     (Invalid, 422),
     (Conflict, 409),
     (Busy, 429),
+    (StorageFull, 507),
+    (StorageUnavailable, 503),
 )
-_IMAGE_STATUS = {"bad_image": 400, "too_large": 413, "unsupported_type": 415}
+_RETRY_STORAGE_S = 30
+_IMAGE_STATUS = {
+    "bad_image": 400,
+    "too_large": 413,
+    "unsupported_type": 415,
+    "animated_image": 415,
+    "too_small": 422,
+    "extreme_aspect": 422,
+    "blank_image": 422,
+}
 _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
+    431: "headers_too_large",
 }
 
 
@@ -48,8 +71,11 @@ class ApiError(Exception):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response:
-    """The JSON error response; ``extra`` fields (e.g. selfie_index) join the error."""
-    body = {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+    """The JSON error response; ``extra`` fields (e.g. selfie_index) join the error.
+
+    Absolute paths in ``message`` are cut to their last component."""
+    fields = {k: v for k, v in extra.items() if v is not None}
+    body = {"code": code, "message": redact_paths(message), **fields}
     response = jsonify({"error": body})
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -64,7 +90,18 @@ def _api_error(exc: ApiError) -> Response:
 def _service_error(exc: ServiceError) -> Response:
     status = next((s for cls, s in _SERVICE_STATUS if isinstance(exc, cls)), 400)
     headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Busy) else None
+    if isinstance(exc, StorageFull | StorageUnavailable):
+        headers = {"Retry-After": str(_RETRY_STORAGE_S)}
     return error_response(status, exc.code, exc.message, headers)
+
+
+def _os_error(exc: OSError) -> Response:
+    """Data-directory write failures get 507/503; anything else is unexpected."""
+    problem = storage_error(exc)
+    if problem is None:
+        return _unexpected(exc)
+    log.error("storage: %s (errno %s)", type(problem).__name__, exc.errno)
+    return _service_error(problem)
 
 
 def _image_error(exc: ImageError) -> Response:
@@ -100,6 +137,12 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(500, "internal", "internal server error")
 
 
+def _security_headers(response: Response) -> Response:
+    """No response is ever content-sniffed into another type by a browser."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every error the app can raise to the JSON shape above."""
     app.register_error_handler(ApiError, _api_error)
@@ -108,4 +151,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(FaceError, _face_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OSError, _os_error)
     app.register_error_handler(Exception, _unexpected)
+    app.after_request(_security_headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from server.api.context import services
+from server.api.redact import redact_tree
 from server.api.schemas import Health, Readiness
 
 bp = Blueprint("health", __name__)
@@ -21,5 +22,5 @@ def readyz() -> tuple[dict[str, object], int]:
     """Ready: engines loaded and the catalog up; 503 until then. Also lists engines that
     cannot run (with the reason) and each model's state: present, verified, provider,
     licence. Missing models leave the service ready with the classic engine."""
-    state = Readiness.model_validate(services().readiness())
+    state = Readiness.model_validate(redact_tree(services().readiness()))
     return state.model_dump(), 200 if state.ready else 503

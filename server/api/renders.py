@@ -16,6 +16,7 @@ from server.jobs.requests import RenderRequest
 bp = Blueprint("renders", __name__, url_prefix="/v1/renders")
 
 MAX_JSON_BYTES = 64 * 1024
+RESULT_MAX_AGE_S = 3600
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -66,19 +67,29 @@ def get_result(render_id: str) -> Response:
     path, media_type = services().renders.result(render_id)
     ext = path.suffix
     try:
-        return send_file(path, mimetype=media_type, download_name=f"{render_id}{ext}", max_age=3600)
+        response = send_file(
+            path, mimetype=media_type, download_name=f"{render_id}{ext}", max_age=RESULT_MAX_AGE_S
+        )
     except FileNotFoundError:  # deleted between the lookup and the open
         raise ApiError(404, "render_not_found", f"render {render_id!r} not found") from None
+    # A user's face: browsers may keep it, shared caches and CDNs must not.
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response
 
 
 def parse_json(model: type[M]) -> M:
     """Validate a JSON object body (of at most MAX_JSON_BYTES) against ``model``.
 
     The content type is not enforced; a body that is not JSON is a 400 invalid_json,
-    one that does not fit the model a 422 validation_error.
+    one that does not fit the model a 422 validation_error. A body over the limit is a
+    413, with or without Content-Length (a chunked one is read one byte past the
+    limit, never further, to tell).
     """
-    request.max_content_length = MAX_JSON_BYTES
+    request.max_content_length = MAX_JSON_BYTES + 1
     raw = request.get_data(cache=False)
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, "too_large", f"the body is over {MAX_JSON_BYTES} bytes")
     if not raw.strip():
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
     try:

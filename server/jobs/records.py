@@ -7,6 +7,7 @@ records (on disk or in Redis); the queue only carries render ids.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from server.storage.atomic import atomic_write_bytes, atomic_write_json, remove_
 from server.storage.errors import NotFound
 from server.storage.ids import is_valid_id
 from server.storage.layout import DataLayout
+from server.storage.locks import file_lock
 from server.types import OutputFormat
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 RenderStatus = Literal["queued", "running", "done", "failed"]
 ACTIVE: tuple[RenderStatus, ...] = ("queued", "running")
 _RECORD = "record.json"
+_SUBMIT_LOCK = ".render-submit.lock"
 
 
 def utc_now() -> datetime:
@@ -143,6 +146,11 @@ class RenderRecordStore:
                 log.warning("skipping unreadable render record %s: %s", path, exc)
 
     # -- identical-request index ---------------------------------------------------------
+    def submit_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Held while a submission looks up the index and adds to it, so identical
+        requests racing in any thread or worker process create one render."""
+        return file_lock(self._layout.root / _SUBMIT_LOCK)
+
     def indexed(self, key: str) -> str | None:
         """The render id last stored for this request key, if any."""
         try:

@@ -8,7 +8,6 @@ is joined; a failed one is retried as a new render.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,8 +17,8 @@ from server.jobs.ports import Renderer, TemplateSource
 from server.jobs.progress import ThrottledProgress
 from server.jobs.queue import JobQueue, Payload
 from server.jobs.records import ACTIVE, RenderError, RenderGone, RenderRecord, RenderRecordStore
-from server.jobs.requests import RenderRequest, plan_request
-from server.storage.errors import Conflict, NotFound
+from server.jobs.requests import RenderPlan, RenderRequest, plan_request
+from server.storage.errors import Conflict, NotFound, storage_error
 from server.storage.identities import IdentityStore
 from server.storage.ids import new_id
 from server.storage.procinfo import owner_alive, process_token
@@ -82,9 +81,14 @@ class RenderService:
             self._default_engine,
             self._unavailable,
         )
-        existing = self._reusable(plan.key)
-        if existing is not None:
-            return existing, True
+        with self._store.submit_lock():
+            existing = self._reusable(plan.key)
+            if existing is not None:
+                return existing, True
+            return self._start(plan), False
+
+    def _start(self, plan: RenderPlan) -> RenderRecord:
+        """Create, index and enqueue a new render for ``plan``."""
         record = RenderRecord(
             id=new_id("render"),
             template_id=plan.template_id,
@@ -103,7 +107,7 @@ class RenderService:
         except Exception:
             self.delete(record.id)
             raise
-        return record, False
+        return record
 
     def get(self, render_id: str) -> RenderRecord:
         """The current record; an active one whose owner process died reads as failed."""
@@ -183,12 +187,20 @@ class RenderService:
             else:
                 self._fail_latest(render_id, exc.code, exc.message)
         except Exception as exc:
-            code, message = getattr(exc, "code", None), getattr(exc, "message", None)
-            if isinstance(code, str) and isinstance(message, str):
-                self._fail_latest(render_id, code, message)
-            elif self._store.exists(render_id):  # else: deleted meanwhile, pipeline stopped
-                log.exception("render %s failed", render_id)
-                self._fail_latest(render_id, "render_failed", "the render failed unexpectedly")
+            self._fail_with(render_id, exc)
+
+    def _fail_with(self, render_id: str, exc: Exception) -> None:
+        """Record why a render failed: the error's own code, a storage problem (disk
+        full, read-only data dir) or, for anything else, render_failed."""
+        if isinstance(exc, OSError) and (problem := storage_error(exc)) is not None:
+            log.error("render %s: %s (errno %s)", render_id, problem.code, exc.errno)
+            exc = problem
+        code, message = getattr(exc, "code", None), getattr(exc, "message", None)
+        if isinstance(code, str) and isinstance(message, str):
+            self._fail_latest(render_id, code, message)
+        elif self._store.exists(render_id):  # else: deleted meanwhile, pipeline stopped
+            log.exception("render %s failed", render_id)
+            self._fail_latest(render_id, "render_failed", "the render failed unexpectedly")
 
     def _run(self, record: RenderRecord) -> None:
         faces = {
@@ -255,8 +267,13 @@ class RenderService:
 
     def _fail(self, record: RenderRecord, code: str, message: str) -> RenderRecord:
         failed = record.evolve(status="failed", error=RenderError(code=code, message=message))
-        with contextlib.suppress(RenderGone):  # deleted meanwhile: nothing to record
+        try:
             self._store.save(failed)
+        except RenderGone:  # deleted meanwhile: nothing to record
+            pass
+        except OSError as exc:  # cannot even record the failure: leave nothing half-done
+            log.error("render %s: cannot record its failure (errno %s)", record.id, exc.errno)
+            self.delete(record.id)
         return failed
 
     def _fail_latest(self, render_id: str, code: str, message: str) -> None:

@@ -5,6 +5,8 @@ They know nothing about HTTP: ``server.api.errors`` maps each class to a status.
 
 from __future__ import annotations
 
+import errno
+
 
 class ServiceError(Exception):
     """Base: a request the service refuses, with a machine-readable code."""
@@ -44,3 +46,30 @@ class Busy(ServiceError):
     def __init__(self, message: str, retry_after_s: int, code: str | None = None) -> None:
         super().__init__(message, code)
         self.retry_after_s = retry_after_s
+
+
+class StorageFull(ServiceError):
+    """The data directory has no space (or quota) left; retried later it may work."""
+
+    code = "storage_full"
+
+
+class StorageUnavailable(ServiceError):
+    """The data directory cannot be written (read-only, permissions, gone)."""
+
+    code = "storage_unavailable"
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_UNAVAILABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+
+
+def storage_error(exc: OSError) -> ServiceError | None:
+    """The domain error for a data-directory write failure, None for other errors.
+
+    The message names no path: clients and logs get the condition, not the layout."""
+    if exc.errno in _FULL:
+        return StorageFull("the server has no storage space left; try again later")
+    if exc.errno in _UNAVAILABLE:
+        return StorageUnavailable("the server's storage is not writable; try again later")
+    return None

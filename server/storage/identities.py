@@ -84,10 +84,14 @@ class IdentityStore:
         final = self._dir(identity_id)
         staging = final.parent / scratch_dir_name("staging", identity_id)
         staging.mkdir()
-        (staging / _RENDERS).mkdir()
-        atomic_write_bytes(staging / _ARRAYS, buf.getvalue())
-        atomic_write_json(staging / _META, meta)
-        os.rename(staging, final)
+        try:
+            (staging / _RENDERS).mkdir()
+            atomic_write_bytes(staging / _ARRAYS, buf.getvalue())
+            atomic_write_json(staging / _META, meta)
+            os.rename(staging, final)
+        except BaseException:  # disk full, read-only...: leave nothing behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         fsync_dir(final.parent)
         return meta
 

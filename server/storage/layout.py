@@ -8,6 +8,7 @@ data/
   renders/<render id>/record.json          status, progress, error, request
                      /result.<gif|mp4|webp>
   render_index/<request key>.json          {"render_id": ...} for identical-request reuse
+  .render-submit.lock                      flock held while a render is looked up / created
 ```
 Paths are only built from ids that passed :func:`server.storage.ids.is_valid_id`.
 """

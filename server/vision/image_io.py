@@ -1,26 +1,56 @@
 """Safe decoding of uploaded selfies: size limits first, type sniffed from the bytes,
-pixel count read from the header before any pixel is decoded, truncated files refused.
+pixel count and shape read from the header before any pixel is decoded, truncated
+files refused.
 
-Alpha is flattened onto white (a transparent background reads as a plain studio
-backdrop, which face detection handles better than black).
+Memory is bounded by design: a JPEG is decoded at a reduced DCT scale (draft mode)
+when it is larger than needed, every image is shrunk to ``max_side`` in its stored
+mode right after decoding (before any conversion copies it), and the decoded buffer
+must fit ``max_decode_bytes``. Alpha is flattened onto white (a transparent
+background reads as a plain studio backdrop, which face detection handles better
+than black).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 import warnings
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile
 
 from server.types import Frame
 
 ImageType = Literal["jpeg", "png", "webp"]
-ImageErrorCode = Literal["bad_image", "too_large", "unsupported_type"]
+ImageErrorCode = Literal[
+    "bad_image",
+    "too_large",
+    "unsupported_type",
+    "too_small",
+    "extreme_aspect",
+    "blank_image",
+    "animated_image",
+]
 
 _PIL_FORMAT: dict[ImageType, str] = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 _BACKGROUND = (255, 255, 255)
+# Bytes per pixel of each mode Pillow may decode an upload to (RGB is stored as 4).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}
+_DEFAULT_MODE_BYTES = 4
+# EXIF orientation -> the transpose that shows the image upright.
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_EXIF_ORIENTATION_TAG = 0x0112
 
 
 class ImageError(Exception):
@@ -43,13 +73,38 @@ def sniff_image_type(data: bytes) -> ImageType | None:
     return None
 
 
-def decode_upload(data: bytes, max_bytes: int, max_pixels: int) -> Frame:
+def decode_upload(
+    data: bytes,
+    max_bytes: int,
+    max_pixels: int,
+    *,
+    max_side: int | None = None,
+    max_decode_bytes: int | None = None,
+) -> Frame:
     """Decode an uploaded JPEG/PNG/WebP to a BGR uint8 frame, upright per EXIF.
 
-    Raises :class:`ImageError`: ``too_large`` (bytes or header pixel count over the
-    limits; nothing decoded), ``unsupported_type`` (not one of the three formats),
-    ``bad_image`` (empty, corrupt or truncated). Animations give their first frame.
+    ``max_side`` shrinks the result (aspect kept) while decoding; ``max_decode_bytes``
+    caps the buffer the decoder may allocate. Raises :class:`ImageError`:
+    ``too_large`` (bytes, header pixel count or decode buffer over the limits; nothing
+    decoded), ``unsupported_type`` (not one of the three formats), ``bad_image``
+    (empty, corrupt or truncated). Animations give their first frame.
     """
+    with bombs_raise():
+        image = open_upload(data, max_bytes, max_pixels)
+        return decode_image(image, max_side, max_decode_bytes)
+
+
+@contextlib.contextmanager
+def bombs_raise() -> Iterator[None]:
+    """Pillow's decompression-bomb warning raised as an error, whatever the filters."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def open_upload(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    """Check the bytes and open the image lazily (header only) with the format forced
+    to the sniffed one; refuses images with too many pixels."""
     if len(data) > max_bytes:
         raise ImageError("too_large", f"image is {len(data)} bytes; the limit is {max_bytes}")
     if not data:
@@ -57,16 +112,6 @@ def decode_upload(data: bytes, max_bytes: int, max_pixels: int) -> Frame:
     kind = sniff_image_type(data)
     if kind is None:
         raise ImageError("unsupported_type", "only JPEG, PNG and WebP images are accepted")
-    # Pillow's own bomb check must also raise, not warn, whatever the warning filters.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        image = _open_checked(data, kind, max_pixels)
-        rgb = _decode(image)
-    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
-
-
-def _open_checked(data: bytes, kind: ImageType, max_pixels: int) -> Image.Image:
-    """Open lazily (header only) and refuse images with too many pixels."""
     try:
         image = Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[kind]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -83,10 +128,16 @@ def _open_checked(data: bytes, kind: ImageType, max_pixels: int) -> Image.Image:
     return image
 
 
-def _decode(image: Image.Image) -> Image.Image:
-    """Full decode of the first frame, EXIF transpose and conversion to RGB."""
+def decode_image(
+    image: Image.Image, max_side: int | None = None, max_decode_bytes: int | None = None
+) -> Frame:
+    """Decode an image opened by :func:`open_upload` to an upright BGR uint8 frame."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # a global someone flipped: never serve partial data
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    orientation = _orientation(image)
+    if max_side is not None and image.format == "JPEG":
+        image.draft(None, _fit(image.size, max_side))  # DCT-scaled decode, >= the target
+    _check_buffer(image, max_decode_bytes)
     try:
         image.seek(0)
         image.load()
@@ -95,20 +146,62 @@ def _decode(image: Image.Image) -> Image.Image:
     except Exception as exc:  # truncated or corrupt data: OSError, SyntaxError, ValueError...
         raise ImageError("bad_image", "image data is corrupt or truncated") from exc
     try:
-        upright = ImageOps.exif_transpose(image)
-    except Exception:  # malformed EXIF: keep the pixels as stored rather than refuse
-        upright = image
-    try:
-        return _to_rgb(upright)
+        small = _shrink(image, max_side)
+        if orientation in _ORIENTATION:
+            small = small.transpose(_ORIENTATION[orientation])
+        rgb = _to_rgb(small)
     except Exception as exc:
         raise ImageError("bad_image", f"cannot convert {image.mode} image to RGB") from exc
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
+
+
+def _orientation(image: Image.Image) -> int:
+    """EXIF orientation (1 when absent or malformed: keep the pixels as stored)."""
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+    except Exception:
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` scaled (never up) so its longer side is at most ``max_side``."""
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def _check_buffer(image: Image.Image, max_decode_bytes: int | None) -> None:
+    """Refuse before decoding when the decoder's buffer would exceed the budget."""
+    if max_decode_bytes is None:
+        return
+    width, height = image.size
+    needed = width * height * _MODE_BYTES.get(image.mode, _DEFAULT_MODE_BYTES)
+    if needed > max_decode_bytes:
+        raise ImageError(
+            "too_large",
+            f"a {width}x{height} {image.mode} image needs {needed} bytes to decode; "
+            f"the limit is {max_decode_bytes}",
+        )
+
+
+def _shrink(image: Image.Image, max_side: int | None) -> Image.Image:
+    """Resize in the stored mode (palette and bilevel images become RGB(A) first)."""
+    if max_side is None or max(image.size) <= max_side:
+        return image
+    if image.mode in ("1", "P", "PA"):
+        image = image.convert("RGBA" if _has_alpha(image) else "RGB")
+    return image.resize(_fit(image.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode == "P" and "transparency" in image.info
+    )
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        image.mode == "P" and "transparency" in image.info
-    )
-    if not has_alpha:
+    if not _has_alpha(image):
         if image.mode in ("I;16", "I;16B", "I;16L", "I"):
             # 16-bit greyscale: scale down to 8 bits before the RGB conversion
             grey = np.asarray(image, dtype=np.float32)

@@ -104,8 +104,8 @@ def test_whole_request_over_the_limit_is_json_413(make_app: AppFactory) -> None:
 
 
 def test_no_face(client: Any) -> None:
-    flat = np.full((160, 160, 3), 128, np.uint8)
-    assert_error(upload(client, encode_image(flat, "PNG")), 422, "no_face")
+    ramp = np.repeat(np.linspace(60, 200, 160, dtype=np.uint8)[None, :, None], 160, 0)
+    assert_error(upload(client, encode_image(np.repeat(ramp, 3, 2), "PNG")), 422, "no_face")
 
 
 def test_multiple_faces(client: Any) -> None:
