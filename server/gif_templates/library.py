@@ -32,6 +32,7 @@ from server.gif_templates.catalog import (
 from server.gif_templates.landmarks5 import FivePointDetect
 from server.gif_templates.media import (
     UnsupportedMediaError,
+    gif_screen,
     normalise,
     read_animation,
     sha256_file,
@@ -71,10 +72,11 @@ def prepare_source(path: Path, dest: Path) -> bool:
     kind = sniff_format(path)
     if kind == "unknown":
         raise UnsupportedMediaError(f"{path.name}: not a GIF, WebP or MP4/WebM video")
-    # GIFs are decoded whole to learn whether they fit; videos only up to the limit.
-    anim = read_animation(path, None if kind == "gif" else MAX_SECONDS + 1.0)
+    # Decoded only up to a second past the limit (a longer file is trimmed either way),
+    # each frame downscaled as it is decoded; the header was checked first.
+    anim = read_animation(path, MAX_SECONDS + 1.0, MAX_SIDE, MAX_FPS)
     fitted, changed = normalise(anim, MAX_SIDE, MAX_SECONDS, MAX_FPS)
-    if kind == "gif" and not changed:
+    if kind == "gif" and not changed and max(gif_screen(path)) <= MAX_SIDE:
         shutil.copyfile(path, dest)
         return True
     write_gif(fitted, dest)

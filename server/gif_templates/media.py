@@ -9,9 +9,8 @@ duration exact instead of drifting frame by frame.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
-from fractions import Fraction
+import struct
 from pathlib import Path
 
 import cv2
@@ -19,12 +18,22 @@ import numpy as np
 from PIL import Image
 
 from server.gif_templates.gif_writer import gif_delays, write_gif
+from server.gif_templates.media_limits import (
+    MediaError,
+    MediaHeader,
+    MediaLimitError,
+    check_header,
+    fit_size,
+)
+from server.gif_templates.media_video import read_video, video_demuxer
 from server.types import Animation, Frame
 
 __all__ = [
     "MediaError",
+    "MediaLimitError",
     "UnsupportedMediaError",
     "gif_delays",
+    "gif_screen",
     "normalise",
     "read_animation",
     "sha256_file",
@@ -36,11 +45,7 @@ __all__ = [
 # Browsers show GIF frames declared as 0 or 10 ms for 100 ms; we read them the same way.
 BROWSER_MIN_DELAY_MS = 10
 BROWSER_DEFAULT_DELAY_MS = 100
-_VIDEO_FALLBACK_FPS = 25.0
-
-
-class MediaError(ValueError):
-    """The file cannot be decoded as an animation (corrupt, empty, unsupported)."""
+_PIL_FORMATS = {"gif": "GIF", "webp": "WEBP"}
 
 
 class UnsupportedMediaError(MediaError):
@@ -64,49 +69,81 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
         return "gif"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    if head[4:8] == b"ftyp" or head[:4] in (b"\x1a\x45\xdf\xa3", b"RIFF"):  # MP4/MOV, MKV/WebM, AVI
+    if video_demuxer(head) is not None:  # MP4/MOV, Matroska/WebM, AVI
         return "video"
     return "unknown"
+
+
+def gif_screen(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """A GIF's logical screen (width, height), from its header."""
+    with open(path, "rb") as fh:
+        head = fh.read(10)
+    width, height = struct.unpack("<HH", head[6:10])
+    return int(width), int(height)
 
 
 def total_ms(anim: Animation) -> int:
     return int(sum(anim.durations_ms))
 
 
-def read_animation(path: str | os.PathLike[str], max_seconds: float | None = None) -> Animation:
+def read_animation(
+    path: str | os.PathLike[str],
+    max_seconds: float | None = None,
+    max_side: int | None = None,
+    max_fps: float | None = None,
+) -> Animation:
     """Decode a GIF, WebP (animated or still) or video file as a viewer would show it.
 
     Frames are fully composited BGR uint8 (GIF disposal and partial frames applied,
     transparency shown over white). ``max_seconds`` stops decoding once a frame starts
-    at or after that time (a guard against decoding long videos into memory).
+    at or after that time; ``max_side`` downscales each frame as soon as it is decoded
+    (aspect kept, area filter); ``max_fps`` skips video frames above that rate. Frame
+    size and count are checked from the header first (:mod:`.media_limits`):
+    MediaLimitError when decoding would cost too much.
     """
     kind = sniff_format(path)
     if kind in ("gif", "webp"):
-        return _read_pillow(Path(path), max_seconds)
+        return _read_pillow(Path(path), kind, max_seconds, max_side)
     if kind == "video":
-        return _read_video(Path(path), max_seconds)
+        return read_video(Path(path), max_seconds, max_side, max_fps)
     raise UnsupportedMediaError(f"{Path(path).name}: not a GIF, WebP or MP4/WebM video")
 
 
-def _read_pillow(path: Path, max_seconds: float | None) -> Animation:
+def _read_pillow(
+    path: Path, kind: str, max_seconds: float | None, max_side: int | None
+) -> Animation:
+    try:
+        with Image.open(path, formats=[_PIL_FORMATS[kind]]) as im:
+            header = MediaHeader(im.width, im.height, getattr(im, "n_frames", 1))
+            check_header(header, path.name, max_seconds)
+            anim = _decode_frames(im, max_seconds, fit_size(im.width, im.height, max_side))
+    except MediaError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise MediaLimitError(f"{path.name}: too many pixels ({exc})") from None
+    except Exception as exc:  # Pillow raises many types for corrupt data
+        raise MediaError(f"{path.name}: cannot decode ({type(exc).__name__})") from exc
+    if not anim.frames:
+        raise MediaError(f"{path.name}: no frames")
+    return anim
+
+
+def _decode_frames(
+    im: Image.Image, max_seconds: float | None, size: tuple[int, int] | None
+) -> Animation:
     frames: list[Frame] = []
     durations: list[int] = []
-    try:
-        with Image.open(path) as im:
-            n_frames = getattr(im, "n_frames", 1)
-            for index in range(n_frames):
-                im.seek(index)
-                im.load()  # WebP sets the frame's duration only when it is decoded
-                durations.append(_viewer_delay(im.info.get("duration")))
-                frames.append(_to_bgr(im))
-                if max_seconds is not None and sum(durations) >= max_seconds * 1000:
-                    break
-            loop = _pillow_loop(im)
-    except (OSError, EOFError, SyntaxError) as exc:
-        raise MediaError(f"{path.name}: cannot decode ({exc})") from exc
-    if not frames:
-        raise MediaError(f"{path.name}: no frames")
-    return Animation(frames, durations, loop)
+    for index in range(getattr(im, "n_frames", 1)):
+        im.seek(index)
+        im.load()  # WebP sets the frame's duration only when it is decoded
+        durations.append(_viewer_delay(im.info.get("duration")))
+        frame = _to_bgr(im)
+        if size is not None:
+            frame = np.ascontiguousarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        frames.append(frame)
+        if max_seconds is not None and sum(durations) >= max_seconds * 1000:
+            break
+    return Animation(frames, durations, _pillow_loop(im))
 
 
 def _viewer_delay(value: object) -> int:
@@ -132,41 +169,6 @@ def _to_bgr(im: Image.Image) -> Frame:
     a = alpha.astype(np.uint16)
     rgb = (rgba[:, :, :3].astype(np.uint16) * a + 255 * (255 - a) + 127) // 255
     return np.ascontiguousarray(rgb[:, :, ::-1].astype(np.uint8))
-
-
-def _read_video(path: Path, max_seconds: float | None) -> Animation:
-    import av  # local import: PyAV is only needed for video input
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path.name}: no video stream")
-            stream = container.streams.video[0]
-            rate = float(stream.average_rate or stream.guessed_rate or _VIDEO_FALLBACK_FPS)
-            frames: list[Frame] = []
-            starts: list[float] = []
-            for frame in container.decode(stream):
-                starts.append(_frame_time(frame.pts, frame.time_base, len(starts) / rate))
-                frames.append(np.ascontiguousarray(frame.to_ndarray(format="bgr24"), np.uint8))
-                if max_seconds is not None and starts[-1] >= max_seconds:
-                    break
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"{path.name}: cannot decode ({exc})") from exc
-    if not frames:
-        raise MediaError(f"{path.name}: no frames")
-    return Animation(frames, _durations_from_starts(starts, 1.0 / rate), 0)
-
-
-def _frame_time(pts: int | None, time_base: Fraction | None, fallback: float) -> float:
-    return float(pts * time_base) if pts is not None and time_base is not None else fallback
-
-
-def _durations_from_starts(starts: list[float], last_s: float) -> list[int]:
-    """Millisecond durations from frame start times, rounded on the cumulative timeline."""
-    origin = starts[0]
-    ends = [*starts[1:], starts[-1] + last_s]
-    edges = [0, *(round((t - origin) * 1000) for t in ends)]
-    return [max(1, b - a) for a, b in itertools.pairwise(edges)]
 
 
 # -- normalisation ----------------------------------------------------------------------
