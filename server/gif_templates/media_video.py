@@ -56,10 +56,16 @@ def read_video(
             raise VideoError(f"{path.name}: not an MP4, WebM/Matroska or AVI file")
         fh.seek(0)
         try:
-            with av.open(fh, format=demuxer, options=_OPEN_OPTIONS) as container:
+            with av.open(
+                fh, format=demuxer, options=_OPEN_OPTIONS, metadata_errors="replace"
+            ) as container:
                 starts, frames, rate = _decode(container, path.name, max_seconds, max_side, max_fps)
+        except MediaError:
+            raise
         except av.error.FFmpegError as exc:
             raise VideoError(f"{path.name}: cannot decode ({exc})") from exc
+        except Exception as exc:  # PyAV on broken headers: ValueError, UnicodeError...
+            raise VideoError(f"{path.name}: cannot decode ({type(exc).__name__})") from exc
     if not frames:
         raise VideoError(f"{path.name}: no frames")
     return Animation(frames, _durations_from_starts(starts, 1.0 / rate), 0)
@@ -75,6 +81,8 @@ def _decode(
     if not container.streams.video:
         raise VideoError(f"{name}: no video stream")
     stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise VideoError(f"{name}: unknown video codec")
     rate = float(stream.average_rate or stream.guessed_rate or _VIDEO_FALLBACK_FPS)
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
     check_header(MediaHeader(width, height, _frame_estimate(stream, rate, max_seconds)), name, None)
