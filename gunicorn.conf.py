@@ -36,8 +36,18 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("FACELOOP_LOG_LEVEL", "info")
 
+# Over these gunicorn answers 414 / 431 itself, before the app runs; post_fork makes
+# those answers (and its 400s for malformed requests) JSON like every other error.
 limit_request_line = 4094
 limit_request_fields = 100
+limit_request_field_size = 8190
+
+
+def post_fork(server: object, worker: object) -> None:
+    """gunicorn's own error pages in the API's JSON error shape."""
+    from server.gunicorn_errors import install
+
+    install()
 
 
 def worker_exit(server: object, worker: object) -> None:
