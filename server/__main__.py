@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from server import create_app
+from server.api.redact import redact_log_handlers
 from server.settings import load_settings
 
 
@@ -15,6 +16,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    redact_log_handlers()
     settings = load_settings()
     app = create_app(settings)
     try:

@@ -161,7 +161,12 @@ def build_services(
     Without ``engines`` the engines are built here, the neural one from
     ``model_store`` (default: a ModelStore built from settings and loaded)."""
     layout = DataLayout(settings.data_dir)
-    layout.ensure()
+    try:
+        layout.ensure()
+    except OSError as exc:  # read-only or full: serve reads, refuse writes with 503/507
+        log.error(
+            "data dir not writable (errno %s); uploads and renders fail until it is", exc.errno
+        )
     clean_strays(settings.data_dir)
     models = face_models if face_models is not None else _face_models()
     catalog = templates if templates is not None else _catalog(settings, models)

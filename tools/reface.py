@@ -193,16 +193,19 @@ def _identity(
 
 
 def _decode(path: Path, settings: Settings) -> Frame:
-    """Decode like the API's upload: size limits, type sniffing, EXIF, then shrink."""
-    from server.services import MAX_SELFIE_SIDE, shrink_to
-    from server.vision.image_io import decode_upload
+    """Decode like the API's upload: size limits, type sniffing, degenerate images
+    refused, EXIF, shrunk while decoding."""
+    from server.services import MAX_SELFIE_SIDE
+    from server.vision.selfie_input import SelfieLimits, decode_selfie
 
-    data = path.read_bytes()
+    s = settings
+    limits = SelfieLimits(
+        s.max_upload_bytes, s.max_upload_pixels, MAX_SELFIE_SIDE, s.max_decode_bytes
+    )
     try:
-        frame = decode_upload(data, settings.max_upload_bytes, settings.max_upload_pixels)
+        return decode_selfie(path.read_bytes(), limits)
     except ImageError as exc:
         raise CliError(f"selfie {path}: {exc.code}: {exc.message}") from None
-    return shrink_to(frame, MAX_SELFIE_SIDE)
 
 
 def _template(

@@ -1,8 +1,9 @@
-"""Keep the server's file layout out of what clients see: absolute paths in error
-messages and /readyz are cut down to their last component."""
+"""Keep the server's file layout out of what clients and logs see: absolute paths in
+error messages, /readyz and log lines are cut down to their last component."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -24,3 +25,21 @@ def redact_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_tree(item) for item in value]
     return value
+
+
+class RedactPaths(logging.Filter):
+    """A handler filter: log lines (messages and tracebacks) without absolute paths."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact_paths(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_paths(record.exc_text)
+        return True
+
+
+def redact_log_handlers(logger: logging.Logger | None = None) -> None:
+    """Add :class:`RedactPaths` to every handler of ``logger`` (default: the root)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        handler.addFilter(RedactPaths())

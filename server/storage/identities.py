@@ -83,6 +83,7 @@ class IdentityStore:
         np.savez(buf, **arrays)
         final = self._dir(identity_id)
         staging = final.parent / scratch_dir_name("staging", identity_id)
+        self._layout.ensure()  # a data dir unwritable at start-up may be writable now
         staging.mkdir()
         try:
             (staging / _RENDERS).mkdir()

@@ -4,13 +4,16 @@ chunked bodies, private results, and the next good request still works."""
 from __future__ import annotations
 
 import io
+import logging
 import re
+import sys
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from server.api.redact import RedactPaths
 from server.api.renders import MAX_JSON_BYTES
 from tests.api.conftest import TEMPLATE_ID, AppFactory, fake_app, multipart, upload
 from tests.api.test_renders import new_identity, poll, post_render
@@ -116,3 +119,18 @@ def test_readyz_and_errors_show_no_absolute_paths(make_app: AppFactory, tmp_path
         client, identity_id="idt_" + "0" * 24, template_id=TEMPLATE_ID, engine="neural"
     )
     assert not ABSOLUTE_PATH.search(conflict.json["error"]["message"]), conflict.json
+
+
+def test_log_lines_show_no_absolute_paths() -> None:
+    try:
+        open("/srv/faceloop/data/renders/x/record.json")  # noqa: SIM115
+    except OSError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "cannot read %s", None, None)
+        record.args = ("/srv/faceloop/data/renders/x/record.json",)
+        record.exc_info = sys.exc_info()
+    handler = logging.StreamHandler(io.StringIO())
+    handler.addFilter(RedactPaths())
+    handler.handle(record)
+    text = handler.stream.getvalue()
+    assert "cannot read record.json" in text and "Traceback" in text
+    assert not ABSOLUTE_PATH.search(text), text

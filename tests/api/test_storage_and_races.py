@@ -15,6 +15,7 @@ import pytest
 
 import server.storage.identities as identity_storage
 from server.jobs.records import RenderRecordStore
+from server.storage.layout import DataLayout
 from tests.api.conftest import TEMPLATE_ID, AppFactory, fake_app, upload
 from tests.api.test_renders import new_identity, poll, post_render
 from tests.jobs.fakes import ScriptedRenderer
@@ -107,3 +108,16 @@ def test_identical_concurrent_requests_start_one_render(
     assert len(ids) == 30 and len(set(ids)) == 1, sorted(set(ids))
     poll(app.test_client(), f"/v1/renders/{ids[0]}")
     assert len(renderer.calls) == 1
+
+
+def test_a_data_dir_read_only_at_start_up_recovers_by_itself(
+    make_app: AppFactory, face_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(DataLayout, "ensure", failing(errno.EROFS))
+        client = fake_app(make_app).test_client()  # starts: reads work, writes do not
+        assert client.get("/healthz").status_code == 200
+        refused = upload(client, face_jpeg)
+        assert refused.status_code == 503, refused.json
+        assert refused.json["error"]["code"] == "storage_unavailable"
+    assert upload(client, face_jpeg).status_code == 201  # writable again: no restart needed
