@@ -51,6 +51,8 @@ _ORIENTATION = {
     8: Image.Transpose.ROTATE_90,
 }
 _EXIF_ORIENTATION_TAG = 0x0112
+_BAND_ROWS = 256  # rows per band when reducing large images
+_RESIZABLE = frozenset({"L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "YCbCr"})
 
 
 class ImageError(Exception):
@@ -186,12 +188,43 @@ def _check_buffer(image: Image.Image, max_decode_bytes: int | None) -> None:
 
 
 def _shrink(image: Image.Image, max_side: int | None) -> Image.Image:
-    """Resize in the stored mode (palette and bilevel images become RGB(A) first)."""
+    """Downscale to ``max_side``: an integer box reduction done band by band (so no
+    full-size converted copy ever exists), then a Lanczos resize of the small image."""
     if max_side is None or max(image.size) <= max_side:
         return image
+    factor = max(image.size) // max_side
+    if factor >= 2 or image.mode not in _RESIZABLE:
+        image = _reduce_in_bands(image, max(factor, 1))
+    return image.resize(_fit(image.size, max_side), Image.Resampling.LANCZOS)
+
+
+def _reduce_in_bands(image: Image.Image, factor: int) -> Image.Image:
+    """``image.reduce(factor)`` (in a mode Pillow can reduce), a band of rows at a time;
+    exact, since bands start on multiples of ``factor``."""
+    width, height = image.size
+    mode = _reducible_mode(image)
+    out = Image.new(mode, (math.ceil(width / factor), math.ceil(height / factor)))
+    rows = factor * max(1, _BAND_ROWS // factor)
+    for top in range(0, height, rows):
+        band = _convert_band(image.crop((0, top, width, min(height, top + rows))), mode)
+        out.paste(band.reduce(factor) if factor > 1 else band, (0, top // factor))
+    return out
+
+
+def _reducible_mode(image: Image.Image) -> str:
     if image.mode in ("1", "P", "PA"):
-        image = image.convert("RGBA" if _has_alpha(image) else "RGB")
-    return image.resize(_fit(image.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return "RGBA" if _has_alpha(image) else "RGB"
+    if image.mode.startswith("I;16"):
+        return "L"
+    return image.mode
+
+
+def _convert_band(band: Image.Image, mode: str) -> Image.Image:
+    if band.mode == mode:
+        return band
+    if band.mode.startswith("I;16"):  # 16-bit grey: keep the high byte
+        return Image.fromarray((np.asarray(band, np.uint16) >> 8).astype(np.uint8))
+    return band.convert(mode)
 
 
 def _has_alpha(image: Image.Image) -> bool:

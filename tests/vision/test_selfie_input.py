@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from server.vision.image_io import ImageError, decode_upload
+from server.vision.image_io import ImageError, _reduce_in_bands, decode_upload
 from server.vision.selfie_input import SelfieLimits, decode_selfie
 from tests.conftest import encode_image
 
@@ -162,13 +162,36 @@ def peak_rss(path: Path) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.parametrize(("fmt", "budget_mb"), [("PNG", 220), ("JPEG", 100)])
-def test_a_6000_px_selfie_decodes_in_bounded_memory(
-    tmp_path: Path, fmt: str, budget_mb: float
+def worst_case_png(path: Path) -> None:
+    """Just under the 40 MP cap, RGBA (4 bytes a pixel decoded), transparent border:
+    160 KB as PNG, 160 MB decoded. The costliest selfie the limits let through."""
+    side = 6324
+    image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    image.paste((200, 120, 40, 255), (100, 100, side - 100, side // 2))
+    image.paste((20, 120, 240, 255), (100, side // 2, side - 100, side - 100))
+    image.save(path, "PNG")
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "budget_mb"),
+    [("flat.png", "blank_image", 220), ("flat.jpg", "blank_image", 100), ("worst.png", "ok", 260)],
+)
+def test_big_selfies_decode_in_bounded_memory(
+    tmp_path: Path, name: str, code: str, budget_mb: float
 ) -> None:
-    # 36 MP of one colour: a few tens of KB as PNG; fully decoded RGB it is 144 MB.
-    path = tmp_path / f"big.{fmt.lower()}"
-    Image.new("RGB", (6000, 6000), (200, 120, 40)).save(path, fmt)
+    path = tmp_path / name
+    if name == "worst.png":
+        worst_case_png(path)
+    else:  # 36 MP of one colour: 120 KB as PNG; fully decoded RGB it is 144 MB
+        Image.new("RGB", (6000, 6000), (200, 120, 40)).save(path)
     report = peak_rss(path)
-    assert report["code"] == "blank_image"
+    assert report["code"] == code
     assert report["growth_mb"] < budget_mb, report
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+def test_band_reduction_equals_a_whole_image_reduction(mode: str) -> None:
+    rgba = np.dstack([textured(301, 700), textured(301, 700, seed=1)[:, :, 0]])
+    image = Image.fromarray(rgba, "RGBA").convert(mode)
+    whole = image.convert("RGB" if mode == "P" else mode).reduce(3)
+    assert np.array_equal(np.asarray(_reduce_in_bands(image, 3)), np.asarray(whole))
