@@ -20,6 +20,9 @@ from server.vision.image_io import ImageError, bombs_raise, decode_image, open_u
 MIN_SIDE = 32  # px: far below any detectable face; smaller images are never selfies
 MAX_ASPECT = 8.0  # long side / short side
 BLANK_SPREAD = 6  # grey levels: an image whose channels vary less than this is blank
+# Decoded RGB bytes per file byte above which a lossless file cannot be a photograph
+# (photos compress 2-20x losslessly; a 35 KB 6000x6000 PNG is 3000x). Refused unread.
+MAX_LOSSLESS_RATIO = 1000
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ def decode_selfie(data: bytes, limits: SelfieLimits) -> Frame:
     with bombs_raise():
         image = open_upload(data, limits.max_bytes, limits.max_pixels)
         check_header(image)
+        check_ratio(image, len(data))
         frame = decode_image(image, limits.max_side, limits.max_decode_bytes)
     check_pixels(frame)
     return frame
@@ -58,6 +62,20 @@ def check_header(image: Image.Image) -> None:
             "extreme_aspect",
             f"image is {width}x{height}; the long side may be at most {MAX_ASPECT:g} times "
             "the short one",
+        )
+
+
+def check_ratio(image: Image.Image, size: int) -> None:
+    """Refuse a PNG/WebP whose pixels would decompress to more than
+    ``MAX_LOSSLESS_RATIO`` times its size (JPEG is decoded at reduced scale anyway)."""
+    if image.format == "JPEG":
+        return
+    width, height = image.size
+    if width * height * 3 > MAX_LOSSLESS_RATIO * size:
+        raise ImageError(
+            "too_large",
+            f"a {size}-byte file would decode to {width}x{height} pixels: more than "
+            f"{MAX_LOSSLESS_RATIO} times its size",
         )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, JpegImagePlugin
+from PIL import Image, ImageFile, JpegImagePlugin
 
 from server.vision.image_io import ImageError, _reduce_in_bands, decode_upload
 from server.vision.selfie_input import SelfieLimits, decode_selfie
@@ -195,3 +195,12 @@ def test_band_reduction_equals_a_whole_image_reduction(mode: str) -> None:
     image = Image.fromarray(rgba, "RGBA").convert(mode)
     whole = image.convert("RGB" if mode == "P" else mode).reduce(3)
     assert np.array_equal(np.asarray(_reduce_in_bands(image, 3)), np.asarray(whole))
+
+
+def test_a_lossless_file_that_would_inflate_thousandfold_is_refused_unread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = pil_bytes(Image.new("L", (6000, 6000), 128), "PNG", optimize=True)
+    assert len(data) < 60_000  # the 35 KB 6000x6000 PNG
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded"))
+    assert code_of(data) == "too_large"
