@@ -37,7 +37,8 @@ PACKAGE_LABELS: dict[str, frozenset[str]] = {
     "astronaut": frozenset({"mouth_open", "teeth_showing"}),  # a broad smile, lips apart
     "t1_jennifer": frozenset({"head_tilted"}),  # her head leans about 25 degrees
     "t1_david": frozenset({"teeth_showing"}),
-    "tom_hanks": frozenset({"blurry", "head_turned", "side_light"}),  # 112 px, turned, lit from the side
+    # a 112 px crop upscaled, the head turned, lit from one side
+    "tom_hanks": frozenset({"blurry", "head_turned", "side_light"}),
 }
 DEVKIT_LABELS: dict[str, frozenset[str]] = {
     "s0": frozenset(),

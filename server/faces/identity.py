@@ -1,5 +1,7 @@
-"""Build an identity from 1-5 selfies, once: pick each selfie's face, check they are one
-person, keep the best selfie's aligned face texture, landmarks and descriptors.
+"""Build an identity from 1-5 selfies, once: pick each selfie's face, coach each selfie
+(:mod:`server.faces.coaching`: warnings, and blocking problems that rule a selfie out as
+the texture), check the usable ones are one person, keep the best usable selfie's
+aligned face texture, landmarks and descriptors.
 
 Renders only read what is built here; they never detect on selfies again.
 """
