@@ -36,7 +36,7 @@ from tools.selfie_variants import with_masks
 PACKAGE_LABELS: dict[str, frozenset[str]] = {
     "astronaut": frozenset({"mouth_open", "teeth_showing"}),  # a broad smile, lips apart
     "t1_jennifer": frozenset({"head_tilted"}),  # her head leans about 25 degrees
-    "t1_david": frozenset({"teeth_showing"}),
+    "t1_david": frozenset(),  # a closed-lip grin
     # a 112 px crop upscaled, the head turned, lit from one side
     "tom_hanks": frozenset({"blurry", "head_turned", "side_light"}),
 }
@@ -45,7 +45,7 @@ DEVKIT_LABELS: dict[str, frozenset[str]] = {
     "s9": frozenset(),
     "s10": frozenset({"head_turned"}),
     "s12": frozenset(),
-    "s42": frozenset(),
+    "s42": frozenset({"teeth_showing"}),  # lips parted over the front teeth
     "s6": frozenset(),  # terracotta statue: human-like, may be accepted
     "s7": frozenset(),  # 3D cartoon boy: human-like, may be accepted
 }
