@@ -75,7 +75,8 @@ class IdentityService:
         """Decode the selfies, build the identity and store it; returns its metadata.
 
         Raises SelfieError (bad_image / too_large / unsupported_type), the builder's
-        FaceError (no_face, multiple_faces, face_too_small, identity_mismatch) or
+        FaceError (no_face, multiple_faces, face_too_small, identity_mismatch,
+        selfie_unsuitable) or
         Invalid for a wrong number of selfies.
         """
         if not 1 <= len(uploads) <= self._settings.max_selfies:

@@ -90,8 +90,12 @@ class SelfieReport:
     sharpness: float
     frontality: float  # 1 = frontal, 0 = profile
     face_size: int  # inter-ocular-based face size in pixels
-    score: float  # combined quality 0..1
+    score: float  # combined quality 0..1, less the coaching warnings' penalties
     used_as_texture: bool = False
+    usable: bool = True  # False: a blocking problem, it cannot be the texture
+    # coaching advice: {code, message, selfie, blocking} (server.faces.coaching)
+    warnings: list[dict[str, object]] = field(default_factory=list)
+    measures: dict[str, float] = field(default_factory=dict)  # what the checks measured
 
 
 @dataclass

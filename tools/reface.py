@@ -186,8 +186,9 @@ def _identity(
         raise CliError(f"selfie {which}: {exc.code}: {exc.message}") from None
     label = f"selfie {person} ({', '.join(p.name for p in paths)})"
     warnings = identity.quality.get("warnings")
-    for warning in warnings if isinstance(warnings, list) else []:
-        print(f"warning: {label}: {warning}", file=sys.stderr)
+    for w in warnings if isinstance(warnings, list) else []:
+        where = paths[int(w["selfie"])].name
+        print(f"warning: {label}: {where}: {w['code']}: {w['message']}", file=sys.stderr)
     print(f"identity {person}: quality {identity.quality.get('score')}", file=sys.stderr)
     return identity
 

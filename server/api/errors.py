@@ -112,7 +112,9 @@ def _image_error(exc: ImageError) -> Response:
 
 
 def _face_error(exc: FaceError) -> Response:
-    return error_response(422, exc.code, exc.message, selfie_index=exc.selfie_index)
+    return error_response(
+        422, exc.code, exc.message, selfie_index=exc.selfie_index, reasons=exc.reasons
+    )
 
 
 def _validation_error(exc: ValidationError) -> Response:

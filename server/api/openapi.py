@@ -44,7 +44,9 @@ OPERATIONS: tuple[Op, ...] = (
     Op(
         "post",
         "/v1/identities",
-        "Create an identity from 1-5 selfies (JPEG/PNG/WebP)",
+        "Create an identity from 1-5 selfies (JPEG/PNG/WebP); each selfie's coaching "
+        "findings are in quality.warnings; 422 selfie_unsuitable (with error.reasons) when "
+        "no selfie can be the face texture",
         {201: s.IdentityOut},
         body="multipart/form-data",
         errors=(400, 413, 415, 422),

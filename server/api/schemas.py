@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from server.settings import EngineChoice
 from server.types import OutputFormat
@@ -24,6 +24,22 @@ class _Out(BaseModel):
 
 
 # -- errors ----------------------------------------------------------------------------------
+class SelfieWarning(_Out):
+    """One coaching finding about one selfie, with a message the app can show."""
+
+    code: str = Field(
+        description="head_turned, head_tilted, mouth_open, teeth_showing, eyes_closed, "
+        "glasses, face_covered, blurry, too_dark, overexposed, side_light or face_small."
+    )
+    message: str = Field(description='Short advice for the user, e.g. "Close your mouth".')
+    selfie: int = Field(description="Which selfie (0-based).")
+    blocking: bool = Field(
+        default=False,
+        description="True: this selfie cannot be the face texture (head turned too far, "
+        "face mostly covered); false: it can, the result may just look worse.",
+    )
+
+
 class ErrorDetail(_Out):
     code: str = Field(description="Stable machine-readable code, e.g. identity_not_found.")
     message: str = Field(description="Human-readable explanation.")
@@ -32,6 +48,11 @@ class ErrorDetail(_Out):
     )
     details: list[dict[str, Any]] | None = Field(
         default=None, description="For validation_error: the offending fields."
+    )
+    reasons: list[SelfieWarning] | None = Field(
+        default=None,
+        description="For selfie_unsuitable: every selfie's findings; the blocking ones "
+        "are why no selfie could be used.",
     )
 
 
@@ -58,15 +79,50 @@ class SelfieOut(_Out):
     sharpness: float
     frontality: float = Field(description="1 = frontal, 0 = profile.")
     face_size: int
-    score: float = Field(description="Combined quality 0..1.")
+    score: float = Field(description="Combined quality 0..1, less the warnings' penalties.")
     used_as_texture: bool
+    usable: bool = Field(
+        default=True, description="False: a blocking problem, it cannot be the texture."
+    )
+    measures: dict[str, float] = Field(
+        default_factory=dict,
+        description="What the coaching checks measured (head angles in degrees, mouth and "
+        "eye openness, sharpness, lightness...); for diagnosis, names may change.",
+    )
+
+
+class QualityOut(BaseModel):
+    """The identity's quality: the texture selfie's figures and every selfie's
+    coaching warnings (other keys, such as ``embedding``, pass through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    score: float | None = None
+    frontality: float | None = None
+    sharpness: float | None = None
+    texture_selfie: int | None = Field(default=None, description="The selfie used as texture.")
+    max_pair_distance: float | None = None
+    warnings: list[SelfieWarning] = Field(
+        default_factory=list, description="Coaching findings of all selfies, in order."
+    )
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _legacy_text(cls, value: Any) -> Any:
+        """Identities stored before coaching kept plain sentences here."""
+        if isinstance(value, list):
+            return [
+                {"code": "note", "message": v, "selfie": 0} if isinstance(v, str) else v
+                for v in value
+            ]
+        return value
 
 
 class IdentityOut(_Out):
     id: str
     created_at: str
     selfies: list[SelfieOut]
-    quality: dict[str, Any]
+    quality: QualityOut
 
 
 # -- templates -------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ from server.storage.ids import IDENTITY_ID_PATTERN
 from server.types import Frame
 from tests.api.conftest import AppFactory, fake_app, upload
 from tests.conftest import encode_image, package_image
+from tests.faces.selfies import variant
+from tests.render.samples import dlib_models
 from tests.vision.test_image_io import png_header_only
+from tools.selfie_variants import glasses
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -153,3 +156,29 @@ def test_malformed_or_unknown_ids_are_404(client: Any, ident: str) -> None:
     for method in (client.get, client.delete):
         response = method(f"/v1/identities/{ident}")
         assert response.status_code == 404 and response.is_json
+
+
+def test_quality_warnings_are_coded_messages_per_selfie(client: Any, face_bgr: Frame) -> None:
+    lm = dlib_models().detect(face_bgr, min_face=48, max_side=1280)[0].landmarks
+    response = upload(
+        client, encode_image(face_bgr, "PNG"), encode_image(glasses(face_bgr, lm), "PNG")
+    )
+    assert response.status_code == 201, response.json
+    warnings = response.json["quality"]["warnings"]
+    assert all(set(w) == {"code", "message", "selfie", "blocking"} for w in warnings)
+    on_glasses = [w for w in warnings if w["selfie"] == 1 and w["code"] == "glasses"]
+    assert on_glasses and on_glasses[0]["message"] == "Take off your glasses"
+    assert response.json["quality"]["texture_selfie"] == 0
+    assert [s["usable"] for s in response.json["selfies"]] == [True, True]
+
+
+def test_unusable_selfie_is_422_with_the_reasons(client: Any) -> None:
+    masked = variant("mask_blue")  # a face of t1.jpg under a surgical mask
+    error = assert_error(upload(client, encode_image(masked, "PNG")), 422, "selfie_unsuitable")
+    blocking = [r for r in error["reasons"] if r["blocking"]]
+    assert blocking and blocking[0] == {
+        "code": "face_covered",
+        "message": "Uncover your face",
+        "selfie": 0,
+        "blocking": True,
+    }

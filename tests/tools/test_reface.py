@@ -230,7 +230,7 @@ def test_identity_warnings_are_reported(
         capsys, "--selfie", tom, "--template", files["astro"], "--out", tmp_path / "o.gif"
     )
     assert code == 0, stderr
-    assert "warning: selfie 0 (tom.png): no selfie is frontal enough" in stderr
+    assert "warning: selfie 0 (tom.png): tom.png: head_turned: Face the camera" in stderr
 
 
 def test_the_module_runs_as_a_script(tmp_path: Path) -> None:
