@@ -1,0 +1,87 @@
+"""Complete the far side of a turned face from its near side, by symmetry.
+
+On a selfie turned by 20-30 degrees the far half of the face is squeezed: the far eye
+and cheek are a few pixels wide, and a warp onto a frontal template stretches them
+into smeared, distorted features. Faces are nearly symmetric, so the near half, seen
+almost whole, is a better source for both: it is mirrored about the face's vertical
+midline onto the far half, its landmarks with it (dlib's left/right point
+correspondence), and blended in over a soft band at the midline.
+
+How much of the mirror is used grows with the head turn fitted to the landmarks
+(``pose.fit``): none below ``YAW_START`` degrees (a frontal selfie is left exactly as
+it is), all of it from ``YAW_FULL``. In between, both halves are first warped to the
+same in-between landmarks, so the blend never shows two eyes.
+
+Works on an upright aligned face texture (eyes level), BGR uint8.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.types import Box, Frame, Landmarks68
+from server.vision import pose, shape
+from server.vision.warp import triangulate, warp_mesh
+
+YAW_START = 10.0  # degrees of turn below which the texture is left as it is
+YAW_FULL = 20.0  # degrees of turn from which the far side is wholly mirrored
+BAND = 0.25  # blend band across the midline, share of the inter-ocular distance
+_MIDLINE = np.flatnonzero(np.arange(68) == shape.MIRROR)  # nose ridge, lips' and chin's centres
+_AXIS = np.array([27, 28, 57, 8])  # points whose mean x is the midline
+
+
+def turn_weight(lm: Landmarks68) -> float:
+    """0 (frontal) .. 1 (turned ``YAW_FULL`` degrees or more)."""
+    yaw = abs(pose.yaw_degrees(pose.fit(lm)))
+    return float(np.clip((yaw - YAW_START) / (YAW_FULL - YAW_START), 0.0, 1.0))
+
+
+def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[np.float32]]:
+    """The texture and its 68 landmarks with the far half replaced by the near half's
+    mirror image, weighted by the turn (unchanged, the same objects, when frontal)."""
+    w = turn_weight(lm)
+    if w <= 0:
+        return texture, lm
+    p = np.asarray(lm, np.float64)
+    c = float(p[_AXIS, 0].mean())
+    far_sign = 1.0 if p[16, 0] - c < c - p[0, 0] else -1.0  # the narrower side is far
+    mirrored = p[shape.MIRROR] * np.array([-1.0, 1.0]) + np.array([2 * c, 0.0])
+    far = np.flatnonzero((p[:, 0] - c) * far_sign > 0)
+    far = np.setdiff1d(far, _MIDLINE)
+    target = p.copy()
+    target[far] = (1 - w) * p[far] + w * mirrored[far]
+    target[_MIDLINE, 0] = (1 - w) * p[_MIDLINE, 0] + w * c
+    flip = np.array([[-1.0, 0.0, 2 * c], [0.0, 1.0, 0.0]])
+    h, wd = texture.shape[:2]
+    flipped = np.asarray(
+        cv2.warpAffine(texture, flip, (wd, h), borderMode=cv2.BORDER_REPLICATE), np.uint8
+    )
+    near = _warp(texture, p, target)
+    other = _warp(flipped, mirrored, target)
+    iod = shape.interocular(lm)
+    x = (np.arange(wd, dtype=np.float64) - c) * far_sign / max(BAND * iod, 1.0) + 0.5
+    ramp = np.clip(x, 0.0, 1.0)
+    m = (w * ramp * ramp * (3 - 2 * ramp)).astype(np.float32)[None, :, None]
+    out = near.astype(np.float32) * (1 - m) + other.astype(np.float32) * m
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), target.astype(np.float32)
+
+
+def _warp(image: Frame, src: NDArray[np.float64], dst: NDArray[np.float64]) -> Frame:
+    """``image`` warped so that the 68 points (and the forehead raised from their
+    brows) move from ``src`` to ``dst``; the image border stays put."""
+    h, w = image.shape[:2]
+    t = np.linspace(0.0, 1.0, 5)
+    edge = np.concatenate(
+        [
+            np.stack([t * (w - 1), np.zeros(5)], 1),
+            np.stack([t * (w - 1), np.full(5, h - 1.0)], 1),
+            np.stack([np.zeros(3), t[1:4] * (h - 1)], 1),
+            np.stack([np.full(3, w - 1.0), t[1:4] * (h - 1)], 1),
+        ]
+    )
+    s = np.concatenate([shape.with_forehead(src.astype(np.float32)), edge])
+    d = np.concatenate([shape.with_forehead(dst.astype(np.float32)), edge])
+    out, covered = warp_mesh(image, s, d, triangulate(d), Box(0, 0, w, h))
+    return np.where(covered[..., None], out, image).astype(np.uint8)
