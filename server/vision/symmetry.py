@@ -10,7 +10,7 @@ correspondence), and blended in over a soft band at the midline.
 How much of the mirror is used grows with the head turn fitted to the landmarks
 (``pose.fit``): none below ``YAW_START`` degrees (a frontal selfie is left exactly as
 it is), all of it from ``YAW_FULL``. In between, both halves are first warped to the
-same in-between landmarks, so the blend never shows two eyes.
+same landmarks, part way to frontal, so the blend never shows two eyes.
 
 Works on an upright aligned face texture (eyes level), BGR uint8.
 """
@@ -27,7 +27,7 @@ from server.vision.warp import triangulate, warp_mesh
 
 YAW_START = 10.0  # degrees of turn below which the texture is left as it is
 YAW_FULL = 20.0  # degrees of turn from which the far side is wholly mirrored
-BAND = 0.25  # blend band across the midline, share of the inter-ocular distance
+BAND = 0.4  # blend band across the midline, share of the inter-ocular distance
 _MIDLINE = np.flatnonzero(np.arange(68) == shape.MIRROR)  # nose ridge, lips' and chin's centres
 _AXIS = np.array([27, 28, 57, 8])  # points whose mean x is the midline
 
@@ -48,11 +48,7 @@ def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[n
     c = float(p[_AXIS, 0].mean())
     far_sign = 1.0 if p[16, 0] - c < c - p[0, 0] else -1.0  # the narrower side is far
     mirrored = p[shape.MIRROR] * np.array([-1.0, 1.0]) + np.array([2 * c, 0.0])
-    far = np.flatnonzero((p[:, 0] - c) * far_sign > 0)
-    far = np.setdiff1d(far, _MIDLINE)
-    target = p.copy()
-    target[far] = (1 - w) * p[far] + w * mirrored[far]
-    target[_MIDLINE, 0] = (1 - w) * p[_MIDLINE, 0] + w * c
+    target = (1 - w) * p + w * frontal_shape(p, c)
     flip = np.array([[-1.0, 0.0, 2 * c], [0.0, 1.0, 0.0]])
     h, wd = texture.shape[:2]
     flipped = np.asarray(
@@ -60,12 +56,31 @@ def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[n
     )
     near = _warp(texture, p, target)
     other = _warp(flipped, mirrored, target)
+    # The nose stays the near side's own (its far flank, moved to the midline): a turned
+    # nose shows one broad flank, which mirrored would read as a second nose.
+    wing = float(target[35 if far_sign > 0 else 31, 0])
     iod = shape.interocular(lm)
-    x = (np.arange(wd, dtype=np.float64) - c) * far_sign / max(BAND * iod, 1.0) + 0.5
+    x = (np.arange(wd, dtype=np.float64) - wing) * far_sign / max(BAND * iod, 1.0)
     ramp = np.clip(x, 0.0, 1.0)
     m = (w * ramp * ramp * (3 - 2 * ramp)).astype(np.float32)[None, :, None]
     out = near.astype(np.float32) * (1 - m) + other.astype(np.float32) * m
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), target.astype(np.float32)
+
+
+def frontal_shape(p: NDArray[np.float64], midline: float) -> NDArray[np.float64]:
+    """The 68 points as the face would show them frontally: the mean face at the
+    fitted scale plus what departs from it in the face's frontal plane (its
+    proportions), centred on ``midline``, eyes and chin at the same heights as in ``p``
+    (a turn about the vertical axis leaves heights as they are)."""
+    fit = pose.fit(p)
+    f = fit.scale * pose.mean_face()[:, :2] + pose.frontal_offsets(p, fit)
+
+    def eyes_y(q: NDArray[np.float64]) -> float:
+        return float(q[36:48, 1].mean())
+
+    k = (p[8, 1] - eyes_y(p)) / max(f[8, 1] - eyes_y(f), 1e-6)
+    f = (f - np.array([f[_AXIS, 0].mean(), eyes_y(f)])) * k
+    return np.asarray(f + np.array([midline, eyes_y(p)]), np.float64)
 
 
 def _warp(image: Frame, src: NDArray[np.float64], dst: NDArray[np.float64]) -> Frame:

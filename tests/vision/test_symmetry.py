@@ -51,9 +51,10 @@ def test_a_turned_face_is_completed_from_its_near_side() -> None:
     assert shape.frontality(out_lm) > shape.frontality(lm) + 0.25
     before, after = _asymmetry(tex, lm), _asymmetry(out, out_lm)
     assert after < 0.6 * before, (before, after)
-    # the near half keeps its own pixels
-    near = slice(None, int(lm[[27, 8], 0].mean() - 0.3 * shape.interocular(lm)))
-    far_is_right = lm[16, 0] - lm[27, 0] < lm[27, 0] - lm[0, 0]
-    keep = (slice(None), near) if far_is_right else (slice(None), slice(int(lm[27, 0] + 30), None))
-    diff = np.abs(out[keep].astype(int) - tex[keep]).mean()
-    assert diff < 3.0
+    # the far eye, squeezed, widens towards the near one (part way at this weight)
+    assert _eye_ratio(lm) < 0.85 and _eye_ratio(out_lm) > _eye_ratio(lm) + 0.06
+
+
+def _eye_ratio(lm: np.ndarray) -> float:
+    widths = [float(np.ptp(lm[eye, 0])) for eye in (shape.EYE_L, shape.EYE_R)]
+    return min(widths) / max(widths)
