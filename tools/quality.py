@@ -9,7 +9,10 @@ the output's frames and scores, per clip,
 - flicker:     frame-to-frame change inside the face hull, output over template
                (1.0 = no flicker added);
 - bg_psnr:     PSNR of the output against the template outside the face hulls (every
-               face found) dilated by a fifth of the face's size.
+               face found) dilated by a fifth of the face's size;
+and the artefact measures of :mod:`tools.artefacts` (detail, mouth state, eye lightness,
+nose bridge edges). ``--sheets DIR`` writes a contact sheet per pair
+(:mod:`tools.sheets`).
 
     python -m tools.quality --selfies ../shared/devkit/selfies \
         --templates ../shared/devkit/templates/*.gif --table BENCHMARKS.md
@@ -17,6 +20,7 @@ the output's frames and scores, per clip,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,6 +31,8 @@ import numpy as np
 from server.faces.dlib_models import DlibFaceModels, descriptor_distance
 from server.types import Box, DetectedFace, Frame
 from server.vision.boxes import box_iou
+from tools.artefacts import measure
+from tools.quality_cli import artefact_table, classic_with, fmt, parser, table
 
 SAME_PERSON = 0.6
 HULL_DILATION = 0.2  # of sqrt(hull area)
@@ -41,6 +47,11 @@ class ClipScore:
     flicker: float
     bg_psnr: float
     mean_distance: float
+    detail: float = float("nan")
+    mouth_agree: float = float("nan")
+    mouth_corr: float = float("nan")
+    eye_light: float = float("nan")
+    bridge: float = float("nan")
 
 
 @dataclass
@@ -91,32 +102,45 @@ def template_faces(models: DlibFaceModels, frames: Sequence[Frame]) -> list[_Fra
     return out
 
 
+def output_faces(
+    models: DlibFaceModels, output: Sequence[Frame], faces: list[_FrameFace]
+) -> list[DetectedFace | None]:
+    """The output's face where the template's main face is (None where it is lost)."""
+    return [
+        None if ff.face is None else _matching_face(models, of, ff.face)
+        for of, ff in zip(output, faces, strict=True)
+    ]
+
+
 def score_clip(
     models: DlibFaceModels,
     selfie: np.ndarray,
     template: Sequence[Frame],
     output: Sequence[Frame],
     faces: list[_FrameFace] | None = None,
+    found: list[DetectedFace | None] | None = None,
 ) -> ClipScore:
     """Score one output clip against its template; ``selfie`` is a descriptor."""
     if len(template) != len(output):
         raise ValueError("output and template differ in frame count")
     faces = faces if faces is not None else template_faces(models, template)
+    found = found if found is not None else output_faces(models, output, faces)
     closer = transfer = n = 0
     dists = []
-    for tf, of, ff in zip(template, output, faces, strict=True):
+    for tf, of, ff, got in zip(template, output, faces, found, strict=True):
         if ff.face is None:
             continue
         n += 1
-        own = models.descriptor(tf, ff.face.landmarks)
-        found = _matching_face(models, of, ff.face)
-        if found is None:
+        if got is None:
             continue
-        d_out = models.descriptor(of, found.landmarks)
+        own = models.descriptor(tf, ff.face.landmarks)
+        d_out = models.descriptor(of, got.landmarks)
         d_self = descriptor_distance(d_out, selfie)
         dists.append(d_self)
         closer += d_self < descriptor_distance(d_out, own)
         transfer += d_self < SAME_PERSON
+    t_lm = [None if ff.face is None else ff.face.landmarks for ff in faces]
+    o_lm = [None if f is None else f.landmarks for f in found]
     return ClipScore(
         face_frames=n,
         id_closer=closer / max(n, 1),
@@ -124,6 +148,7 @@ def score_clip(
         flicker=_flicker(template, output, faces),
         bg_psnr=_bg_psnr(template, output, faces),
         mean_distance=float(np.mean(dists)) if dists else float("nan"),
+        **asdict(measure(template, output, t_lm, o_lm)),
     )
 
 
@@ -170,56 +195,17 @@ def as_row(name: str, score: ClipScore) -> dict[str, object]:
 
 # -- command line ------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    import argparse
     import sys
-    import time
-    from pathlib import Path
 
+    args = parser(__doc__).parse_args(argv)
     from server.engines import build_engines
     from server.faces.identity import FaceError, build_identity
-    from server.gif_templates.catalog import TemplateCatalog
-    from server.gif_templates.library import load_template_from_path
-    from server.gif_templates.media import read_animation
-    from server.render.pipeline import render
-
-    p = argparse.ArgumentParser(
-        prog="python -m tools.quality", description=__doc__.split("\n\n")[0]
-    )
-    p.add_argument("--selfies", nargs="+", type=Path, required=True, help="image files or folders")
-    p.add_argument("--templates", nargs="+", required=True, help="template ids or animation files")
-    p.add_argument("--dir", type=Path, help="template library for ids (default: settings)")
-    p.add_argument("--engine", default="classic")
-    p.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a ClassicOptions field for this run, e.g. keep_eyes=true or shading=0",
-    )
-    p.add_argument("--format", default="gif", choices=["gif", "webp", "mp4"])
-    p.add_argument("--sheets", type=Path, help="write a contact sheet PNG per pair here")
-    p.add_argument("--table", type=Path, help="append the markdown table to this file")
-    args = p.parse_args(argv)
 
     models = DlibFaceModels()
-    engine = build_engines(models)[args.engine]
-    if args.option:
-        engine = _classic_with(args.option)
+    engine = classic_with(args.option) if args.option else build_engines(models)[args.engine]
     selfie_files = [f for s in args.selfies for f in (sorted(s.iterdir()) if s.is_dir() else [s])]
-    catalog = None
-    templates = []
-    for t in args.templates:
-        if Path(t).is_file():
-            templates.append((Path(t).stem, load_template_from_path(t, models)))
-            continue
-        if catalog is None:
-            from server.settings import load_settings
-
-            catalog = TemplateCatalog(args.dir or load_settings().templates_dir)
-            catalog.load(models, rebuild_stale=True)
-        templates.append((t, catalog.require(t)))
     rows: list[tuple[str, ClipScore, float]] = []
-    for tname, template in templates:
+    for tname, template in _templates(args, models):
         tframes = template.animation().frames
         tfaces = template_faces(models, tframes)
         for sf in selfie_files:
@@ -229,84 +215,79 @@ def main(argv: list[str] | None = None) -> int:
             except FaceError as exc:
                 print(f"skip {sf.name}: {exc.code}", file=sys.stderr)
                 continue
-            t0 = time.perf_counter()
-            out = render(
-                template, {template.analysis.tracks[0].track_id: identity}, engine, args.format
-            )
-            seconds = time.perf_counter() - t0
-            suffix = {"gif": ".gif", "webp": ".webp", "mp4": ".mp4"}[args.format]
-            tmp = Path(f"/tmp/faceloop-quality{suffix}")
-            tmp.write_bytes(out.data)
-            oframes = read_animation(tmp).frames
-            score = score_clip(models, selfie_descriptor(models, image), tframes, oframes, tfaces)
             name = f"{sf.stem} x {tname}"
+            score, seconds = _run_pair(
+                args, models, engine, image, identity, template, tfaces, name
+            )
             rows.append((name, score, seconds))
-            print(f"{name}: {_fmt(score)} ({seconds:.2f} s)", flush=True)
-            if args.sheets:
-                args.sheets.mkdir(parents=True, exist_ok=True)
-                pick = np.linspace(0, len(tframes) - 1, 5).astype(int)
-                sheet = np.vstack(
-                    [np.hstack([tframes[i] for i in pick]), np.hstack([oframes[i] for i in pick])]
-                )
-                cv2.imwrite(str(args.sheets / f"{sf.stem}_{tname}.png"), sheet)
-    table = _table(rows)
-    print(table)
+            print(f"{name}: {fmt(score)} ({seconds:.2f} s)", flush=True)
+    text = table(rows) + "\n\n" + artefact_table(rows)
+    print(text)
     if args.table:
         with open(args.table, "a", encoding="utf-8") as fh:
-            fh.write(table + "\n")
+            fh.write(text + "\n")
     return 0
 
 
-def _classic_with(options: list[str]) -> Any:
-    """A classic engine with some options changed (to measure a choice)."""
-    import dataclasses
+def _templates(args: Any, models: DlibFaceModels) -> list[tuple[str, Any]]:
+    from pathlib import Path
 
-    from server.engines.classic import ClassicEngine, ClassicOptions
+    from server.gif_templates.catalog import TemplateCatalog
+    from server.gif_templates.library import load_template_from_path
 
-    fields = {f.name: f.type for f in dataclasses.fields(ClassicOptions)}
-    values: dict[str, object] = {}
-    for item in options:
-        name, _, raw = item.partition("=")
-        if name not in fields:
-            raise SystemExit(f"error: unknown option {name!r}; known: {', '.join(fields)}")
-        kind = fields[name]
-        if kind == "bool":
-            values[name] = raw.lower() in ("1", "true", "yes")
-        else:
-            values[name] = int(raw) if kind == "int" else float(raw)
-    return ClassicEngine(ClassicOptions(**values))  # type: ignore[arg-type]
+    catalog = None
+    out = []
+    for t in args.templates:
+        if Path(t).is_file():
+            out.append((Path(t).stem, load_template_from_path(t, models)))
+            continue
+        if catalog is None:
+            from server.settings import load_settings
 
-
-def _fmt(s: ClipScore) -> str:
-    return (
-        f"closer {s.id_closer:.2f} transfer {s.id_transfer:.2f} flicker {s.flicker:.2f} "
-        f"bg_psnr {s.bg_psnr:.1f} dist {s.mean_distance:.3f}"
-    )
+            catalog = TemplateCatalog(args.dir or load_settings().templates_dir)
+            catalog.load(models, rebuild_stale=True)
+        out.append((t, catalog.require(t)))
+    return out
 
 
-def _table(rows: list[tuple[str, ClipScore, float]]) -> str:
-    lines = [
-        "| pair | face frames | id_closer | id_transfer | flicker | bg_psnr (dB) | render (s) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, s, sec in rows:
-        lines.append(
-            f"| {name} | {s.face_frames} | {s.id_closer:.2f} | {s.id_transfer:.2f} | "
-            f"{s.flicker:.2f} | {s.bg_psnr:.1f} | {sec:.2f} |"
-        )
-    if rows:
-        n = np.array([s.face_frames for _, s, _ in rows], float)
-        w = n / max(n.sum(), 1)
-        closer = float(sum(s.id_closer * k for (_, s, _), k in zip(rows, w, strict=True)))
-        transfer = float(sum(s.id_transfer * k for (_, s, _), k in zip(rows, w, strict=True)))
-        flicker = max(s.flicker for _, s, _ in rows)
-        psnr = min(s.bg_psnr for _, s, _ in rows)
-        lines.append(
-            f"| **all ({len(rows)} pairs)** | {int(n.sum())} | **{closer:.2f}** | "
-            f"**{transfer:.2f}** | max {flicker:.2f} | min {psnr:.1f} | "
-            f"mean {np.mean([x for _, _, x in rows]):.2f} |"
-        )
-    return "\n".join(lines)
+def _run_pair(
+    args: Any,
+    models: DlibFaceModels,
+    engine: Any,
+    image: Frame,
+    identity: Any,
+    template: Any,
+    tfaces: list[_FrameFace],
+    name: str,
+) -> tuple[ClipScore, float]:
+    """Render one pair, score it and (with ``--sheets``) write its contact sheet."""
+    import time
+    from pathlib import Path
+
+    from server.gif_templates.media import read_animation
+    from server.render.pipeline import render
+
+    tframes = template.animation().frames
+    t0 = time.perf_counter()
+    out = render(template, {template.analysis.tracks[0].track_id: identity}, engine, args.format)
+    seconds = time.perf_counter() - t0
+    tmp = Path(f"/tmp/faceloop-quality-{os.getpid()}.{args.format}")
+    tmp.write_bytes(out.data)
+    oframes = read_animation(tmp).frames
+    tmp.unlink()
+    found = output_faces(models, oframes, tfaces)
+    desc = selfie_descriptor(models, image)
+    score = score_clip(models, desc, tframes, oframes, tfaces, found)
+    if args.sheets:
+        from tools.sheets import contact_sheet
+
+        args.sheets.mkdir(parents=True, exist_ok=True)
+        selfie_faces = models.detect(image, max_side=1280)
+        t_lm = [None if f.face is None else f.face.landmarks for f in tfaces]
+        lines = [name, *fmt(score).split("  ")]
+        sheet = contact_sheet(image, selfie_faces[0].landmarks, tframes, oframes, t_lm, lines)
+        cv2.imwrite(str(args.sheets / f"{name.replace(' x ', '_')}.png"), sheet)
+    return score, seconds
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
 from server.types import Frame, IdentityData
-from server.vision import color, detail, masks, pose, shape
+from server.vision import color, detail, masks, pose, shape, symmetry
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
@@ -57,6 +57,7 @@ class ClassicOptions:
     shading_scale: float = 0.3  # its blur, share of the inter-ocular distance
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
+    complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
 
 
 @dataclass
@@ -91,15 +92,17 @@ class ClassicEngine:
 
     # -- once per identity ----------------------------------------------------------------
     def prepare_identity(self, identity: IdentityData) -> ClassicFace:
-        tex = identity.texture
-        upright = _uncross(identity.landmarks.astype(np.float64), np.array([0.0, 1.0]))
+        tex, lm = identity.texture, identity.landmarks
+        if self.options.complete_turned:
+            tex, lm = symmetry.complete_far_side(tex, lm)
+        upright = _uncross(lm.astype(np.float64), np.array([0.0, 1.0]))
         pts = shape.with_forehead(upright.astype(np.float32))
-        iod = shape.interocular(identity.landmarks)
+        iod = shape.interocular(lm)
         alpha = _texture_mask(tex.shape[:2], pts, iod, self.options.feather)
         lab = color.to_lab(tex)
-        skin = masks.skin_mask(tex.shape[:2], identity.landmarks)
+        skin = masks.skin_mask(tex.shape[:2], lm)
         if self.options.skin_only_edges:
-            alpha *= _skin_weight(lab, skin, identity.landmarks)
+            alpha *= _skin_weight(lab, skin, lm)
         return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin))
 
     # -- once per track ------------------------------------------------------------------

@@ -1,0 +1,102 @@
+"""Complete the far side of a turned face from its near side, by symmetry.
+
+On a selfie turned by 20-30 degrees the far half of the face is squeezed: the far eye
+and cheek are a few pixels wide, and a warp onto a frontal template stretches them
+into smeared, distorted features. Faces are nearly symmetric, so the near half, seen
+almost whole, is a better source for both: it is mirrored about the face's vertical
+midline onto the far half, its landmarks with it (dlib's left/right point
+correspondence), and blended in over a soft band at the midline.
+
+How much of the mirror is used grows with the head turn fitted to the landmarks
+(``pose.fit``): none below ``YAW_START`` degrees (a frontal selfie is left exactly as
+it is), all of it from ``YAW_FULL``. In between, both halves are first warped to the
+same landmarks, part way to frontal, so the blend never shows two eyes.
+
+Works on an upright aligned face texture (eyes level), BGR uint8.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.types import Box, Frame, Landmarks68
+from server.vision import pose, shape
+from server.vision.warp import triangulate, warp_mesh
+
+YAW_START = 10.0  # degrees of turn below which the texture is left as it is
+YAW_FULL = 20.0  # degrees of turn from which the far side is wholly mirrored
+BAND = 0.4  # blend band across the midline, share of the inter-ocular distance
+_MIDLINE = np.flatnonzero(np.arange(68) == shape.MIRROR)  # nose ridge, lips' and chin's centres
+_AXIS = np.array([27, 28, 57, 8])  # points whose mean x is the midline
+
+
+def turn_weight(lm: Landmarks68) -> float:
+    """0 (frontal) .. 1 (turned ``YAW_FULL`` degrees or more)."""
+    yaw = abs(pose.yaw_degrees(pose.fit(lm)))
+    return float(np.clip((yaw - YAW_START) / (YAW_FULL - YAW_START), 0.0, 1.0))
+
+
+def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[np.float32]]:
+    """The texture and its 68 landmarks with the far half replaced by the near half's
+    mirror image, weighted by the turn (unchanged, the same objects, when frontal)."""
+    w = turn_weight(lm)
+    if w <= 0:
+        return texture, lm
+    p = np.asarray(lm, np.float64)
+    c = float(p[_AXIS, 0].mean())
+    far_sign = 1.0 if p[16, 0] - c < c - p[0, 0] else -1.0  # the narrower side is far
+    mirrored = p[shape.MIRROR] * np.array([-1.0, 1.0]) + np.array([2 * c, 0.0])
+    target = (1 - w) * p + w * frontal_shape(p, c)
+    flip = np.array([[-1.0, 0.0, 2 * c], [0.0, 1.0, 0.0]])
+    h, wd = texture.shape[:2]
+    flipped = np.asarray(
+        cv2.warpAffine(texture, flip, (wd, h), borderMode=cv2.BORDER_REPLICATE), np.uint8
+    )
+    near = _warp(texture, p, target)
+    other = _warp(flipped, mirrored, target)
+    # The nose stays the near side's own (its far flank, moved to the midline): a turned
+    # nose shows one broad flank, which mirrored would read as a second nose.
+    wing = float(target[35 if far_sign > 0 else 31, 0])
+    iod = shape.interocular(lm)
+    x = (np.arange(wd, dtype=np.float64) - wing) * far_sign / max(BAND * iod, 1.0)
+    ramp = np.clip(x, 0.0, 1.0)
+    m = (w * ramp * ramp * (3 - 2 * ramp)).astype(np.float32)[None, :, None]
+    out = near.astype(np.float32) * (1 - m) + other.astype(np.float32) * m
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), target.astype(np.float32)
+
+
+def frontal_shape(p: NDArray[np.float64], midline: float) -> NDArray[np.float64]:
+    """The 68 points as the face would show them frontally: the mean face at the
+    fitted scale plus what departs from it in the face's frontal plane (its
+    proportions), centred on ``midline``, eyes and chin at the same heights as in ``p``
+    (a turn about the vertical axis leaves heights as they are)."""
+    fit = pose.fit(p)
+    f = fit.scale * pose.mean_face()[:, :2] + pose.frontal_offsets(p, fit)
+
+    def eyes_y(q: NDArray[np.float64]) -> float:
+        return float(q[36:48, 1].mean())
+
+    k = (p[8, 1] - eyes_y(p)) / max(f[8, 1] - eyes_y(f), 1e-6)
+    f = (f - np.array([f[_AXIS, 0].mean(), eyes_y(f)])) * k
+    return np.asarray(f + np.array([midline, eyes_y(p)]), np.float64)
+
+
+def _warp(image: Frame, src: NDArray[np.float64], dst: NDArray[np.float64]) -> Frame:
+    """``image`` warped so that the 68 points (and the forehead raised from their
+    brows) move from ``src`` to ``dst``; the image border stays put."""
+    h, w = image.shape[:2]
+    t = np.linspace(0.0, 1.0, 5)
+    edge = np.concatenate(
+        [
+            np.stack([t * (w - 1), np.zeros(5)], 1),
+            np.stack([t * (w - 1), np.full(5, h - 1.0)], 1),
+            np.stack([np.zeros(3), t[1:4] * (h - 1)], 1),
+            np.stack([np.full(3, w - 1.0), t[1:4] * (h - 1)], 1),
+        ]
+    )
+    s = np.concatenate([shape.with_forehead(src.astype(np.float32)), edge])
+    d = np.concatenate([shape.with_forehead(dst.astype(np.float32)), edge])
+    out, covered = warp_mesh(image, s, d, triangulate(d), Box(0, 0, w, h))
+    return np.where(covered[..., None], out, image).astype(np.uint8)

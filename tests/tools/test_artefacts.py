@@ -1,0 +1,68 @@
+"""tools.artefacts on synthetic clips: a blurred output reads as softer than its
+template, darkened eyes as darker, an output that keeps its mouth open while the
+template's stays closed as disagreeing, and an unchanged output as 1.0 everywhere."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from server.vision import pose, shape
+from tools.artefacts import MOUTH_OPEN, measure
+
+
+def _face(width: float = 120.0) -> np.ndarray:
+    p = pose.mean_face()[:, :2]
+    p = (p - p.mean(0)) / np.ptp(p[:, 0]) * width
+    return (p + np.array([100.0, 100.0])).astype(np.float32)
+
+
+def _opened(lm: np.ndarray, amount: float) -> np.ndarray:
+    out = lm.copy()
+    drop = amount * float(np.linalg.norm(lm[54] - lm[48]))
+    out[[65, 66, 67, 55, 56, 57, 58, 59], 1] += drop
+    return out
+
+
+def _clip(n: int = 8) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    base = rng.integers(60, 200, (200, 200, 3)).astype(np.uint8)
+    return [np.roll(base, i, axis=1) for i in range(n)]
+
+
+def test_an_unchanged_clip_scores_one() -> None:
+    frames, lm = _clip(), _face()
+    assert shape.mouth_openness(lm) < MOUTH_OPEN
+    a = measure(frames, frames, [lm] * 8, [lm] * 8)
+    assert a.detail == a.eye_light == a.bridge == 1.0
+    assert a.mouth_agree == 1.0
+
+
+def test_a_blurred_output_is_softer() -> None:
+    frames, lm = _clip(), _face()
+    blurred = [np.asarray(cv2.GaussianBlur(f, (0, 0), 2.0), np.uint8) for f in frames]
+    assert measure(frames, blurred, [lm] * 8, [lm] * 8).detail < 0.5
+
+
+def test_dark_eyes_read_dark() -> None:
+    frames, lm = _clip(), _face()
+    dark = []
+    for f in frames:
+        g = f.copy()
+        for eye in (shape.EYE_L, shape.EYE_R):  # a blob a little wider than the eye
+            c = np.round(lm[eye].mean(0)).astype(int)
+            r = int(0.35 * shape.interocular(lm))
+            cv2.circle(g, (int(c[0]), int(c[1])), r, (10, 10, 10), -1)
+        dark.append(g)
+    assert measure(frames, dark, [lm] * 8, [lm] * 8).eye_light < 0.8
+
+
+def test_an_open_mouth_over_a_closed_one_disagrees() -> None:
+    frames, lm = _clip(), _face()
+    talking = [_opened(lm, 0.4 * (i % 2)) for i in range(8)]  # opens every other frame
+    a = measure(frames, frames, talking, [_opened(lm, 0.4)] * 8)
+    assert a.mouth_agree == 0.5
+    follows = measure(frames, frames, talking, talking)
+    assert follows.mouth_agree == 1.0 and follows.mouth_corr > 0.99
+    missed = [lm if i % 2 == 0 else None for i in range(8)]  # a lost face is not counted
+    assert measure(frames, frames, talking, missed).mouth_agree == 1.0

@@ -1,0 +1,130 @@
+"""Automatic artefact measures of a refaced clip, beside tools.quality's identity scores.
+
+Each compares the output's face with the template's face in the same frame, where dlib
+found the face in both (template landmarks for regions, the output's own landmarks for
+its mouth):
+- detail:      fine detail (mean absolute Laplacian) inside the face hull, output over
+               template, median over frames (< 1: softer than the template, a smeared
+               or blurred face; > 1: crisper, a pasted look);
+- mouth_agree: share of frames where the output's mouth is open exactly when the
+               template's is (inner-lip gap over mouth width above ``MOUTH_OPEN``);
+- mouth_corr:  correlation of the two mouth openings over the clip (NaN when either
+               does not move);
+- eye_light:   mean lightness around the eyes, output over template, median (a dark
+               blob for an eye reads well below 1);
+- bridge:      horizontal-edge energy on the nose bridge between the eyes, output over
+               template, median (on a template with glasses: below 1 where the frame's
+               bridge was erased).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.types import Frame
+from server.vision import shape
+from server.vision.detail import detail_energy
+from server.vision.masks import hull_mask
+
+MOUTH_OPEN = 0.12  # inner-lip gap over mouth width above which a mouth counts as open
+EYE_MARGIN = 0.15  # eye region: the eye's hull dilated by this share of the IOD
+
+Points = NDArray[np.floating]
+
+
+@dataclass
+class Artefacts:
+    detail: float
+    mouth_agree: float
+    mouth_corr: float
+    eye_light: float
+    bridge: float
+
+
+def measure(
+    template: Sequence[Frame],
+    output: Sequence[Frame],
+    template_lm: Sequence[Points | None],
+    output_lm: Sequence[Points | None],
+) -> Artefacts:
+    """The measures over a clip; landmarks are (68, 2) per frame, None where no face."""
+    detail, eyes, bridge, t_open, o_open = [], [], [], [], []
+    for t, o, tl, ol in zip(template, output, template_lm, output_lm, strict=True):
+        if tl is None:
+            continue
+        gt, go = _gray(t), _gray(o)
+        detail.append(_ratio(_detail(go, tl), _detail(gt, tl)))
+        eyes.append(_ratio(_eye_light(go, tl), _eye_light(gt, tl)))
+        bridge.append(_ratio(_bridge_edges(go, tl), _bridge_edges(gt, tl)))
+        if ol is not None:
+            t_open.append(shape.mouth_openness(np.asarray(tl, np.float32)))
+            o_open.append(shape.mouth_openness(np.asarray(ol, np.float32)))
+    return Artefacts(
+        detail=_median(detail),
+        mouth_agree=_agreement(t_open, o_open),
+        mouth_corr=_correlation(t_open, o_open),
+        eye_light=_median(eyes),
+        bridge=_median(bridge),
+    )
+
+
+def _gray(frame: Frame) -> NDArray[np.float32]:
+    return np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), np.float32)
+
+
+def _detail(gray: NDArray[np.float32], lm: Points) -> float:
+    return detail_energy(gray, hull_mask(gray.shape[:2], lm))
+
+
+def _eye_light(gray: NDArray[np.float32], lm: Points) -> float:
+    mask = np.zeros(gray.shape[:2], np.uint8)
+    r = max(1, int(round(EYE_MARGIN * shape.interocular(np.asarray(lm, np.float32)))))
+    for eye in (shape.EYE_L, shape.EYE_R):
+        pts = np.round(np.asarray(lm)[eye]).astype(np.int32)
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1)
+    mask = np.asarray(cv2.dilate(mask, np.ones((2 * r + 1, 2 * r + 1), np.uint8)), np.uint8)
+    return float(gray[mask > 0].mean()) if mask.any() else float("nan")
+
+
+def _bridge_edges(gray: NDArray[np.float32], lm: Points) -> float:
+    """Mean absolute vertical gradient between the inner eye corners, from the brows'
+    inner ends down to the eyes' lower lids: where a pair of glasses has its bridge."""
+    p = np.asarray(lm, np.float64)
+    x0, x1 = int(round(p[39, 0])), int(round(p[42, 0]))
+    y0 = int(round(min(p[21, 1], p[22, 1])))
+    y1 = int(round(max(p[40, 1], p[47, 1])))
+    h, w = gray.shape[:2]
+    x0, x1, y0, y1 = max(0, x0), min(w, x1), max(0, y0), min(h, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return float("nan")
+    dy = cv2.Sobel(cv2.GaussianBlur(gray, (0, 0), 1.0), cv2.CV_32F, 0, 1, ksize=3)
+    return float(np.abs(dy[y0:y1, x0:x1]).mean())
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if np.isfinite(a) and np.isfinite(b) and b > 1e-6 else float("nan")
+
+
+def _median(values: list[float]) -> float:
+    v = np.array([x for x in values if np.isfinite(x)])
+    return float(np.median(v)) if len(v) else float("nan")
+
+
+def _agreement(t_open: list[float], o_open: list[float]) -> float:
+    if not t_open:
+        return float("nan")
+    t = np.array(t_open) > MOUTH_OPEN
+    o = np.array(o_open) > MOUTH_OPEN
+    return float((t == o).mean())
+
+
+def _correlation(t_open: list[float], o_open: list[float]) -> float:
+    t, o = np.array(t_open), np.array(o_open)
+    if len(t) < 3 or t.std() < 1e-3 or o.std() < 1e-3:
+        return float("nan")
+    return float(np.corrcoef(t, o)[0, 1])
