@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
 from server.types import Frame, IdentityData
-from server.vision import color, detail, masks, pose, shape
+from server.vision import color, detail, glasses, masks, pose, shape
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
@@ -81,6 +81,7 @@ class TrackPlan:
     face: ClassicFace  # the identity's texture at about this track's scale
     blur: NDArray[np.float32]  # (N,) extra blur per frame, output px (motion-blurred frames)
     lid_gaps: NDArray[np.float64]  # (N, 4) identity offset gap per lid pair, canonical y
+    occluder: NDArray[np.float32] | None = None  # (N, h, w) template occluders, canonical crop
 
 
 class ClassicEngine:
@@ -91,7 +92,7 @@ class ClassicEngine:
 
     # -- once per identity ----------------------------------------------------------------
     def prepare_identity(self, identity: IdentityData) -> ClassicFace:
-        tex = identity.texture
+        tex = glasses.remove_glasses(identity.texture, identity.landmarks)
         upright = _uncross(identity.landmarks.astype(np.float64), np.array([0.0, 1.0]))
         pts = shape.with_forehead(upright.astype(np.float32))
         iod = shape.interocular(identity.landmarks)
@@ -153,7 +154,8 @@ class ClassicEngine:
             scaled, blur = _match_detail(scaled, np.asarray(details), present, iod, colour)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
-        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps)
+        occluder = feats.get("occluder")
+        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder)
 
     # -- per frame -----------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -254,6 +256,8 @@ class ClassicEngine:
         if o.keep_eyes:
             for eye in (shape.EYE_L, shape.EYE_R):
                 alpha *= 1.0 - masks.polygon_mask(box, target[eye], 0.015 * height)
+        if plan.occluder is not None:  # the template's glasses stay in front
+            alpha *= 1.0 - glasses.mask_in_box(plan.occluder[index], target, box)
         return rgb, alpha
 
 

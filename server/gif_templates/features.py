@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from server.gif_templates.occluders import OCCLUDER, stored_occluder
 from server.gif_templates.tracks import FaceTrack
 from server.types import Frame
 from server.vision.detail import face_detail
@@ -53,4 +54,7 @@ def track_features(track: FaceTrack) -> dict[str, NDArray[np.float32]]:
         value = track.extras.get(name)
         if value is not None and np.asarray(value).shape == expected:
             out[name] = np.asarray(value, np.float32)
+    occluder = stored_occluder(track)
+    if occluder is not None:
+        out[OCCLUDER] = occluder
     return out

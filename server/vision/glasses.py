@@ -1,0 +1,224 @@
+"""Spectacles on a face: how sure we are there is a pair, and where its frames lie.
+
+Everything is measured in a canonical crop that follows the eyes (eye centres level,
+``CANON_IOD`` px apart), so the mask of a template frame can be stored small and warped
+back into any frame from its landmarks alone (:func:`to_canonical`).
+
+Frames are thin lines, darker or brighter than the skin around them (black plastic,
+clear acetate, polished metal): a morphological black-hat and top-hat at about a
+seventh of the inter-ocular distance find them. Faces have thin lines of their own
+(lids, lashes, brows, creases), so the rims are looked for only where spectacles sit:
+along rays from each eye, around it at lens distance, the lens outline being the ring
+of strongest response once smoothed around the eye. The evidence that there is a pair
+at all comes from where a face without glasses is smooth skin: below the eyes on the
+cheeks, outside the eye corners and across the nose bridge between the eyes.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.types import Box, Frame
+from server.vision import shape
+
+CANON_W, CANON_H = 128, 96  # canonical crop, px
+CANON_IOD = 48.0  # eye centres' distance in it
+CANON_EYES_Y = 36.0
+_ANGLES = 48  # rays around each eye
+_RHO = np.linspace(0.55, 1.45, 19)  # ray samples, share of the nominal lens ellipse
+_LENS = (0.42, 0.30)  # nominal lens semi-axes, share of the inter-ocular distance
+_LINE_KERNEL = 7  # thinner than this (px, canonical) counts as a line
+EVIDENCE_AT = 0.5  # glasses_evidence at or above this: a pair of glasses
+Affine = NDArray[np.float64]
+
+
+def to_canonical(lm: NDArray[np.floating]) -> Affine:
+    """(2, 3) similarity from frame pixels into the canonical crop of face ``lm``."""
+    a, b = shape.eye_centres(lm.astype(np.float32))
+    half = CANON_IOD / 2
+    dst = np.array([[CANON_W / 2 - half, CANON_EYES_Y], [CANON_W / 2 + half, CANON_EYES_Y]])
+    return shape.similarity(np.stack([a, b]), dst)
+
+
+def canonical_crop(frame: Frame, lm: NDArray[np.floating]) -> tuple[Frame, NDArray[np.float64]]:
+    """The canonical crop of the face and its landmarks in crop pixels."""
+    m = to_canonical(lm)
+    crop = cv2.warpAffine(frame, m, (CANON_W, CANON_H), flags=cv2.INTER_AREA)
+    return np.asarray(crop, np.uint8), shape.apply_affine(m, lm)
+
+
+def _channels(crop: Frame) -> list[NDArray[np.float32]]:
+    """Lightness and the two colour axes (these doubled): clear or metal frames on
+    pale skin can be as light as the skin and differ only in colour."""
+    lab = np.asarray(cv2.cvtColor(crop, cv2.COLOR_BGR2LAB), np.float32)
+    return [lab[:, :, 0], lab[:, :, 1] * 2.0, lab[:, :, 2] * 2.0]
+
+
+def line_response(crop: Frame) -> NDArray[np.float32]:
+    """Strength of thin dark or bright lines (grey levels), per pixel."""
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_LINE_KERNEL, _LINE_KERNEL))
+    out = np.zeros(crop.shape[:2], np.float32)
+    for channel in _channels(crop):
+        smooth = np.asarray(cv2.GaussianBlur(channel, (0, 0), 0.7), np.float32)
+        for op in (cv2.MORPH_BLACKHAT, cv2.MORPH_TOPHAT):
+            out = np.maximum(out, np.asarray(cv2.morphologyEx(smooth, op, k), np.float32))
+    return out
+
+
+def horizontal_lines(channel: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Strength of thin, roughly horizontal lines (long along x) in one channel: skin
+    texture, pores and paint cracks are short and average out."""
+    smooth = np.asarray(cv2.GaussianBlur(channel, (0, 0), sigmaX=3.0, sigmaY=1.0), np.float32)
+    return np.abs(np.asarray(cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=3), np.float32))
+
+
+def glasses_evidence(frame: Frame, lm: NDArray[np.floating]) -> float:
+    """0..1: how sure we are the face wears glasses (:data:`EVIDENCE_AT` and above: yes)."""
+    crop, pts = canonical_crop(frame, lm)
+    return evidence(crop, pts)
+
+
+def evidence(crop: Frame, pts: NDArray[np.float64]) -> float:
+    """:func:`glasses_evidence` on a canonical crop: a bar across the nose bridge
+    between the eyes, against the line strength of the cheeks below (per channel, the
+    clearest one counts)."""
+    x0, x1 = int(pts[39, 0] + 0.1 * CANON_IOD), int(pts[42, 0] - 0.1 * CANON_IOD)
+    y0, y1 = int(CANON_EYES_Y - 0.3 * CANON_IOD), int(CANON_EYES_Y + 0.05 * CANON_IOD)
+    cy0, cy1 = int(CANON_EYES_Y + 0.55 * CANON_IOD), int(min(pts[33, 1], CANON_H - 1))
+    cx0, cx1 = int(pts[31, 0] - 0.35 * CANON_IOD), int(pts[35, 0] + 0.35 * CANON_IOD)
+    if x1 - x0 < 3 or cy1 - cy0 < 2:
+        return 0.0
+    ratio = 0.0
+    for channel in _channels(crop):
+        lines = horizontal_lines(channel)
+        bridge = float(lines[max(0, y0) : y1, x0:x1].mean(1).max())
+        floor = float(np.median(lines[cy0:cy1, max(0, cx0) : cx1])) + 0.5
+        ratio = max(ratio, bridge / floor)
+    return float(np.clip((ratio - _BRIDGE_NONE) / _BRIDGE_SPAN, 0.0, 1.0))
+
+
+_BRIDGE_NONE = 1.8  # bridge line strength over the cheeks' on faces without glasses ...
+_BRIDGE_SPAN = 1.4  # ... and the rise above it to sure glasses
+
+
+def glasses_mask(frame: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
+    """0..1 mask of the spectacle frames in the canonical crop of face ``lm``; all zero
+    when :func:`glasses_evidence` is below :data:`EVIDENCE_AT`."""
+    crop, pts = canonical_crop(frame, lm)
+    if evidence(crop, pts) < EVIDENCE_AT:
+        return np.zeros((CANON_H, CANON_W), np.float32)
+    return frames_mask(crop, pts)
+
+
+def frames_mask(crop: Frame, pts: NDArray[np.float64]) -> NDArray[np.float32]:
+    """The frames' mask in a canonical crop known to show glasses: strong lines on
+    each lens outline, the bridge and the temples, grown by a pixel and softened."""
+    response = line_response(crop)
+    band = np.zeros((CANON_H, CANON_W), np.uint8)
+    for xs, ys in _rim_paths(response * _eye_exclusion(pts), pts):
+        poly = np.round(np.stack([xs, ys], 1) * 4).astype(np.int32)
+        cv2.polylines(band, [poly], True, 1, 5, cv2.LINE_8, shift=2)
+    _bars(band, crop, pts)
+    floor = float(np.percentile(response[band > 0], 55)) if band.any() else 0.0
+    strong = (response > max(4.0, floor)) & (band > 0)
+    kept = strong.astype(np.float32) * _eye_exclusion(pts)
+    mask = np.asarray(cv2.dilate(kept, np.ones((3, 3), np.uint8)), np.float32)
+    return np.asarray(cv2.GaussianBlur(mask, (0, 0), 0.7), np.float32)
+
+
+def _eye_exclusion(pts: NDArray[np.float64]) -> NDArray[np.float32]:
+    """1 outside the eye openings (lids and lashes grown by 2 px), 0 on them."""
+    keep = np.ones((CANON_H, CANON_W), np.uint8)
+    for eye in (shape.EYE_L, shape.EYE_R):
+        poly = np.round(pts[eye]).astype(np.int32)
+        cv2.fillPoly(keep, [poly], 0)
+        cv2.polylines(keep, [poly], True, 0, 4)
+    return keep.astype(np.float32)
+
+
+def _rim_paths(
+    response: NDArray[np.float32], pts: NDArray[np.float64]
+) -> list[tuple[NDArray[np.float32], NDArray[np.float32]]]:
+    """Per eye, the lens outline: around the eye, the path of strongest line response
+    that moves at most one radius step from ray to ray."""
+    theta = np.arange(_ANGLES) * (2 * np.pi / _ANGLES)
+    ax, ay = _LENS[0] * CANON_IOD, _LENS[1] * CANON_IOD
+    out = []
+    for eye in (shape.EYE_L, shape.EYE_R):
+        c = pts[eye].mean(0)
+        xs = (c[0] + np.cos(theta)[:, None] * ax * _RHO[None, :]).astype(np.float32)
+        ys = (c[1] + np.sin(theta)[:, None] * ay * _RHO[None, :]).astype(np.float32)
+        samples = cv2.remap(response, xs, ys, cv2.INTER_LINEAR, borderValue=0.0)
+        path = _best_path(np.asarray(samples, np.float64))
+        rows = np.arange(_ANGLES)
+        out.append((xs[rows, path], ys[rows, path]))
+    return out
+
+
+def _best_path(score: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Column per row maximising the summed ``score``, moving at most one column per row."""
+    n, m = score.shape
+    total = score[0].copy()
+    back = np.zeros((n, m), np.int64)
+    cols = np.arange(m)
+    for i in range(1, n):
+        options = np.stack([np.r_[-np.inf, total[:-1]], total, np.r_[total[1:], -np.inf]])
+        step = options.argmax(0)
+        back[i] = cols + step - 1
+        total = options.max(0) + score[i]
+    path = np.zeros(n, np.int64)
+    path[-1] = int(total.argmax())
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
+
+
+def _bars(band: NDArray[np.uint8], crop: Frame, pts: NDArray[np.float64]) -> None:
+    """Add to ``band`` the bridge (between the eyes) and the temples (from beyond the
+    eyes' outer corners to the crop's border): in each strip, the left-to-right path of
+    strongest horizontal lines that moves at most a pixel up or down per column."""
+    lines = np.max([horizontal_lines(c) for c in _channels(crop)], axis=0)
+    top, low = int(CANON_EYES_Y - 0.4 * CANON_IOD), int(CANON_EYES_Y + 0.1 * CANON_IOD)
+    left = int(pts[36, 0] - 0.25 * CANON_IOD)
+    right = int(pts[45, 0] + 0.25 * CANON_IOD)
+    for x0, x1 in ((int(pts[39, 0]), int(pts[42, 0]) + 1), (0, left), (right, CANON_W)):
+        x0, x1 = max(0, x0), min(CANON_W, x1)
+        if x1 - x0 < 3:
+            continue
+        ys = top + _best_path(np.asarray(lines[top:low, x0:x1].T, np.float64))
+        poly = np.stack([np.arange(x0, x1), ys], 1).astype(np.int32)
+        cv2.polylines(band, [poly], False, 1, 5)
+
+
+def mask_in_box(
+    mask: NDArray[np.floating], lm: NDArray[np.floating], box: Box
+) -> NDArray[np.float32]:
+    """A canonical-crop mask of face ``lm`` warped into ``box`` of its frame."""
+    m = to_canonical(lm)
+    inverse = cv2.invertAffineTransform(m)
+    inverse[:, 2] -= (box.left, box.top)
+    out = cv2.warpAffine(
+        np.asarray(mask, np.float32),
+        inverse,
+        (box.width, box.height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+    )
+    return np.asarray(out, np.float32)
+
+
+def remove_glasses(image: Frame, lm: NDArray[np.floating]) -> Frame:
+    """``image`` with the frames of the glasses on face ``lm`` painted over from the
+    skin around them (unchanged when the face wears none), so they never reach a swap."""
+    crop, pts = canonical_crop(image, lm)
+    if evidence(crop, pts) < EVIDENCE_AT:
+        return image
+    h, w = image.shape[:2]
+    mask = mask_in_box(frames_mask(crop, pts), lm, Box(0, 0, w, h)) > 0.15
+    grow = max(1, int(round(0.03 * shape.interocular(np.asarray(lm, np.float32)))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    holes = cv2.dilate(mask.astype(np.uint8), kernel)
+    radius = 2 * grow + 1
+    return np.asarray(cv2.inpaint(image, holes, radius, cv2.INPAINT_TELEA), np.uint8)
