@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from server.engines import load_engines
 from server.engines.classic import ClassicEngine
+from server.engines.neural import NeuralOptions
 from server.faces.identity import build_identity
 from server.gif_templates.analysis import TemplateAnalysis, analyse_animation
 from server.gif_templates.occluders import GLASSES, OCCLUDER
 from server.render.pipeline import swap_frames
-from server.types import Frame, IdentityData
+from server.types import Box, Frame, IdentityData
 from server.vision import glasses, masks, shape
+from tests.engines.conftest import Template
+from tests.engines.synthetic import loaded_store
 from tests.render.samples import astronaut, dlib_models, puppet_clip, t1_face
 from tests.vision.spectacles import draw_glasses
 
@@ -128,3 +133,26 @@ def test_the_selfie_glasses_do_not_reach_the_output(monkeypatch: pytest.MonkeyPa
     print(f"dark lines gained over the bare selfie: removed {removed:.1f}, kept {pasted:.1f}")
     assert pasted > 40
     assert removed < 0.4 * pasted
+
+
+def test_the_neural_paste_back_keeps_the_occluder(
+    astro: Template, mixing_dir: Path, selfie_identity: IdentityData
+) -> None:
+    """A stored occluder (a band over the eyes here) is left as the template has it."""
+    built = load_engines(None, loaded_store(mixing_dir), NeuralOptions())
+    engine = built.engines["neural"]
+    n = astro.analysis.frame_count
+    band = np.zeros((n, glasses.CANON_H, glasses.CANON_W), np.uint8)
+    band[:, 24:48, 8:120] = 255
+    track = astro.analysis.tracks[0]
+    covered = replace(track, extras={**track.extras, OCCLUDER: band})
+    occluded = replace(astro.analysis, tracks=[covered])
+    args = (engine, lambda _: None, lambda: False)
+    plain = swap_frames(astro.frames, astro.analysis, {0: selfie_identity}, *args)
+    kept = swap_frames(astro.frames, occluded, {0: selfie_identity}, *args)
+    h, w = astro.frames[0].shape[:2]
+    for i, frame in enumerate(astro.frames):
+        under = glasses.mask_in_box(band[i] / 255.0, track.landmarks[i], Box(0, 0, w, h)) > 0.999
+        assert under.sum() > 500
+        assert np.abs(plain[i].astype(int) - frame)[under].max() > 2  # swapped there ...
+        assert np.array_equal(kept[i][under], frame[under])  # ... unless occluded
