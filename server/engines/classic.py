@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
+from server.gif_templates.occluders import occluder_for_render
 from server.types import Frame, IdentityData
 from server.vision import color, detail, glasses, masks, pose, shape
 from server.vision.boxes import clip_box, intersect, points_box
@@ -154,7 +155,7 @@ class ClassicEngine:
             scaled, blur = _match_detail(scaled, np.asarray(details), present, iod, colour)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
-        occluder = feats.get("occluder")
+        occluder = occluder_for_render(feats, frames, landmarks)
         return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder)
 
     # -- per frame -----------------------------------------------------------------------

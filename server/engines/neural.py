@@ -41,6 +41,7 @@ from server.engines.neural_geometry import (
 )
 from server.engines.neural_models import Enhancer, Swapper
 from server.gif_templates.landmarks5 import derive_landmarks5
+from server.gif_templates.occluders import occluder_for_render
 from server.types import Box, Frame, IdentityData
 from server.vision import color, glasses, masks, shape
 
@@ -167,7 +168,8 @@ class NeuralEngine:
         plan = NeuralPlan(
             frames, landmarks, matrices, boxes, held, nan, nan.copy(), p5, np.zeros(n, bool)
         )
-        plan.occluder = (features or {}).get("occluder")  # the template's glasses stay in front
+        # The template's glasses stay in front.
+        plan.occluder = occluder_for_render(features or {}, frames, landmarks)
         return plan
 
     # -- per frame -----------------------------------------------------------------------

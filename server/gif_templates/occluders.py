@@ -8,13 +8,15 @@ Stored as track extras beside the face features:
   canonical face crop (see :func:`server.vision.glasses.to_canonical`), only for tracks
   that wear glasses (most of the track's frames say so).
 
-An analysis without them (stored before they existed, or of a face without glasses)
-has no occluders: engines paste the whole face as before.
+A track with ``glasses`` and no ``occluder`` wears none. An analysis stored before
+these existed has neither: its occluders are computed at render time
+(:func:`occluder_for_render`; the evidence costs a few ms a frame, masks only follow
+for a face with glasses).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,3 +74,19 @@ def stored_occluder(track: FaceTrack) -> NDArray[np.float32] | None:
     if value is None or np.asarray(value).shape != expected:
         return None
     return np.asarray(value, np.float32) * np.float32(1 / 255)
+
+
+def occluder_for_render(
+    features: Mapping[str, NDArray[np.floating]],
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+) -> NDArray[np.float32] | None:
+    """A track's occluder masks (0..1) for a render: the stored ones, none when the
+    analysis found no glasses, computed now when it predates occluders."""
+    if OCCLUDER in features:
+        return np.asarray(features[OCCLUDER], np.float32)
+    if GLASSES in features:
+        return None
+    present = ~np.isnan(landmarks[:, 0, 0])
+    computed = track_occluders(frames, landmarks, present).get(OCCLUDER)
+    return None if computed is None else computed.astype(np.float32) * np.float32(1 / 255)
