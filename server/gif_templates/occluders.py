@@ -51,14 +51,19 @@ def track_occluders(
 
 
 def _steady(masks: NDArray[np.float32], present: NDArray[np.bool_]) -> NDArray[np.float32]:
-    """Each frame's mask joined with its neighbours' (the crop follows the face, so
-    frames stay put in it): a rim missed in one frame does not blink."""
+    """Each frame's mask joined with where its neighbours (``_WINDOW`` frames either
+    side) mostly agree: the crop follows the face and frames sit still on it, so a
+    rim missed in a blurred or low-contrast frame is filled in and does not blink."""
     out = masks.copy()
     for i in map(int, np.flatnonzero(present)):
-        near = [j for j in (i - 1, i + 1) if 0 <= j < len(masks) and present[j]]
-        for j in near:
-            out[i] = np.maximum(out[i], 0.7 * masks[j])
+        lo, hi = max(0, i - _WINDOW), min(len(masks), i + _WINDOW + 1)
+        near = masks[lo:hi][present[lo:hi]]
+        agreed = np.clip((near.mean(0) - 0.25) / 0.25, 0.0, 1.0)
+        out[i] = np.maximum(masks[i], agreed)
     return out
+
+
+_WINDOW = 4
 
 
 def attach_occluders(tracks: Sequence[FaceTrack], frames: Sequence[Frame]) -> None:

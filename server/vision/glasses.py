@@ -30,6 +30,7 @@ _ANGLES = 48  # rays around each eye
 _RHO = np.linspace(0.55, 1.45, 19)  # ray samples, share of the nominal lens ellipse
 _LENS = (0.42, 0.30)  # nominal lens semi-axes, share of the inter-ocular distance
 _LINE_KERNEL = 7  # thinner than this (px, canonical) counts as a line
+_LASHES = 4  # lines this close to the eye's outline (px) are lids and lashes
 EVIDENCE_AT = 0.5  # glasses_evidence at or above this: a pair of glasses
 Affine = NDArray[np.float64]
 
@@ -56,13 +57,17 @@ def _channels(crop: Frame) -> list[NDArray[np.float32]]:
     return [lab[:, :, 0], lab[:, :, 1] * 2.0, lab[:, :, 2] * 2.0]
 
 
-def line_response(crop: Frame) -> NDArray[np.float32]:
-    """Strength of thin dark or bright lines (grey levels), per pixel."""
+_DARK, _BRIGHT = (cv2.MORPH_BLACKHAT,), (cv2.MORPH_TOPHAT,)
+
+
+def line_response(crop: Frame, ops: tuple[int, ...] = _DARK + _BRIGHT) -> NDArray[np.float32]:
+    """Strength of thin lines (grey levels) per pixel: lower than their surroundings
+    in some channel (``_DARK``), higher (``_BRIGHT``) or either (the default)."""
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_LINE_KERNEL, _LINE_KERNEL))
     out = np.zeros(crop.shape[:2], np.float32)
     for channel in _channels(crop):
         smooth = np.asarray(cv2.GaussianBlur(channel, (0, 0), 0.7), np.float32)
-        for op in (cv2.MORPH_BLACKHAT, cv2.MORPH_TOPHAT):
+        for op in ops:
             out = np.maximum(out, np.asarray(cv2.morphologyEx(smooth, op, k), np.float32))
     return out
 
@@ -113,29 +118,72 @@ def glasses_mask(frame: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
 
 
 def frames_mask(crop: Frame, pts: NDArray[np.float64]) -> NDArray[np.float32]:
-    """The frames' mask in a canonical crop known to show glasses: strong lines on
-    each lens outline, the bridge and the temples, grown by a pixel and softened."""
+    """The frames' mask in a canonical crop known to show glasses: each lens outline,
+    the bridge and the temples where their lines are strong, grown by a pixel and
+    softened."""
     response = line_response(crop)
-    band = np.zeros((CANON_H, CANON_W), np.uint8)
-    for xs, ys in _rim_paths(response * _eye_exclusion(pts), pts):
-        poly = np.round(np.stack([xs, ys], 1) * 4).astype(np.int32)
-        cv2.polylines(band, [poly], True, 1, 5, cv2.LINE_8, shift=2)
-    _bars(band, crop, pts)
-    floor = float(np.percentile(response[band > 0], 55)) if band.any() else 0.0
-    strong = (response > max(4.0, floor)) & (band > 0)
-    kept = strong.astype(np.float32) * _eye_exclusion(pts)
+    rims = _lens_outlines(crop, pts)
+    on_rims = np.concatenate([_sample(response, xs, ys) for xs, ys in rims])
+    floor = max(3.0, 0.4 * float(np.median(on_rims)))
+    canvas = np.zeros((CANON_H, CANON_W), np.uint8)
+    for (xs, ys), closed in [(r, True) for r in rims] + [(b, False) for b in _bars(crop, pts)]:
+        strong = _sample(response, xs, ys) > floor
+        ends = np.round(np.stack([xs, ys], 1) * 4).astype(np.int32)
+        for k in range(len(xs) if closed else len(xs) - 1):
+            j = (k + 1) % len(xs)
+            if strong[k] and strong[j]:
+                cv2.line(canvas, tuple(ends[k]), tuple(ends[j]), 1, 2, cv2.LINE_8, shift=2)
+    kept = canvas.astype(np.float32) * _eye_exclusion(pts)
     mask = np.asarray(cv2.dilate(kept, np.ones((3, 3), np.uint8)), np.float32)
     return np.asarray(cv2.GaussianBlur(mask, (0, 0), 0.7), np.float32)
 
 
-def _eye_exclusion(pts: NDArray[np.float64]) -> NDArray[np.float32]:
-    """1 outside the eye openings (lids and lashes grown by 2 px), 0 on them."""
+def _sample(
+    image: NDArray[np.float32], xs: NDArray[np.floating], ys: NDArray[np.floating]
+) -> NDArray[np.float32]:
+    mx, my = (np.asarray(v, np.float32)[None, :] for v in (xs, ys))
+    return np.asarray(cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderValue=0.0), np.float32)[0]
+
+
+def _eye_exclusion(pts: NDArray[np.float64], grow: int = 2) -> NDArray[np.float32]:
+    """1 outside the eye openings (lids and lashes grown by ``grow`` px), 0 on them."""
     keep = np.ones((CANON_H, CANON_W), np.uint8)
     for eye in (shape.EYE_L, shape.EYE_R):
         poly = np.round(pts[eye]).astype(np.int32)
         cv2.fillPoly(keep, [poly], 0)
-        cv2.polylines(keep, [poly], True, 0, 4)
+        cv2.polylines(keep, [poly], True, 0, 2 * grow)
     return keep.astype(np.float32)
+
+
+def _below_brows(pts: NDArray[np.float64]) -> NDArray[np.float32]:
+    """1 below the brows' line, 0.5 on and above it: a rim follows the brows at most,
+    and the brows are the strongest lines near it."""
+    brows = pts[17:27] + np.array([0.0, 2.0])
+    outline = np.concatenate(
+        [[(0.0, brows[0, 1]), (0.0, 0.0), (CANON_W, 0.0)], [(CANON_W, brows[-1, 1])], brows[::-1]]
+    )
+    weight = np.ones((CANON_H, CANON_W), np.float32)
+    cv2.fillPoly(weight, [np.round(outline).astype(np.int32)], 0.5)
+    return weight
+
+
+def _lens_outlines(
+    crop: Frame, pts: NDArray[np.float64]
+) -> list[tuple[NDArray[np.float32], NDArray[np.float32]]]:
+    """Both lens outlines, traced on dark lines or on bright ones, whichever runs
+    stronger below the eyes (on the cheeks, where nothing else does). A frame keeps
+    its shade around the lens: metal rims shine where the brows above are dark."""
+    # Lids, lashes and brows are the strongest lines near a rim: keep the path off them.
+    weight = _eye_exclusion(pts, _LASHES) * _below_brows(pts)
+    below = slice(_ANGLES // 8, 3 * _ANGLES // 8)  # 45..135 degrees, image y down
+    best, best_score = [], -1.0
+    for ops in (_DARK, _BRIGHT):
+        response = line_response(crop, ops) * weight
+        rims = _rim_paths(response, pts)
+        score = sum(float(_sample(response, xs[below], ys[below]).mean()) for xs, ys in rims)
+        if score > best_score:
+            best, best_score = rims, score
+    return best
 
 
 def _rim_paths(
@@ -175,21 +223,23 @@ def _best_path(score: NDArray[np.float64]) -> NDArray[np.int64]:
     return path
 
 
-def _bars(band: NDArray[np.uint8], crop: Frame, pts: NDArray[np.float64]) -> None:
-    """Add to ``band`` the bridge (between the eyes) and the temples (from beyond the
-    eyes' outer corners to the crop's border): in each strip, the left-to-right path of
-    strongest horizontal lines that moves at most a pixel up or down per column."""
+def _bars(
+    crop: Frame, pts: NDArray[np.float64]
+) -> list[tuple[NDArray[np.float32], NDArray[np.float32]]]:
+    """The bridge (between the eyes) and the temples (from beyond the eyes' outer
+    corners to the crop's border): in each strip, the left-to-right path of strongest
+    horizontal lines that moves at most a pixel up or down per column."""
     lines = np.max([horizontal_lines(c) for c in _channels(crop)], axis=0)
     top, low = int(CANON_EYES_Y - 0.4 * CANON_IOD), int(CANON_EYES_Y + 0.1 * CANON_IOD)
     left = int(pts[36, 0] - 0.25 * CANON_IOD)
     right = int(pts[45, 0] + 0.25 * CANON_IOD)
+    out = []
     for x0, x1 in ((int(pts[39, 0]), int(pts[42, 0]) + 1), (0, left), (right, CANON_W)):
         x0, x1 = max(0, x0), min(CANON_W, x1)
-        if x1 - x0 < 3:
-            continue
-        ys = top + _best_path(np.asarray(lines[top:low, x0:x1].T, np.float64))
-        poly = np.stack([np.arange(x0, x1), ys], 1).astype(np.int32)
-        cv2.polylines(band, [poly], False, 1, 5)
+        if x1 - x0 >= 3:
+            ys = top + _best_path(np.asarray(lines[top:low, x0:x1].T, np.float64))
+            out.append((np.arange(x0, x1, dtype=np.float32), ys.astype(np.float32)))
+    return out
 
 
 def mask_in_box(
