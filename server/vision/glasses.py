@@ -5,13 +5,16 @@ Everything is measured in a canonical crop that follows the eyes (eye centres le
 back into any frame from its landmarks alone (:func:`to_canonical`).
 
 Frames are thin lines, darker or brighter than the skin around them (black plastic,
-clear acetate, polished metal): a morphological black-hat and top-hat at about a
-seventh of the inter-ocular distance find them. Faces have thin lines of their own
-(lids, lashes, brows, creases), so the rims are looked for only where spectacles sit:
-along rays from each eye, around it at lens distance, the lens outline being the ring
-of strongest response once smoothed around the eye. The evidence that there is a pair
-at all comes from where a face without glasses is smooth skin: below the eyes on the
-cheeks, outside the eye corners and across the nose bridge between the eyes.
+clear acetate, polished metal), in lightness or in colour: a morphological black-hat
+and top-hat at about a seventh of the inter-ocular distance find them. Faces have thin
+lines of their own (lids, lashes, brows, creases), so frames are looked for only where
+spectacles sit: each lens outline is the closed path of strongest lines around an eye
+(dynamic programming over rays at lens distance, kept off lids, lashes and brows), the
+bridge and the temples the strongest horizontal paths between and beyond the eyes.
+
+Whether there is a pair at all is told by the bridge: a horizontal bar across the
+nose between the eyes, where a face without glasses is smooth skin, against the line
+strength of the cheeks (creases at the nose root are short, brows lie above it).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.types import Box, Frame
+from server.types import Affine, Box, Frame
 from server.vision import shape
 
 CANON_W, CANON_H = 128, 96  # canonical crop, px
@@ -32,7 +35,6 @@ _LENS = (0.42, 0.30)  # nominal lens semi-axes, share of the inter-ocular distan
 _LINE_KERNEL = 7  # thinner than this (px, canonical) counts as a line
 _LASHES = 4  # lines this close to the eye's outline (px) are lids and lashes
 EVIDENCE_AT = 0.5  # glasses_evidence at or above this: a pair of glasses
-Affine = NDArray[np.float64]
 
 
 def to_canonical(lm: NDArray[np.floating]) -> Affine:
