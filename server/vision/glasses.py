@@ -121,8 +121,9 @@ def glasses_mask(frame: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
 
 def frames_mask(crop: Frame, pts: NDArray[np.float64]) -> NDArray[np.float32]:
     """The frames' mask in a canonical crop known to show glasses: each lens outline,
-    the bridge and the temples where their lines are strong, grown by a pixel and
-    softened."""
+    the bridge and the temples where their lines are strong, 2 px wide (as wide as
+    the template's skin can be kept around thin frames without showing its face)
+    and softened."""
     response = line_response(crop)
     rims = _lens_outlines(crop, pts)
     on_rims = np.concatenate([_sample(response, xs, ys) for xs, ys in rims])
@@ -136,8 +137,7 @@ def frames_mask(crop: Frame, pts: NDArray[np.float64]) -> NDArray[np.float32]:
             if strong[k] and strong[j]:
                 cv2.line(canvas, tuple(ends[k]), tuple(ends[j]), 1, 2, cv2.LINE_8, shift=2)
     kept = canvas.astype(np.float32) * _eye_exclusion(pts)
-    mask = np.asarray(cv2.dilate(kept, np.ones((3, 3), np.uint8)), np.float32)
-    return np.asarray(cv2.GaussianBlur(mask, (0, 0), 0.7), np.float32)
+    return np.asarray(cv2.GaussianBlur(kept, (0, 0), 0.7), np.float32)
 
 
 def _sample(
