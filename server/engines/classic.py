@@ -25,8 +25,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
+from server.gif_templates.occluders import occluder_for_render
 from server.types import Frame, IdentityData
-from server.vision import color, detail, masks, pose, shape, symmetry
+from server.vision import color, detail, glasses, masks, pose, shape, symmetry
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
@@ -82,6 +83,7 @@ class TrackPlan:
     face: ClassicFace  # the identity's texture at about this track's scale
     blur: NDArray[np.float32]  # (N,) extra blur per frame, output px (motion-blurred frames)
     lid_gaps: NDArray[np.float64]  # (N, 4) identity offset gap per lid pair, canonical y
+    occluder: NDArray[np.float32] | None = None  # (N, h, w) template occluders, canonical crop
 
 
 class ClassicEngine:
@@ -92,7 +94,8 @@ class ClassicEngine:
 
     # -- once per identity ----------------------------------------------------------------
     def prepare_identity(self, identity: IdentityData) -> ClassicFace:
-        tex, lm = identity.texture, identity.landmarks
+        tex = glasses.remove_glasses(identity.texture, identity.landmarks)
+        lm = identity.landmarks
         if self.options.complete_turned:
             tex, lm = symmetry.complete_far_side(tex, lm)
         upright = _uncross(lm.astype(np.float64), np.array([0.0, 1.0]))
@@ -156,7 +159,8 @@ class ClassicEngine:
             scaled, blur = _match_detail(scaled, np.asarray(details), present, iod, colour)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
-        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps)
+        occluder = occluder_for_render(feats, frames, landmarks)
+        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder)
 
     # -- per frame -----------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -257,6 +261,8 @@ class ClassicEngine:
         if o.keep_eyes:
             for eye in (shape.EYE_L, shape.EYE_R):
                 alpha *= 1.0 - masks.polygon_mask(box, target[eye], 0.015 * height)
+        if plan.occluder is not None:  # the template's glasses stay in front
+            alpha *= 1.0 - glasses.mask_in_box(plan.occluder[index], target, box)
         return rgb, alpha
 
 

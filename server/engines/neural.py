@@ -41,8 +41,9 @@ from server.engines.neural_geometry import (
 )
 from server.engines.neural_models import Enhancer, Swapper
 from server.gif_templates.landmarks5 import derive_landmarks5
+from server.gif_templates.occluders import occluder_for_render
 from server.types import Box, Frame, IdentityData
-from server.vision import color, masks, shape
+from server.vision import color, glasses, masks, shape
 
 ENGINE_VERSION = 1  # bump when output changes, so identical requests are not reused
 MIN_BOX = 4
@@ -87,6 +88,7 @@ class NeuralPlan:
     points5: NDArray[np.float32]  # (N, 5, 2)
     done: NDArray[np.bool_]  # swapped (and its statistics measured) at least once
     swapped: dict[int, NDArray[np.float32]] = field(default_factory=dict)
+    occluder: NDArray[np.floating] | None = None  # (N, h, w) template occluders, canonical crop
     # The pipeline may swap several frames at once: the model calls and this plan's
     # caches are guarded; alignment of the result and paste-back run in parallel.
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -145,10 +147,11 @@ class NeuralEngine:
         features: Mapping[str, NDArray[np.floating]] | None = None,
     ) -> NeuralPlan:
         """``landmarks``: (N, 68, 2), NaN where absent; ``landmarks5`` (N, 5, 2) the
-        track's stored 5 points (derived from the 68 when not given). The template's
-        stored ``features`` are not used: this engine measures colour on both sides in
-        the aligned crop (the swapper's output against its input)."""
-        del face, features  # the plan does not depend on the identity
+        track's stored 5 points (derived from the 68 when not given). Of the template's
+        stored ``features`` only the occluders are used (pasted under): this engine
+        measures colour on both sides in the aligned crop (the swapper's output against
+        its input)."""
+        del face  # the plan does not depend on the identity
         n = len(landmarks)
         p5 = derive_landmarks5(landmarks) if landmarks5 is None else np.asarray(landmarks5)
         present = ~np.isnan(p5[:, :, 0]).any(1) & ~np.isnan(landmarks[:, 0, 0])
@@ -162,9 +165,12 @@ class NeuralEngine:
         held = np.zeros(n, bool)
         held[1:] = (landmarks[1:] == landmarks[:-1]).all(axis=(1, 2))
         nan = np.full((n, 2, 3), np.nan, np.float32)
-        return NeuralPlan(
+        plan = NeuralPlan(
             frames, landmarks, matrices, boxes, held, nan, nan.copy(), p5, np.zeros(n, bool)
         )
+        # The template's glasses stay in front.
+        plan.occluder = occluder_for_render(features or {}, frames, landmarks)
+        return plan
 
     # -- per frame -----------------------------------------------------------------------
     def swap(
@@ -186,6 +192,8 @@ class NeuralEngine:
         if self.options.keep_mouth:
             mouth = np.asarray(lm[60:68], np.float64)
             alpha *= 1.0 - masks.polygon_mask(box, mouth, 0.02 * shape.face_height(lm))
+        if plan.occluder is not None:
+            alpha *= 1.0 - glasses.mask_in_box(plan.occluder[index], lm, box)
         self._lap("mask", t)
         t = time.perf_counter()
         original = None

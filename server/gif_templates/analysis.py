@@ -25,6 +25,7 @@ from server.gif_templates.detection import DEFAULT_MIN_FACE, FrameDetector
 from server.gif_templates.features import attach_face_features
 from server.gif_templates.landmarks5 import FivePointDetect, attach_landmarks5
 from server.gif_templates.linking import Detection, Linker, RawTrack, box_iou, dedupe
+from server.gif_templates.occluders import attach_occluders
 from server.gif_templates.smoothing import jitter, smooth_landmarks, stable_boxes
 from server.gif_templates.tracks import (
     FaceTrack,
@@ -126,6 +127,7 @@ def analyse_animation(
     stats.update({f"{k}_calls": float(v) for k, v in detector.calls.items()})
     stats.update(attach_landmarks5(tracks, anim.frames, five_points))
     attach_face_features(tracks, anim.frames)
+    attach_occluders(tracks, anim.frames)
     stats["seconds"] = time.perf_counter() - started
     w, h = anim.size
     stats["repeated_frames"] = float(repeats.sum())

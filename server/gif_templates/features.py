@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from server.gif_templates.occluders import GLASSES, OCCLUDER, stored_occluder
 from server.gif_templates.tracks import FaceTrack
 from server.types import Frame
 from server.vision.detail import face_detail
@@ -47,10 +48,13 @@ def attach_face_features(tracks: Sequence[FaceTrack], frames: Sequence[Frame]) -
 def track_features(track: FaceTrack) -> dict[str, NDArray[np.float32]]:
     """The stored features of a track that have the right shape (may be empty)."""
     n = len(track.landmarks)
-    shapes = {COLOUR_STATS: (n, 2, 3), DETAIL: (n,)}
+    shapes = {COLOUR_STATS: (n, 2, 3), DETAIL: (n,), GLASSES: (n,)}
     out = {}
     for name, expected in shapes.items():
         value = track.extras.get(name)
         if value is not None and np.asarray(value).shape == expected:
             out[name] = np.asarray(value, np.float32)
+    occluder = stored_occluder(track)
+    if occluder is not None:
+        out[OCCLUDER] = occluder
     return out

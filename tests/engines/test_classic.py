@@ -142,7 +142,7 @@ def test_stored_template_features_are_what_the_engine_would_compute(
     track = template.analysis.tracks[0]
     frames = template.animation().frames
     stored = track_features(track)
-    assert set(stored) == {COLOUR_STATS, DETAIL}
+    assert {COLOUR_STATS, DETAIL} <= set(stored)
     present = track.present
     assert np.isfinite(stored[COLOUR_STATS][present]).all()
     assert np.isnan(stored[DETAIL][~present]).all() and (stored[DETAIL][present] > 0).all()
