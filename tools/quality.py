@@ -172,6 +172,7 @@ def as_row(name: str, score: ClipScore) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
+    import tempfile
     import time
     from pathlib import Path
 
@@ -235,9 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             seconds = time.perf_counter() - t0
             suffix = {"gif": ".gif", "webp": ".webp", "mp4": ".mp4"}[args.format]
-            tmp = Path(f"/tmp/faceloop-quality{suffix}")
-            tmp.write_bytes(out.data)
-            oframes = read_animation(tmp).frames
+            # A file of its own: several runs at once must not read each other's clips.
+            with tempfile.TemporaryDirectory(prefix="faceloop-quality-") as folder:
+                tmp = Path(folder) / f"out{suffix}"
+                tmp.write_bytes(out.data)
+                oframes = read_animation(tmp).frames
             score = score_clip(models, selfie_descriptor(models, image), tframes, oframes, tfaces)
             name = f"{sf.stem} x {tname}"
             rows.append((name, score, seconds))

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
 from server.types import Frame, IdentityData
-from server.vision import color, detail, masks, pose, shape
+from server.vision import color, detail, face_parts, masks, pose, relight, shape, sharpen
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
@@ -57,6 +57,10 @@ class ClassicOptions:
     shading_scale: float = 0.3  # its blur, share of the inter-ocular distance
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
+    template_mouth: bool = True  # lips and mouth from the template, colour-matched
+    even_light: float = 1.0  # how much of the selfie's own side lighting to take out
+    skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
+    restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
 
 
 @dataclass
@@ -92,6 +96,8 @@ class ClassicEngine:
     # -- once per identity ----------------------------------------------------------------
     def prepare_identity(self, identity: IdentityData) -> ClassicFace:
         tex = identity.texture
+        if self.options.even_light > 0:
+            tex = relight.even_light(tex, identity.landmarks, self.options.even_light)
         upright = _uncross(identity.landmarks.astype(np.float64), np.array([0.0, 1.0]))
         pts = shape.with_forehead(upright.astype(np.float32))
         iod = shape.interocular(identity.landmarks)
@@ -126,10 +132,16 @@ class ClassicEngine:
             template_pose = pose.fit(ref)
             offsets = pose.frontal_offsets(aligned, pose.fit(aligned))
             offsets -= pose.frontal_offsets(ref, template_pose)
-            offsets = shape.symmetric_offsets(_neutral_expression(offsets, aligned, ref))
+            offsets = _neutral_expression(offsets, aligned, ref)
+            if self.options.template_mouth:
+                offsets = face_parts.template_mouth_offsets(offsets, ref)
+            offsets = shape.symmetric_offsets(offsets)
             delta = pose.to_image(offsets, template_pose)
         else:
-            delta = shape.symmetric_offsets(_neutral_expression(aligned - ref, aligned, ref))
+            delta = _neutral_expression(aligned - ref, aligned, ref)
+            if self.options.template_mouth:
+                delta = face_parts.template_mouth_offsets(delta, ref)
+            delta = shape.symmetric_offsets(delta)
         delta *= self.options.shape_strength
         topo = _open_features(ref)
         tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
@@ -150,7 +162,9 @@ class ClassicEngine:
                 details = np.full(len(landmarks), np.nan)
                 for i in present:
                     details[i] = detail.face_detail(frames[i], landmarks[i])
-            scaled, blur = _match_detail(scaled, np.asarray(details), present, iod, colour)
+            scaled, blur = _match_detail(
+                scaled, np.asarray(details), present, iod, colour, self.options.restore_detail
+            )
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
         return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps)
@@ -241,14 +255,21 @@ class ClassicEngine:
         if o.shading > 0:
             # Weighted by the mask: hair or background the mask leaves out of the
             # selfie must not pull the selfie's lighting estimate down.
+            weight = alpha
+            if o.skin_shading:
+                skin = 1.0 - face_parts.feature_mask(alpha.shape, target, (box.left, box.top))
+                weight = alpha * skin
             lab[:, :, 0] += o.shading * color.shading_difference(
-                under, lab[:, :, 0], alpha, o.shading_scale * iod
+                under, lab[:, :, 0], weight, o.shading_scale * iod, alpha
             )
         rgb = color.lab_to_bgr(lab)
         if plan.blur[index] > 0.3:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
         # Keep the template's mouth interior (and eyes, if chosen).
         height = shape.face_height(lm)
+        if o.template_mouth:
+            mouth = face_parts.mouth_mask(box, target, iod)
+            rgb = face_parts.with_template_mouth(rgb, under, mouth, alpha)
         if o.keep_mouth:
             alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
         if o.keep_eyes:
@@ -313,6 +334,7 @@ def _match_detail(
     present: list[int],
     iod: float,
     colour: NDArray[np.float32],
+    restore: bool = True,
 ) -> tuple[ClassicFace, NDArray[np.float32]]:
     """Soften the texture to the template face's fine detail, at the template's scale
     and after the colour transfer's contrast gain: once for the clip's typical frame
@@ -326,7 +348,8 @@ def _match_detail(
     )
     gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
     mask = masks.hull_mask(small.shape[:2], face.points[:68] * k)
-    curve = detail.blur_curve(small * float(np.clip(gain, 0.4, 1.5)) * 2.55, mask)
+    small_l = small * float(np.clip(gain, 0.4, 1.5)) * 2.55
+    curve = detail.blur_curve(small_l, mask)
     base = detail.sigma_for(curve, float(np.nanmedian(detail_per_frame)))
     per_frame = np.zeros(len(detail_per_frame), np.float32)
     for i in present:
@@ -334,7 +357,11 @@ def _match_detail(
         per_frame[i] = np.sqrt(max(0.0, sigma**2 - base**2))
     per_frame = np.convolve(per_frame, np.ones(3) / 3, mode="same").astype(np.float32)
     if base <= 0:
-        return face, per_frame
+        if not restore:
+            return face, per_frame
+        amount = sharpen.amount_for(small_l, mask, float(np.nanmedian(detail_per_frame)))
+        lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount)
+        return ClassicFace(lab, face.points, face.alpha, face.stats), per_frame
     lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)
     return ClassicFace(lab, face.points, face.alpha, face.stats), per_frame
 
