@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
 from server.types import Frame, IdentityData
-from server.vision import color, detail, face_parts, masks, pose, relight, shape, sharpen
+from server.vision import color, detail, face_parts, masks, pose, relight, shading, shape, sharpen
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
@@ -57,7 +57,8 @@ class ClassicOptions:
     shading_scale: float = 0.3  # its blur, share of the inter-ocular distance
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
-    template_mouth: bool = True  # lips and mouth from the template, colour-matched
+    template_mouth: bool = True  # the mouth's shape from the template (not a smile's)
+    template_lips: bool = True  # the lips' texture from the template, colour-matched
     even_light: float = 1.0  # how much of the selfie's own side lighting to take out
     skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
     restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
@@ -255,19 +256,21 @@ class ClassicEngine:
         if o.shading > 0:
             # Weighted by the mask: hair or background the mask leaves out of the
             # selfie must not pull the selfie's lighting estimate down.
-            weight = alpha
             if o.skin_shading:
                 skin = 1.0 - face_parts.feature_mask(alpha.shape, target, (box.left, box.top))
-                weight = alpha * skin
-            lab[:, :, 0] += o.shading * color.shading_difference(
-                under, lab[:, :, 0], weight, o.shading_scale * iod, alpha
-            )
+                lab[:, :, 0] += o.shading * shading.shading_difference(
+                    under, lab[:, :, 0], alpha * skin, o.shading_scale * iod, alpha
+                )
+            else:
+                lab[:, :, 0] += o.shading * color.shading_difference(
+                    under, lab[:, :, 0], alpha, o.shading_scale * iod
+                )
         rgb = color.lab_to_bgr(lab)
         if plan.blur[index] > 0.3:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
         # Keep the template's mouth interior (and eyes, if chosen).
         height = shape.face_height(lm)
-        if o.template_mouth:
+        if o.template_lips:
             mouth = face_parts.mouth_mask(box, target, iod)
             rgb = face_parts.with_template_mouth(rgb, under, mouth, alpha)
         if o.keep_mouth:
@@ -359,7 +362,8 @@ def _match_detail(
     if base <= 0:
         if not restore:
             return face, per_frame
-        amount = sharpen.amount_for(small_l, mask, float(np.nanmedian(detail_per_frame)))
+        target = sharpen.TARGET * float(np.nanmedian(detail_per_frame))
+        amount = sharpen.amount_for(small_l, mask, target)
         lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount)
         return ClassicFace(lab, face.points, face.alpha, face.stats), per_frame
     lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)

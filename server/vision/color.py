@@ -77,12 +77,10 @@ def shading_difference(
     source_l: NDArray[np.float32],
     weight: NDArray[np.float32],
     sigma: float,
-    region: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """Low-frequency lightness of the target minus that of the source (Lab L units),
     both blurred with ``sigma`` over the ``weight``ed region only (normalised
-    convolution, so the background does not bleed in), filled in over ``region``
-    (default: where the weight is above 0).
+    convolution, so the background does not bleed in).
 
     Added to the source's L, it replaces the selfie's baked-in lighting with the
     template's, frame by frame: lighting is fixed in the template's world while the
@@ -93,8 +91,7 @@ def shading_difference(
     t = lowpass(target_l * weight, sigma) / norm
     s = lowpass(source_l * weight, sigma) / norm
     # Bounded: it corrects lighting, it must not repaint a region.
-    inside = (weight if region is None else region) > 0
-    return np.asarray(np.clip(t - s, -MAX_SHADING, MAX_SHADING) * inside, np.float32)
+    return np.asarray(np.clip(t - s, -MAX_SHADING, MAX_SHADING) * (weight > 0), np.float32)
 
 
 def lowpass(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:

@@ -25,7 +25,25 @@ from server.vision.masks import hull_mask
 
 SCALE = 0.08  # smoothing of the left-right difference, share of the inter-ocular distance
 PASSES = 2
+FRONTAL, TURNED = 0.8, 0.55  # narrower half over wider: full correction, none
 MAX_GAIN = 2.5  # the most a side is brightened (or 1/this darkened)
+
+
+def _halves(lm: NDArray[np.floating]) -> tuple[float, float, float]:
+    """The face's nose line (x) and the widths of its image-left and -right halves."""
+    p = np.asarray(lm, np.float64)
+    mid = float(np.median(p[[27, 28, 29, 30, 33, 51, 57, 62, 66, 8], 0]))
+    left = max(mid - float(p[[0, 1, 2, 17], 0].mean()), 1.0)
+    right = max(float(p[[14, 15, 16, 26], 0].mean()) - mid, 1.0)
+    return mid, left, right
+
+
+def frontality(lm: NDArray[np.floating]) -> float:
+    """1 for a face whose two halves are about equally wide, falling to 0 as the
+    narrower one shrinks from ``FRONTAL`` to ``TURNED`` of the wider one."""
+    _, left, right = _halves(lm)
+    ratio = min(left, right) / max(left, right)
+    return float(np.clip((ratio - TURNED) / (FRONTAL - TURNED), 0.0, 1.0))
 
 
 def mirror_maps(
@@ -33,10 +51,7 @@ def mirror_maps(
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """remap() maps of an upright face's mirror image about its nose line, each side
     stretched to the other's width (a slightly turned face has unequal halves)."""
-    p = np.asarray(lm, np.float64)
-    mid = float(np.median(p[[27, 28, 29, 30, 33, 51, 57, 62, 66, 8], 0]))
-    left = max(mid - float(p[[0, 1, 2, 17], 0].mean()), 1.0)
-    right = max(float(p[[14, 15, 16, 26], 0].mean()) - mid, 1.0)
+    mid, left, right = _halves(lm)
     h, w = size
     x = np.arange(w, dtype=np.float64)
     mx = np.where(x < mid, mid + (mid - x) * right / left, mid - (x - mid) * left / right)
@@ -77,7 +92,12 @@ def even_light(image: Frame, lm: NDArray[np.floating], strength: float = 1.0) ->
     """``image`` with its face's side lighting taken out (see the module's text).
 
     Two passes: the smoothing rounds off a steep shadow edge, whose remainder the
-    second pass finds and takes out."""
+    second pass finds and takes out. A turned face is not its own mirror image: the
+    correction fades out as the face's two halves grow unequal (see
+    :func:`frontality`)."""
+    strength *= frontality(lm)
+    if strength <= 0:
+        return image
     bound = float(np.log(MAX_GAIN))
     out = image
     total = np.zeros(image.shape[:2], np.float32)

@@ -10,9 +10,10 @@ from numpy.typing import NDArray
 
 from server.vision.detail import detail_energy
 
-AMOUNTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-RADIUS = 1.0  # unsharp-mask sigma, pixels at the template's scale
-MAX_AMOUNT = 2.0  # bounded: beyond it noise and JPEG blocks come up, not the face
+AMOUNTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+RADIUS = 1.5  # unsharp-mask sigma, pixels at the template's scale
+MAX_AMOUNT = 3.0  # bounded: beyond it noise and JPEG blocks come up, not the face
+TARGET = 0.85  # share of the template face's detail aimed at: sharpened detail shimmers more
 
 
 def unsharp(gray: NDArray[np.float32], sigma: float, amount: float) -> NDArray[np.float32]:

@@ -24,8 +24,8 @@ from server.gif_templates.media import write_gif
 from server.gif_templates.puppet import Expression, FacePuppet, HeadPose
 from server.render.pipeline import swap_frames
 from server.types import Animation, Frame
-from server.vision import masks, shape
-from tests.render.samples import dlib_models, t1_face
+from server.vision import detail, masks, shape
+from tests.render.samples import astronaut, dlib_models, t1_face
 
 OLD = ClassicOptions(template_mouth=False, even_light=0.0, skin_shading=False)
 FRAMES = 6
@@ -64,12 +64,13 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
     return {
         "plain": still_template(face, folder, "plain"),
         "dark": still_template(dark_features(face), folder, "dark"),
+        "sharp": still_template(placed(astronaut()), folder, "sharp"),
     }
 
 
 def dark_features(image: Frame) -> Frame:
-    """The face with heavy dark make-up: thick black brows, dark eye shadow, dark
-    nostrils and lips (what must not ghost through a swapped face)."""
+    """The face with heavy dark make-up: thick black brows, dark eye shadow
+    (what must not ghost through a swapped face)."""
     lm = dlib_models().detect(image, use_cnn=False)[0].landmarks
     iod = shape.interocular(lm)
     out = image.copy()
@@ -78,7 +79,6 @@ def dark_features(image: Frame) -> Frame:
     for eye in (lm[36:42], lm[42:48]):
         centre = tuple(int(v) for v in eye.mean(0))
         cv2.ellipse(out, centre, (int(0.32 * iod), int(0.16 * iod)), 0, 0, 360, (30, 25, 35), -1)
-    cv2.fillPoly(out, [np.round(lm[48:60]).astype(np.int32)], (30, 20, 60))
     return out
 
 
@@ -92,7 +92,7 @@ def selfie(kind: str) -> Frame:
     if kind == "painted":
         return painted_lips(posed(face, Expression(mouth_open=1.0, smile=0.4)))
     if kind == "soft":
-        return np.ascontiguousarray(cv2.GaussianBlur(face, (0, 0), 2.5), np.uint8)
+        return np.ascontiguousarray(cv2.GaussianBlur(face, (0, 0), 3.0), np.uint8)
     return face
 
 
@@ -177,7 +177,7 @@ def test_the_selfie_mouth_neither_opens_nor_colours_a_closed_template_mouth(
     for i, frame in enumerate(out):
         own, _, closed = mouth_look(frames[i])
         colour, teeth, gap = mouth_look(frame)
-        assert gap < closed + 0.1 and teeth < 0.005, (i, gap, teeth)
+        assert gap < closed + 0.15 and teeth < 0.005, (i, gap, teeth)
         # chroma (a, b): the template's lips, not the paint
         to_template = float(np.linalg.norm(colour[1:] - own[1:]))
         assert to_template < 0.5 * float(np.linalg.norm(colour[1:] - painted[1:])), (i, colour)
@@ -192,3 +192,37 @@ def test_a_side_lit_selfie_does_not_bring_its_shadow_or_a_seam(
     for i in range(FRAMES):
         left_right, seam = lit_difference(side[i], plain[i], landmarks(template, i))
         assert abs(left_right) < 4.0 and seam < 3.5, (i, left_right, seam)
+
+
+def test_the_template_features_do_not_show_through_the_face(
+    templates: dict[str, Template],
+) -> None:
+    """The same selfie onto the same clip with and without heavy dark make-up on the
+    template's brows and eyes: what the make-up changes in the output must not look
+    like the make-up (the template's lighting, yes; its features, no)."""
+    plain, dark = templates["plain"], templates["dark"]
+    out_plain = swapped(plain, selfie("plain"), ClassicOptions())
+    out_dark = swapped(dark, selfie("plain"), ClassicOptions())
+    frames_plain, frames_dark = plain.animation().frames, dark.animation().frames
+    correlations = []
+    for i in range(FRAMES):
+        face = masks.hull_mask(out_plain[i].shape[:2], landmarks(plain, i)[:27])
+        change = lightness(out_dark[i]) - lightness(out_plain[i])
+        makeup = lightness(frames_dark[i]) - lightness(frames_plain[i])
+        correlations.append(float(np.corrcoef(change[face], makeup[face])[0, 1]))
+    assert float(np.median(correlations)) < 0.3, correlations
+
+
+@pytest.mark.parametrize("kind", ["plain", "soft"])
+def test_the_face_is_about_as_sharp_as_the_template(
+    templates: dict[str, Template], kind: str
+) -> None:
+    """Fine detail (Laplacian energy) inside the face, output over template, for a
+    crisp selfie and a blurred one on a sharp clip."""
+    template = templates["sharp"]
+    out = swapped(template, selfie(kind), ClassicOptions())
+    ratios = []
+    for i, frame in enumerate(template.animation().frames):
+        lm = landmarks(template, i).astype(np.float32)
+        ratios.append(detail.face_detail(out[i], lm) / detail.face_detail(frame, lm))
+    assert 0.7 < float(np.median(ratios)) < 1.5, ratios
