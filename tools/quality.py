@@ -20,7 +20,7 @@ nose bridge edges). ``--sheets DIR`` writes a contact sheet per pair
 
 from __future__ import annotations
 
-import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -271,10 +271,11 @@ def _run_pair(
     t0 = time.perf_counter()
     out = render(template, {template.analysis.tracks[0].track_id: identity}, engine, args.format)
     seconds = time.perf_counter() - t0
-    tmp = Path(f"/tmp/faceloop-quality-{os.getpid()}.{args.format}")
-    tmp.write_bytes(out.data)
-    oframes = read_animation(tmp).frames
-    tmp.unlink()
+    # A file of its own: several runs at once must not read each other's clips.
+    with tempfile.TemporaryDirectory(prefix="faceloop-quality-") as folder:
+        tmp = Path(folder) / f"out.{args.format}"
+        tmp.write_bytes(out.data)
+        oframes = read_animation(tmp).frames
     found = output_faces(models, oframes, tfaces)
     desc = selfie_descriptor(models, image)
     score = score_clip(models, desc, tframes, oframes, tfaces, found)

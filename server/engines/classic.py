@@ -27,11 +27,23 @@ from numpy.typing import NDArray
 from server.engines.base import SwapResult
 from server.gif_templates.occluders import occluder_for_render
 from server.types import Frame, IdentityData
-from server.vision import color, detail, glasses, masks, pose, shape, symmetry
+from server.vision import (
+    color,
+    detail,
+    face_parts,
+    glasses,
+    masks,
+    pose,
+    relight,
+    shading,
+    shape,
+    sharpen,
+    symmetry,
+)
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
-ENGINE_VERSION = 3  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 4  # bump when output changes, so identical requests are not reused
 N_INNER = 68 + 8  # landmarks + forehead row
 _OUTLINE = np.concatenate([np.arange(0, 17), np.arange(75, 67, -1)])  # jaw, forehead back
 _LIP_PAIRS = {60: 48, 61: 50, 62: 51, 63: 52, 64: 54, 65: 56, 66: 57, 67: 58}
@@ -59,6 +71,11 @@ class ClassicOptions:
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
+    template_mouth: bool = True  # the mouth's shape from the template (not a smile's)
+    template_lips: bool = True  # the lips' texture from the template, colour-matched
+    even_light: float = 1.0  # how much of the selfie's own side lighting to take out
+    skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
+    restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
 
 
 @dataclass
@@ -98,6 +115,8 @@ class ClassicEngine:
         lm = identity.landmarks
         if self.options.complete_turned:
             tex, lm = symmetry.complete_far_side(tex, lm)
+        if self.options.even_light > 0:
+            tex = relight.even_light(tex, lm, self.options.even_light)
         upright = _uncross(lm.astype(np.float64), np.array([0.0, 1.0]))
         pts = shape.with_forehead(upright.astype(np.float32))
         iod = shape.interocular(lm)
@@ -132,10 +151,16 @@ class ClassicEngine:
             template_pose = pose.fit(ref)
             offsets = pose.frontal_offsets(aligned, pose.fit(aligned))
             offsets -= pose.frontal_offsets(ref, template_pose)
-            offsets = shape.symmetric_offsets(_neutral_expression(offsets, aligned, ref))
+            offsets = _neutral_expression(offsets, aligned, ref)
+            if self.options.template_mouth:
+                offsets = face_parts.template_mouth_offsets(offsets, ref)
+            offsets = shape.symmetric_offsets(offsets)
             delta = pose.to_image(offsets, template_pose)
         else:
-            delta = shape.symmetric_offsets(_neutral_expression(aligned - ref, aligned, ref))
+            delta = _neutral_expression(aligned - ref, aligned, ref)
+            if self.options.template_mouth:
+                delta = face_parts.template_mouth_offsets(delta, ref)
+            delta = shape.symmetric_offsets(delta)
         delta *= self.options.shape_strength
         topo = _open_features(ref)
         tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
@@ -156,7 +181,9 @@ class ClassicEngine:
                 details = np.full(len(landmarks), np.nan)
                 for i in present:
                     details[i] = detail.face_detail(frames[i], landmarks[i])
-            scaled, blur = _match_detail(scaled, np.asarray(details), present, iod, colour)
+            scaled, blur = _match_detail(
+                scaled, np.asarray(details), present, iod, colour, self.options.restore_detail
+            )
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
@@ -248,14 +275,23 @@ class ClassicEngine:
         if o.shading > 0:
             # Weighted by the mask: hair or background the mask leaves out of the
             # selfie must not pull the selfie's lighting estimate down.
-            lab[:, :, 0] += o.shading * color.shading_difference(
-                under, lab[:, :, 0], alpha, o.shading_scale * iod
-            )
+            if o.skin_shading:
+                skin = 1.0 - face_parts.feature_mask(alpha.shape, target, (box.left, box.top))
+                lab[:, :, 0] += o.shading * shading.shading_difference(
+                    under, lab[:, :, 0], alpha * skin, o.shading_scale * iod, alpha
+                )
+            else:
+                lab[:, :, 0] += o.shading * color.shading_difference(
+                    under, lab[:, :, 0], alpha, o.shading_scale * iod
+                )
         rgb = color.lab_to_bgr(lab)
         if plan.blur[index] > 0.3:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
         # Keep the template's mouth interior (and eyes, if chosen).
         height = shape.face_height(lm)
+        if o.template_lips:
+            mouth = face_parts.mouth_mask(box, target, iod)
+            rgb = face_parts.with_template_mouth(rgb, under, mouth, alpha)
         if o.keep_mouth:
             alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
         if o.keep_eyes:
@@ -322,6 +358,7 @@ def _match_detail(
     present: list[int],
     iod: float,
     colour: NDArray[np.float32],
+    restore: bool = True,
 ) -> tuple[ClassicFace, NDArray[np.float32]]:
     """Soften the texture to the template face's fine detail, at the template's scale
     and after the colour transfer's contrast gain: once for the clip's typical frame
@@ -335,7 +372,8 @@ def _match_detail(
     )
     gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
     mask = masks.hull_mask(small.shape[:2], face.points[:68] * k)
-    curve = detail.blur_curve(small * float(np.clip(gain, 0.4, 1.5)) * 2.55, mask)
+    small_l = small * float(np.clip(gain, 0.4, 1.5)) * 2.55
+    curve = detail.blur_curve(small_l, mask)
     base = detail.sigma_for(curve, float(np.nanmedian(detail_per_frame)))
     per_frame = np.zeros(len(detail_per_frame), np.float32)
     for i in present:
@@ -343,7 +381,12 @@ def _match_detail(
         per_frame[i] = np.sqrt(max(0.0, sigma**2 - base**2))
     per_frame = np.convolve(per_frame, np.ones(3) / 3, mode="same").astype(np.float32)
     if base <= 0:
-        return face, per_frame
+        if not restore:
+            return face, per_frame
+        target = sharpen.TARGET * float(np.nanmedian(detail_per_frame))
+        amount = sharpen.amount_for(small_l, mask, target)
+        lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount)
+        return ClassicFace(lab, face.points, face.alpha, face.stats), per_frame
     lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)
     return ClassicFace(lab, face.points, face.alpha, face.stats), per_frame
 

@@ -1,0 +1,108 @@
+"""Taking a selfie's own side lighting out of its face texture.
+
+A face is close to left-right symmetric; the light on it often is not (a window to
+one side, a painted portrait's chiaroscuro). Comparing the face with its own mirror
+image separates the two: where the skin is darker than at the mirrored point, the
+difference is light, not face. Half that difference (in log brightness, as lighting
+multiplies) is taken off each side, which leaves the face evenly lit by the mean of
+its two sides; the template's own shading is applied later, per frame.
+
+Only skin is compared (features left out, see :func:`face_parts.feature_mask`), and
+the difference is smoothed at a scale small enough to follow a shadow's edge (a
+Gaussian low-pass at face scale would leave the edge as a seam down the middle).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.types import Frame
+from server.vision import shape
+from server.vision.face_parts import feature_mask
+from server.vision.masks import hull_mask
+
+SCALE = 0.08  # smoothing of the left-right difference, share of the inter-ocular distance
+PASSES = 2
+FRONTAL, TURNED = 0.8, 0.55  # narrower half over wider: full correction, none
+MAX_GAIN = 2.5  # the most a side is brightened (or 1/this darkened)
+
+
+def _halves(lm: NDArray[np.floating]) -> tuple[float, float, float]:
+    """The face's nose line (x) and the widths of its image-left and -right halves."""
+    p = np.asarray(lm, np.float64)
+    mid = float(np.median(p[[27, 28, 29, 30, 33, 51, 57, 62, 66, 8], 0]))
+    left = max(mid - float(p[[0, 1, 2, 17], 0].mean()), 1.0)
+    right = max(float(p[[14, 15, 16, 26], 0].mean()) - mid, 1.0)
+    return mid, left, right
+
+
+def frontality(lm: NDArray[np.floating]) -> float:
+    """1 for a face whose two halves are about equally wide, falling to 0 as the
+    narrower one shrinks from ``FRONTAL`` to ``TURNED`` of the wider one."""
+    _, left, right = _halves(lm)
+    ratio = min(left, right) / max(left, right)
+    return float(np.clip((ratio - TURNED) / (FRONTAL - TURNED), 0.0, 1.0))
+
+
+def mirror_maps(
+    size: tuple[int, int], lm: NDArray[np.floating]
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """remap() maps of an upright face's mirror image about its nose line, each side
+    stretched to the other's width (a slightly turned face has unequal halves)."""
+    mid, left, right = _halves(lm)
+    h, w = size
+    x = np.arange(w, dtype=np.float64)
+    mx = np.where(x < mid, mid + (mid - x) * right / left, mid - (x - mid) * left / right)
+    map_x = np.broadcast_to(mx.astype(np.float32), (h, w)).copy()
+    map_y = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (h, w)).copy()
+    return map_x, map_y
+
+
+def side_light(image: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Per pixel, the log-brightness of the face's lighting relative to the mean of its
+    two sides (positive on the lit side), smooth, over the face and forehead.
+
+    Evidence comes from the skin between jaw and brows (a forehead may be hair); the
+    estimate is a normalised convolution at two scales, the small one where there is
+    skin nearby, the large one filling in the features and the forehead."""
+    size = image.shape[:2]
+    pts = np.asarray(lm, np.float32)
+    iod = shape.interocular(pts)
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    log = np.log(cv2.GaussianBlur(grey, (0, 0), 0.03 * iod) + 4.0)
+    skin = hull_mask(size, pts[:27]).astype(np.float32) * (1.0 - feature_mask(size, pts))
+    map_x, map_y = mirror_maps(size, pts)
+    mirrored = cv2.remap(log, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    weight = skin * cv2.remap(skin, map_x, map_y, cv2.INTER_LINEAR)
+    bound = float(np.log(1.0 / 0.3))  # a strand of hair or a shadowless mole is not light
+    raw = np.clip(log - mirrored, -bound, bound) * weight
+    num = np.zeros(size, np.float32)
+    den = np.full(size, 1e-4, np.float32)
+    for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
+        num += share * cv2.GaussianBlur(raw, (0, 0), sigma)
+        den += share * cv2.GaussianBlur(weight, (0, 0), sigma)
+    region = hull_mask(size, shape.with_forehead(pts)).astype(np.float32)
+    fade = np.clip(cv2.GaussianBlur(region, (0, 0), 0.15 * iod) / 0.5, 0.0, 1.0)
+    return np.asarray(num / den * fade / 2.0, np.float32)
+
+
+def even_light(image: Frame, lm: NDArray[np.floating], strength: float = 1.0) -> Frame:
+    """``image`` with its face's side lighting taken out (see the module's text).
+
+    Two passes: the smoothing rounds off a steep shadow edge, whose remainder the
+    second pass finds and takes out. A turned face is not its own mirror image: the
+    correction fades out as the face's two halves grow unequal (see
+    :func:`frontality`)."""
+    strength *= frontality(lm)
+    if strength <= 0:
+        return image
+    bound = float(np.log(MAX_GAIN))
+    out = image
+    total = np.zeros(image.shape[:2], np.float32)
+    for _ in range(PASSES):
+        total = np.clip(total + strength * side_light(out, lm), -bound, bound)
+        out = np.clip(image.astype(np.float32) * np.exp(-total)[..., None] + 0.5, 0, 255)
+        out = out.astype(np.uint8)
+    return out

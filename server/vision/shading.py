@@ -1,0 +1,44 @@
+"""The template's lighting on a swapped face, without the template's features.
+
+The lighting of a face is its low-frequency lightness, but a plain low-pass of a face
+also carries its dark features (brows, eyes and their sockets, nostrils, make-up): a
+blurred copy of them, added to another face, reads as a translucent mask of the
+template. Here both faces' lighting is estimated over the skin only: the features the
+landmarks place are left out, and so is whatever is much darker than the skin around
+it (a second pass, relative to the first estimate), which catches what landmarks miss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.vision.color import MAX_SHADING, lowpass, to_lab
+
+DARK = 6.0  # Lab L below the local skin estimate at which a pixel counts half as skin
+
+
+def skin_light(
+    light: NDArray[np.float32], weight: NDArray[np.float32], sigma: float
+) -> NDArray[np.float32]:
+    """Low-pass of ``light`` over the ``weight``ed pixels, with pixels much darker than
+    a first estimate weighted down (normalised convolution, twice)."""
+    norm = lowpass(weight, sigma) + 1e-3
+    first = lowpass(light * weight, sigma) / norm
+    below = np.maximum(first - light, 0.0) / DARK
+    w = weight / (1.0 + below * below)
+    return np.asarray(lowpass(light * w, sigma) / (lowpass(w, sigma) + 1e-3), np.float32)
+
+
+def shading_difference(
+    target_bgr: NDArray[np.float32],
+    source_l: NDArray[np.float32],
+    weight: NDArray[np.float32],
+    sigma: float,
+    region: NDArray[np.float32],
+) -> NDArray[np.float32]:
+    """The target's skin lighting minus the source's (Lab L units, bounded), over
+    ``region``; ``weight``: where either face shows skin (features left out)."""
+    target_l = to_lab(np.clip(target_bgr, 0, 255).astype(np.uint8))[:, :, 0]
+    diff = skin_light(target_l, weight, sigma) - skin_light(source_l, weight, sigma)
+    return np.asarray(np.clip(diff, -MAX_SHADING, MAX_SHADING) * (region > 0), np.float32)
