@@ -26,7 +26,7 @@ def skin_light(
     norm = lowpass(weight, sigma) + 1e-3
     first = lowpass(light * weight, sigma) / norm
     below = np.maximum(first - light, 0.0) / DARK
-    w = weight / (1.0 + below * below)
+    w = np.asarray(weight / (1.0 + below * below), np.float32)
     return np.asarray(lowpass(light * w, sigma) / (lowpass(w, sigma) + 1e-3), np.float32)
 
 
