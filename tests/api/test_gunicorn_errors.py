@@ -36,7 +36,7 @@ def gunicorn_port() -> Iterator[int]:
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while raw_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") is None:
+        while raw_request(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") is None:
             assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.2)
         yield port
@@ -49,12 +49,12 @@ def raw_request(port: int, data: bytes) -> bytes | None:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(data)
-            chunks = []
+            received = b""
             while chunk := sock.recv(65536):
-                chunks.append(chunk)
-                if b"Connection: close" not in b"".join(chunks) and b"\r\n\r\nok" in chunk:
+                received += chunk
+                if b"Connection: close" not in received and b"\r\n\r\nok" in received:
                     break
-            return b"".join(chunks)
+            return received
     except OSError:
         return None
 
