@@ -147,7 +147,7 @@ def check_glasses(tex: Frame, lm: Landmarks68, out: Assessment) -> None:
 def check_cover(tex: Frame, lm: Landmarks68, out: Assessment) -> None:
     """Covered: three or more regions far from the skin on the nose bridge. Blocking
     only for a face mask: two of nose, upper lip and chin far from that skin, unlike it
-    in colour too (not just shaded), and no lips to be seen."""
+    in colour too (not just shaded), no lips to be seen, and no hard side light."""
     distances = sm.region_distances(tex, lm)
     lips = sm.lip_contrast(tex, lm)
     chroma = sm.lower_face_chroma_gap(tex, lm)
@@ -155,7 +155,10 @@ def check_cover(tex: Frame, lm: Landmarks68, out: Assessment) -> None:
     out.measures.update(lip_contrast=lips, lower_face_chroma_gap=chroma)
     covered = {k for k, v in distances.items() if v >= COVER}
     lower = len({"nose", "upper_lip", "chin"} & covered) >= 2
-    masked = lower and lips < LIPS_HIDDEN and chroma >= MASK_CHROMA
+    # Hard side light darkens half the face, lips and skin alike: colour distances
+    # then read as cover, so a shaded face is never refused as masked.
+    shaded = sm.lighting(tex, lm).asymmetry > SIDE_LIGHT
+    masked = lower and lips < LIPS_HIDDEN and chroma >= MASK_CHROMA and not shaded
     if masked or len(covered) >= 3:
         out.add("face_covered", blocking=masked)
 

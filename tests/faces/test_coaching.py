@@ -15,7 +15,7 @@ from server.faces.identity import FaceError, build_identity, selfie_report
 from server.faces.selfie_measures import shape_residual
 from server.types import Frame, SelfieReport
 from tests.faces.selfies import base, variant
-from tests.render.samples import dlib_models
+from tests.render.samples import dlib_models, t1_face
 
 # The problems the unedited face must not be warned about (it shows none of them).
 CLEAN_OF = ("mouth_open", "eyes_closed", "glasses", "face_covered", "blurry", "too_dark",
@@ -118,3 +118,17 @@ def test_landmarks_of_a_face_fit_the_mean_face_and_scrambled_ones_do_not() -> No
     rng = np.random.default_rng(0)
     scrambled[:48] = lm[rng.permutation(48)]
     assert shape_residual(scrambled) > 0.3
+
+
+def test_a_hard_side_lit_bearded_face_is_warned_not_refused(models: DlibFaceModels) -> None:
+    """Shade darkens lips and skin alike; read as colour distance it looked like a mask
+    (a false refusal). The side light is coached, the selfie stays usable."""
+    face = t1_face("david")
+    lm = dlib_models().detect(face, use_cnn=False)[0].landmarks
+    mid, width = float(lm[27:31, 0].mean()), float(lm[16, 0] - lm[0, 0])
+    x = np.arange(face.shape[1], dtype=np.float32)
+    gain = 0.35 + 0.65 * np.clip((x - (mid - 0.2 * width)) / (0.4 * width), 0.0, 1.0)
+    shaded = np.clip(face * gain[None, :, None] + 0.5, 0, 255).astype(np.uint8)
+    identity = build_identity([shaded], models)
+    assert identity.selfies[0].usable
+    assert "side_light" in {str(w["code"]) for w in identity.selfies[0].warnings}
