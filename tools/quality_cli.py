@@ -96,6 +96,8 @@ def classic_with(options: list[str]) -> Any:
         kind = fields[name]
         if kind == "bool":
             values[name] = raw.lower() in ("1", "true", "yes")
+        elif kind == "str":
+            values[name] = raw
         else:
             values[name] = int(raw) if kind == "int" else float(raw)
     return ClassicEngine(ClassicOptions(**values))  # type: ignore[arg-type]

@@ -72,7 +72,9 @@ class ClassicOptions:
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
     template_mouth: bool = True  # the mouth's shape from the template (not a smile's)
-    template_lips: bool = True  # the lips' texture from the template, colour-matched
+    # the lips' texture from the template, colour-matched: "open" only where the
+    # selfie's lips are apart (its teeth or tongue would show), or always / never
+    template_lips: str = "open"
     even_light: float = 1.0  # how much of the selfie's own side lighting to take out
     skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
     restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
@@ -86,6 +88,7 @@ class ClassicFace:
     points: NDArray[np.float32]  # (76, 2) in texture pixels
     alpha: NDArray[np.float32]  # texture-space feathered face mask
     stats: NDArray[np.float32]  # (2, 3) Lab mean/std of the face skin
+    mouth_open: bool = False  # the selfie's lips are apart (expression, not identity)
 
 
 @dataclass
@@ -125,7 +128,8 @@ class ClassicEngine:
         skin = masks.skin_mask(tex.shape[:2], lm)
         if self.options.skin_only_edges:
             alpha *= _skin_weight(lab, skin, lm)
-        return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin))
+        mouth_open = face_parts.lips_apart(identity.landmarks) >= face_parts.LIPS_APART
+        return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin), mouth_open)
 
     # -- once per track ------------------------------------------------------------------
     def plan_track(
@@ -289,7 +293,7 @@ class ClassicEngine:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
         # Keep the template's mouth interior (and eyes, if chosen).
         height = shape.face_height(lm)
-        if o.template_lips:
+        if o.template_lips == "always" or (o.template_lips == "open" and face.mouth_open):
             mouth = face_parts.mouth_mask(box, target, iod)
             rgb = face_parts.with_template_mouth(rgb, under, mouth, alpha)
         if o.keep_mouth:
@@ -349,6 +353,7 @@ def _at_scale(face: ClassicFace, scale: float) -> ClassicFace:
         (face.points * np.array([kx, ky], np.float32)).astype(np.float32),
         np.asarray(cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA), np.float32),
         face.stats,
+        face.mouth_open,
     )
 
 
@@ -386,9 +391,9 @@ def _match_detail(
         target = sharpen.TARGET * float(np.nanmedian(detail_per_frame))
         amount = sharpen.amount_for(small_l, mask, target)
         lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount)
-        return ClassicFace(lab, face.points, face.alpha, face.stats), per_frame
+        return ClassicFace(lab, face.points, face.alpha, face.stats, face.mouth_open), per_frame
     lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)
-    return ClassicFace(lab, face.points, face.alpha, face.stats), per_frame
+    return ClassicFace(lab, face.points, face.alpha, face.stats, face.mouth_open), per_frame
 
 
 def _reference_shape(

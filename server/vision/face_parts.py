@@ -93,3 +93,15 @@ def template_mouth_offsets(
     d[_LIPS, 0] = float(delta[_LIPS, 0].mean()) + (ref[_LIPS, 0] - centre) * grow
     d[_LIPS, 1] = float(delta[_UPPER_LIP, 1].mean())
     return d
+
+
+LIPS_APART = 0.15  # open share of the lips' area from which a mouth shows its inside
+
+
+def lips_apart(lm: NDArray[np.floating]) -> float:
+    """Share of the outer lips' area that is open mouth (inner-lip polygon): 0 for a
+    closed mouth; lips parted at rest read up to about 0.13 (dlib), teeth or a
+    tongue showing from about 0.2."""
+    inner = abs(float(cv2.contourArea(np.asarray(lm[60:68], np.float32))))
+    outer = abs(float(cv2.contourArea(np.asarray(lm[48:60], np.float32))))
+    return inner / max(outer, 1e-6)

@@ -27,7 +27,9 @@ from server.types import Animation, Frame
 from server.vision import detail, masks, shape
 from tests.render.samples import astronaut, dlib_models, t1_face
 
-OLD = ClassicOptions(template_mouth=False, even_light=0.0, skin_shading=False)
+OLD = ClassicOptions(
+    template_mouth=False, template_lips="never", even_light=0.0, skin_shading=False
+)
 FRAMES = 6
 
 
@@ -187,8 +189,11 @@ def test_a_side_lit_selfie_does_not_bring_its_shadow_or_a_seam(
     templates: dict[str, Template],
 ) -> None:
     template = templates["plain"]
-    side = swapped(template, selfie("side"), ClassicOptions())
-    plain = swapped(template, selfie("plain"), ClassicOptions())
+    # The same lips for both (the side-lit one reads as parted), so the difference
+    # between the two outputs is the lighting alone.
+    lips = ClassicOptions(template_lips="always")
+    side = swapped(template, selfie("side"), lips)
+    plain = swapped(template, selfie("plain"), lips)
     for i in range(FRAMES):
         left_right, seam = lit_difference(side[i], plain[i], landmarks(template, i))
         assert abs(left_right) < 4.0 and seam < 3.5, (i, left_right, seam)
@@ -226,3 +231,13 @@ def test_the_face_is_about_as_sharp_as_the_template(
         lm = landmarks(template, i).astype(np.float32)
         ratios.append(detail.face_detail(out[i], lm) / detail.face_detail(frame, lm))
     assert 0.7 < float(np.median(ratios)) < 1.5, ratios
+
+
+def test_the_template_lips_are_taken_only_where_the_selfie_mouth_is_open() -> None:
+    """Closed lips are the selfie's own (identity); lips apart would bring teeth or a
+    tongue onto the template's mouth (expression), so those come from the template."""
+    engine = ClassicEngine(ClassicOptions())
+    closed = engine.prepare_identity(build_identity([selfie("plain")], dlib_models()))
+    opened = engine.prepare_identity(build_identity([selfie("open")], dlib_models()))
+    assert not closed.mouth_open
+    assert opened.mouth_open

@@ -116,7 +116,7 @@ def check_pair(case_of: CaseOf, template_name: str, selfie_name: str, tmp_path: 
 
 TURNED_GREY_SELFIE = pytest.mark.xfail(
     strict=True,
-    reason="limitation reported to the lead: insightface's Tom Hanks crop (112 px, greyscale, "
+    reason="known limitation: insightface's Tom Hanks crop (112 px, greyscale, "
     "head turned: frontality 0.30, which build_identity warns about) on the t1 David "
     "template gives id_closer 0.92 but id_transfer 0.00 (mean distance 0.645 > 0.6)",
 )
