@@ -18,7 +18,7 @@ Per frame, for a template face with landmarks T:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -155,16 +155,9 @@ class ClassicEngine:
             template_pose = pose.fit(ref)
             offsets = pose.frontal_offsets(aligned, pose.fit(aligned))
             offsets -= pose.frontal_offsets(ref, template_pose)
-            offsets = _neutral_expression(offsets, aligned, ref)
-            if self.options.template_mouth:
-                offsets = face_parts.template_mouth_offsets(offsets, ref)
-            offsets = shape.symmetric_offsets(offsets)
-            delta = pose.to_image(offsets, template_pose)
+            delta = pose.to_image(self._identity_only(offsets, aligned, ref), template_pose)
         else:
-            delta = _neutral_expression(aligned - ref, aligned, ref)
-            if self.options.template_mouth:
-                delta = face_parts.template_mouth_offsets(delta, ref)
-            delta = shape.symmetric_offsets(delta)
+            delta = self._identity_only(aligned - ref, aligned, ref)
         delta *= self.options.shape_strength
         topo = _open_features(ref)
         tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
@@ -192,6 +185,15 @@ class ClassicEngine:
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
         return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder)
+
+    def _identity_only(
+        self, offsets: NDArray[np.float64], selfie: NDArray[np.float64], ref: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Shape offsets (canonical space) without the selfie's expression, symmetric."""
+        offsets = _neutral_expression(offsets, selfie, ref)
+        if self.options.template_mouth:
+            offsets = face_parts.template_mouth_offsets(offsets, ref)
+        return shape.symmetric_offsets(offsets)
 
     # -- per frame -----------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -348,12 +350,13 @@ def _at_scale(face: ClassicFace, scale: float) -> ClassicFace:
     h, w = face.alpha.shape
     size = (max(8, round(w * k)), max(8, round(h * k)))
     kx, ky = size[0] / w, size[1] / h
-    return ClassicFace(
-        np.asarray(cv2.resize(face.texture_lab, size, interpolation=cv2.INTER_AREA), np.float32),
-        (face.points * np.array([kx, ky], np.float32)).astype(np.float32),
-        np.asarray(cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA), np.float32),
-        face.stats,
-        face.mouth_open,
+    return replace(
+        face,
+        texture_lab=np.asarray(
+            cv2.resize(face.texture_lab, size, interpolation=cv2.INTER_AREA), np.float32
+        ),
+        points=(face.points * np.array([kx, ky], np.float32)).astype(np.float32),
+        alpha=np.asarray(cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA), np.float32),
     )
 
 
@@ -391,9 +394,9 @@ def _match_detail(
         target = sharpen.TARGET * float(np.nanmedian(detail_per_frame))
         amount = sharpen.amount_for(small_l, mask, target)
         lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount)
-        return ClassicFace(lab, face.points, face.alpha, face.stats, face.mouth_open), per_frame
+        return replace(face, texture_lab=lab), per_frame
     lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)
-    return ClassicFace(lab, face.points, face.alpha, face.stats, face.mouth_open), per_frame
+    return replace(face, texture_lab=lab), per_frame
 
 
 def _reference_shape(

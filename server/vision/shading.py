@@ -19,11 +19,16 @@ DARK = 6.0  # Lab L below the local skin estimate at which a pixel counts half a
 
 
 def skin_light(
-    light: NDArray[np.float32], weight: NDArray[np.float32], sigma: float
+    light: NDArray[np.float32],
+    weight: NDArray[np.float32],
+    sigma: float,
+    norm: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """Low-pass of ``light`` over the ``weight``ed pixels, with pixels much darker than
-    a first estimate weighted down (normalised convolution, twice)."""
-    norm = lowpass(weight, sigma) + 1e-3
+    a first estimate weighted down (normalised convolution, twice); ``norm``: the
+    weight's own low-pass plus 1e-3, when the caller already has it."""
+    if norm is None:
+        norm = lowpass(weight, sigma) + 1e-3
     first = lowpass(light * weight, sigma) / norm
     below = np.maximum(first - light, 0.0) / DARK
     w = np.asarray(weight / (1.0 + below * below), np.float32)
@@ -40,5 +45,6 @@ def shading_difference(
     """The target's skin lighting minus the source's (Lab L units, bounded), over
     ``region``; ``weight``: where either face shows skin (features left out)."""
     target_l = to_lab(np.clip(target_bgr, 0, 255).astype(np.uint8))[:, :, 0]
-    diff = skin_light(target_l, weight, sigma) - skin_light(source_l, weight, sigma)
+    norm = lowpass(weight, sigma) + 1e-3  # the same weight for both faces
+    diff = skin_light(target_l, weight, sigma, norm) - skin_light(source_l, weight, sigma, norm)
     return np.asarray(np.clip(diff, -MAX_SHADING, MAX_SHADING) * (region > 0), np.float32)
