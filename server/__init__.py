@@ -40,5 +40,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         settings.max_selfies * settings.max_upload_bytes + _MULTIPART_SLACK
     )
     app.extensions[EXTENSION_KEY] = services or build_services(settings)
-    register_api(app)
+    register_api(app, settings)
     return app

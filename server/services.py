@@ -14,10 +14,11 @@ for this deployment the neural engine is simply unavailable, with the reason in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
@@ -29,8 +30,10 @@ from server.jobs.records import RenderRecordStore
 from server.jobs.renders import RENDER_TASK, RenderService
 from server.settings import Settings
 from server.storage.atomic import clean_strays
-from server.storage.errors import Invalid
-from server.storage.identities import IdentityStore
+from server.storage.db import Database
+from server.storage.devices import DeviceStore
+from server.storage.errors import Invalid, NotFound
+from server.storage.identities import IdentityRecord, IdentityStore
 from server.storage.ids import new_id
 from server.storage.layout import DataLayout
 from server.types import Frame, IdentityData
@@ -40,6 +43,12 @@ from server.vision.selfie_input import SelfieLimits, decode_selfie
 log = logging.getLogger(__name__)
 
 IdentityBuilder = Callable[[Sequence[Frame], Any], IdentityData]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 # Selfies are searched at <= 1280 px and the texture is a small fixed-size crop, so
 # larger uploads are shrunk while decoding to bound memory per request.
@@ -64,14 +73,18 @@ class IdentityService:
         models: Any,
         builder: IdentityBuilder,
         settings: Settings,
+        clock: Clock = utc_now,
     ) -> None:
+        self._clock = clock
         self._store = store
         self._renders = renders
         self._models = models
         self._builder = builder
         self._settings = settings
 
-    def create(self, uploads: Sequence[bytes]) -> dict[str, Any]:
+    def create(
+        self, uploads: Sequence[bytes], device_id: str | None = None, consented: bool = False
+    ) -> dict[str, Any]:
         """Decode the selfies, build the identity and store it; returns its metadata.
 
         Raises SelfieError (bad_image / too_large / unsupported_type), the builder's
@@ -83,15 +96,36 @@ class IdentityService:
             raise Invalid(f"send 1 to {self._settings.max_selfies} selfies", "invalid_selfie_count")
         frames = [self._decode(i, data) for i, data in enumerate(uploads)]
         data = self._builder(frames, self._models)
-        created_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        return self._store.save(new_id("identity"), data, created_at)
+        now = self._clock()
+        expires = now + timedelta(hours=self._settings.retention_hours)
+        record = IdentityRecord(
+            device_id=device_id,
+            expires_at=iso_utc(expires),
+            consent_at=iso_utc(now) if consented else None,
+            consent_policy=self._settings.consent_policy if consented else None,
+        )
+        return self._store.save(new_id("identity"), data, iso_utc(now), record)
 
-    def get(self, identity_id: str) -> dict[str, Any]:
+    def get(self, identity_id: str, device_id: str | None = None) -> dict[str, Any]:
+        """The identity's metadata; another device's identity is NotFound."""
+        self._check_owner(identity_id, device_id)
         return self._store.meta(identity_id)
 
-    def delete(self, identity_id: str) -> list[str]:
+    def delete(self, identity_id: str, device_id: str | None = None) -> list[str]:
         """Remove the identity and its renders; returns the deleted render ids."""
+        self._check_owner(identity_id, device_id)
         return self._renders.delete_identity(identity_id)
+
+    def erase_device(self, device_id: str) -> None:
+        """Everything of a device: its identities, their and its renders, its row."""
+        for identity_id in self._store.owned_by(device_id):
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                self._renders.delete_identity(identity_id)
+        self._renders.delete_device(device_id)
+
+    def _check_owner(self, identity_id: str, device_id: str | None) -> None:
+        if device_id is not None and self._store.owner(identity_id) != device_id:
+            raise NotFound(f"identity {identity_id!r} not found", "identity_not_found")
 
     def _decode(self, index: int, data: bytes) -> Frame:
         s = self._settings
@@ -102,6 +136,11 @@ class IdentityService:
             return decode_selfie(data, limits)
         except ImageError as exc:
             raise SelfieError(exc, index) from None
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2025-01-01T12:00:00Z``: the timestamps of the API and the records."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def shrink_to(frame: Frame, max_side: int) -> Frame:
@@ -125,6 +164,8 @@ class Services:
     identities: IdentityService
     renders: RenderService
     queue: JobQueue
+    devices: DeviceStore
+    db: Database
 
     engines_unavailable: Mapping[str, str] = field(default_factory=dict)
     model_store: Any = None
@@ -141,6 +182,13 @@ class Services:
             "engines_unavailable": dict(self.engines_unavailable),
             "models": models,
         }
+
+    def erase_device(self, device_id: str) -> None:
+        """Erase a device and everything derived from it (identities, renders,
+        results, index entries, its token), leaving no bytes in the database file."""
+        self.identities.erase_device(device_id)
+        self.devices.delete(device_id)
+        self.db.compact()
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Stop the render workers; renders still waiting are marked interrupted."""
@@ -174,9 +222,10 @@ def build_services(
     engine_map, unavailable, neural_faces, store = _engine_parts(
         settings, models, engines, model_store
     )
-    identities = IdentityStore(layout)
+    db = Database.in_dir(settings.data_dir)
+    identities = IdentityStore(layout, db)
     renders = RenderService(
-        RenderRecordStore(layout),
+        RenderRecordStore(layout, db),
         identities,
         catalog,
         engine_map,
@@ -185,7 +234,11 @@ def build_services(
         unavailable_engines=unavailable,
         identity_loader=_identity_loader(identities, neural_faces),
     )
-    interrupted = renders.recover()
+    try:
+        interrupted = renders.recover()
+    except OSError as exc:
+        log.error("cannot read the render records (errno %s)", exc.errno)
+        interrupted = 0
     if interrupted:
         log.warning("marked %d renders from a previous run as interrupted", interrupted)
     queue = InProcessQueue(
@@ -197,7 +250,10 @@ def build_services(
     renders.bind_queue(queue)
     builder = identity_builder if identity_builder is not None else _identity_builder(neural_faces)
     ids = IdentityService(identities, renders, models, builder, settings)
-    return Services(settings, models, catalog, engine_map, ids, renders, queue, unavailable, store)
+    return Services(
+        settings, models, catalog, engine_map, ids, renders, queue, DeviceStore(db), db,
+        unavailable, store,
+    )  # fmt: skip
 
 
 # -- default builders (lead-owned modules, imported when first needed) ----------------------

@@ -42,6 +42,27 @@ class Settings(BaseSettings):
     )
     max_selfies: int = Field(5, ge=1, le=20)
 
+    # -- devices, rate limits, privacy ----------------------------------------------------
+    ratelimit_storage_uri: str = Field(
+        "",
+        description="Where rate-limit counters live, shared by every worker: empty = the "
+        "data dir's SQLite database (one host); redis://host:port for several hosts.",
+    )
+    ratelimit_device: str = Field("600 per minute", description="Requests per device.")
+    ratelimit_address: str = Field("1200 per minute", description="Requests per client address.")
+    ratelimit_new_devices: str = Field(
+        "60 per hour", description="POST /v1/devices per client address."
+    )
+    retention_hours: float = Field(
+        48.0, gt=0, description="Identities and their renders are erased this long after upload."
+    )
+    sweep_interval_s: float = Field(
+        600.0, ge=0, description="How often each process sweeps expired data (0: never)."
+    )
+    consent_policy: str = Field(
+        "2026-01", min_length=1, description="Version of the consent text users agree to."
+    )
+
     analyse_stale_templates: bool = Field(
         True, description="Rebuild a missing or stale template analysis at start-up."
     )

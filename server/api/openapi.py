@@ -43,8 +43,21 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/openapi.json", "This document", {200: "application/json"}),
     Op(
         "post",
+        "/v1/devices",
+        "Register a device: its id and bearer token (256 random bits, shown once)",
+        {201: s.DeviceCreated},
+    ),
+    Op(
+        "delete",
+        "/v1/devices/me",
+        "Erase this device: its identities, renders, results and token",
+        {204: None},
+    ),
+    Op(
+        "post",
         "/v1/identities",
-        "Create an identity from 1-5 selfies (JPEG/PNG/WebP); each selfie's coaching "
+        "Create an identity from 1-5 selfies (JPEG/PNG/WebP) and the consent field; "
+        "422 consent_required (nothing decoded) without it; each selfie's coaching "
         "findings are in quality.warnings; 422 selfie_unsuitable (with error.reasons) when "
         "no selfie can be the face texture",
         {201: s.IdentityOut},
@@ -113,6 +126,7 @@ OPERATIONS: tuple[Op, ...] = (
 )
 _MODELS: tuple[type[BaseModel], ...] = (
     s.ErrorResponse,
+    s.DeviceCreated,
     s.Health,
     s.Readiness,
     s.IdentityOut,
@@ -141,10 +155,23 @@ def openapi_document() -> dict[str, Any]:
             "title": "Faceloop API",
             "version": "1.0.0",
             "description": "Upload selfies, pick a GIF template, get it back with your face. "
-            'Every error is {"error": {"code", "message"}}.',
+            'Every error is {"error": {"code", "message"}}. Every /v1 call except the '
+            "template catalogue and POST /v1/devices needs the device's bearer token (401 "
+            "unauthorized without it); another device's ids answer 404 like unknown ones; "
+            "every /v1 call is rate-limited per device and per client address (429 "
+            "rate_limited with Retry-After).",
         },
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {})},
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "device": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The token from POST /v1/devices.",
+                }
+            },
+        },
     }
 
 
@@ -161,7 +188,13 @@ def _operation(op: Op) -> dict[str, Any]:
         out["parameters"] = params
     if op.body is not None:
         out["requestBody"] = {"required": True, "content": _body(op.body)}
-    for code in op.errors:
+    errors = set(op.errors)
+    if op.path.startswith("/v1/"):
+        errors.add(429)
+    if needs_token(op):
+        out["security"] = [{"device": []}]
+        errors.add(401)
+    for code in sorted(errors):
         error: dict[str, Any] = {
             "description": "Error",
             "content": {
@@ -170,8 +203,16 @@ def _operation(op: Op) -> dict[str, Any]:
         }
         if code == 429:
             error["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+        if code == 401:
+            error["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
         out["responses"][str(code)] = error
     return out
+
+
+def needs_token(op: Op) -> bool:
+    """Every /v1 operation but the template catalogue and device registration."""
+    public = op.path.startswith("/v1/templates") or (op.method, op.path) == ("post", "/v1/devices")
+    return op.path.startswith("/v1/") and not public
 
 
 def _response(target: type[BaseModel] | str | None) -> dict[str, Any]:
@@ -198,8 +239,17 @@ def _body(body: type[BaseModel] | str) -> dict[str, Any]:
             body: {
                 "schema": {
                     "type": "object",
-                    "required": ["selfies"],
-                    "properties": {"selfies": files},
+                    "required": ["selfies", "consent"],
+                    "properties": {
+                        "selfies": files,
+                        "consent": {
+                            "type": "string",
+                            "enum": ["true", "yes", "1"],
+                            "description": "The person in the selfies is the user and agrees "
+                            "to the processing of their face (recorded with time and policy "
+                            "version).",
+                        },
+                    },
                 }
             }
         }

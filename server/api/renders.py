@@ -7,6 +7,7 @@ from typing import TypeVar
 from flask import Blueprint, Response, request, send_file, url_for
 from pydantic import BaseModel, ValidationError
 
+from server.api.auth import current_device
 from server.api.context import services
 from server.api.errors import ApiError
 from server.api.schemas import RenderAccepted, RenderCreate, RenderFailure, RenderOut
@@ -38,6 +39,7 @@ def create_render() -> tuple[dict[str, object], int, dict[str, str]]:
             format=body.format,
             faces=body.faces or {},
             engine=body.engine,
+            device_id=current_device(),
         )
     )
     status_url = url_for("renders.get_render", render_id=record.id)
@@ -50,7 +52,7 @@ def create_render() -> tuple[dict[str, object], int, dict[str, str]]:
 
 @bp.get("/<render_id>")
 def get_render(render_id: str) -> dict[str, object]:
-    record = services().renders.get(render_id)
+    record = services().renders.get(render_id, current_device())
     error = RenderFailure(**record.error.model_dump()) if record.error else None
     out = RenderOut(
         **record.model_dump(exclude={"error"}),
@@ -64,7 +66,7 @@ def get_render(render_id: str) -> dict[str, object]:
 @bp.get("/<render_id>/result")
 def get_result(render_id: str) -> Response:
     """The GIF / MP4 / WebP; 409 render_not_ready until the render is done."""
-    path, media_type = services().renders.result(render_id)
+    path, media_type = services().renders.result(render_id, current_device())
     ext = path.suffix
     try:
         response = send_file(

@@ -121,8 +121,19 @@ class QualityOut(BaseModel):
 class IdentityOut(_Out):
     id: str
     created_at: str
+    expires_at: str | None = Field(
+        None, description="When the identity and its renders are erased (retention)."
+    )
     selfies: list[SelfieOut]
     quality: QualityOut
+
+
+# -- devices ---------------------------------------------------------------------------------
+class DeviceCreated(_Out):
+    device_id: str
+    token: str = Field(
+        description="Bearer token for every other /v1 call; shown once, only its hash is kept."
+    )
 
 
 # -- templates -------------------------------------------------------------------------------

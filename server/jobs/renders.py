@@ -85,40 +85,27 @@ class RenderService:
             existing = self._reusable(plan.key)
             if existing is not None:
                 return existing, True
-            return self._start(plan), False
-
-    def _start(self, plan: RenderPlan) -> RenderRecord:
-        """Create, index and enqueue a new render for ``plan``."""
-        record = RenderRecord(
-            id=new_id("render"),
-            template_id=plan.template_id,
-            template_sha256=plan.template_sha256,
-            faces=plan.faces,
-            identity_ids=plan.identity_ids,
-            format=plan.format,
-            engine=plan.engine,
-            engine_info=plan.engine_info,
-            request_key=plan.key,
-            owner=process_token(),
-        )
-        self._create(record)
-        try:
+            record = self._create(plan, request.device_id)
+        try:  # after the commit, so the worker finds the record
             self._require_queue().enqueue(RENDER_TASK, {"render_id": record.id})
         except Exception:
             self.delete(record.id)
             raise
-        return record
+        return record, False
 
-    def get(self, render_id: str) -> RenderRecord:
-        """The current record; an active one whose owner process died reads as failed."""
+    def get(self, render_id: str, device_id: str | None = None) -> RenderRecord:
+        """The current record; an active one whose owner process died reads as failed.
+        With ``device_id``, another device's render is NotFound, like an unknown one."""
         record = self._store.get(render_id)
+        if device_id is not None and record.device_id != device_id:
+            raise NotFound(f"render {render_id!r} not found", "render_not_found")
         if record.status in ACTIVE and not owner_alive(record.owner):
             record = self._fail(record, "interrupted", "the server restarted during the render")
         return record
 
-    def result(self, render_id: str) -> tuple[Path, str]:
+    def result(self, render_id: str, device_id: str | None = None) -> tuple[Path, str]:
         """(file path, media type) of a done render; Conflict before that."""
-        record = self.get(render_id)
+        record = self.get(render_id, device_id)
         if record.status == "failed":
             raise Conflict("the render failed; it has no result", "render_failed")
         path = self._store.result_path(record) if record.status == "done" else None
@@ -143,6 +130,11 @@ class RenderService:
             self.delete(render_id)
         return render_ids
 
+    def delete_device(self, device_id: str) -> None:
+        """Delete every render a device asked for (its identities go separately)."""
+        for render_id in self._store.owned_by(device_id):
+            self.delete(render_id)
+
     def recover(self) -> int:
         """Mark renders left queued/running by dead processes as failed ("interrupted").
 
@@ -150,8 +142,8 @@ class RenderService:
         meanwhile, and an identical new request simply starts a fresh render.
         """
         count = 0
-        for record in self._store.iter_records():
-            if record.status in ACTIVE and not owner_alive(record.owner):
+        for record in self._store.iter_records(ACTIVE):
+            if not owner_alive(record.owner):
                 self._fail(record, "interrupted", "the server restarted during the render")
                 count += 1
         return count
@@ -253,17 +245,27 @@ class RenderService:
             return record
         return record if record.status in ACTIVE else None
 
-    def _create(self, record: RenderRecord) -> None:
-        """Write the record and link it to its identities, refusing deleted ones."""
+    def _create(self, plan: RenderPlan, device_id: str | None) -> RenderRecord:
+        """Write, link and index a new render for ``plan`` (inside the submit
+        transaction: an identity deleted meanwhile fails the link with NotFound)."""
+        record = RenderRecord(
+            id=new_id("render"),
+            template_id=plan.template_id,
+            template_sha256=plan.template_sha256,
+            faces=plan.faces,
+            identity_ids=plan.identity_ids,
+            format=plan.format,
+            engine=plan.engine,
+            engine_info=plan.engine_info,
+            request_key=plan.key,
+            owner=process_token(),
+            device_id=device_id,
+        )
+        self._store.create(record)
         for identity_id in record.identity_ids:
             self._identities.link_render(identity_id, record.id)
-        self._store.create(record)
         self._store.index(record.request_key, record.id)
-        # An identity deleted between its link and now would leave an orphan: re-check.
-        for identity_id in record.identity_ids:
-            if not self._identities.exists(identity_id):
-                self.delete(record.id)
-                raise NotFound(f"identity {identity_id!r} not found", "identity_not_found")
+        return record
 
     def _fail(self, record: RenderRecord, code: str, message: str) -> RenderRecord:
         failed = record.evolve(status="failed", error=RenderError(code=code, message=message))

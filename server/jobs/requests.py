@@ -32,6 +32,7 @@ class RenderRequest:
     format: OutputFormat = "gif"
     faces: Mapping[str, str] = field(default_factory=dict)
     engine: str | None = None
+    device_id: str | None = None  # who asks: only its own identities, its own results
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,26 @@ def plan_request(
     ordered = [faces[k] for k in sorted(faces, key=int)]
     identity_ids = list(dict.fromkeys(ordered))
     for identity_id in identity_ids:
-        if not identities.exists(identity_id):
+        if not _owned(identities, identity_id, request.device_id):
             raise NotFound(f"identity {identity_id!r} not found", "identity_not_found")
     engine = resolve_engine(request.engine or default_engine, engines, unavailable)
     info = engine_info(engines[engine])
     sha = str(analysis.source_sha256)
     key = request_key(request.template_id, sha, request.format, faces, engine, info)
+    if request.device_id is not None:  # identical requests are shared within a device only
+        key = hashlib.sha256(f"{request.device_id}:{key}".encode()).hexdigest()
     return RenderPlan(
         request.template_id, sha, faces, identity_ids, request.format, engine, key, info
     )
+
+
+def _owned(identities: IdentityStore, identity_id: str, device_id: str | None) -> bool:
+    """The identity exists and (when a device asks) belongs to that device."""
+    try:
+        owner = identities.owner(identity_id)
+    except NotFound:
+        return False
+    return device_id is None or owner == device_id
 
 
 def find_template(templates: TemplateSource, template_id: str) -> Any:

@@ -1,7 +1,9 @@
-"""Identity persistence: JSON metadata plus numpy arrays in an ``.npz`` (never pickle).
+"""Identity persistence: a metadata row in the records database plus numpy arrays in
+an ``.npz`` file (never pickle).
 
 An identity directory is built under a hidden staging name and renamed into place, so
-it appears complete or not at all; deletion renames it away before removing it.
+it appears complete or not at all; the row is written after it, and deleted before
+the directory is removed.
 """
 
 from __future__ import annotations
@@ -18,18 +20,17 @@ import numpy as np
 
 from server.storage.atomic import (
     atomic_write_bytes,
-    atomic_write_json,
     fsync_dir,
+    remove_tree,
     scratch_dir_name,
 )
+from server.storage.db import Database
 from server.storage.errors import NotFound
 from server.storage.ids import is_valid_id
 from server.storage.layout import DataLayout
 from server.types import Box, IdentityData, SelfieReport
 
-_META = "identity.json"
 _ARRAYS = "arrays.npz"
-_RENDERS = "renders"
 _ARRAY_FIELDS = ("texture", "landmarks", "descriptors", "descriptor")
 
 
@@ -55,27 +56,57 @@ def _not_found(identity_id: str) -> NotFound:
 
 
 class IdentityStore:
-    """Save, load and delete identities under ``layout.identities``."""
+    """Identities: metadata rows in the records database, arrays in
+    ``layout.identities/<id>/arrays.npz``; which renders use an identity is a row too."""
 
-    def __init__(self, layout: DataLayout) -> None:
+    def __init__(self, layout: DataLayout, db: Database | None = None) -> None:
         self._layout = layout
+        self._db = db or Database.in_dir(layout.root)
 
     def _dir(self, identity_id: str) -> Path:
         if not is_valid_id("identity", identity_id):
             raise _not_found(identity_id)
         return self._layout.identity_dir(identity_id)
 
-    def exists(self, identity_id: str) -> bool:
-        return is_valid_id("identity", identity_id) and (self._dir(identity_id) / _META).is_file()
+    def _row(self, identity_id: str) -> Any:
+        if not is_valid_id("identity", identity_id):
+            return None
+        return self._db.execute("SELECT * FROM identities WHERE id = ?", (identity_id,)).fetchone()
 
-    def save(self, identity_id: str, data: IdentityData, created_at: str) -> dict[str, Any]:
-        """Store a new identity; returns its public metadata."""
+    def exists(self, identity_id: str) -> bool:
+        return self._row(identity_id) is not None
+
+    def save(
+        self,
+        identity_id: str,
+        data: IdentityData,
+        created_at: str,
+        record: IdentityRecord | None = None,
+    ) -> dict[str, Any]:
+        """Store a new identity; returns its public metadata. ``record``: owner,
+        expiry and consent (none for identities made by tools)."""
         meta = {
             "id": identity_id,
             "created_at": created_at,
             "selfies": to_jsonable(data.selfies),
             "quality": to_jsonable(data.quality),
         }
+        final = self._write_arrays(identity_id, data)
+        extra = record or IdentityRecord()
+        try:
+            self._db.execute(
+                "INSERT INTO identities (id, device_id, created_at, expires_at, consent_at,"
+                " consent_policy, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (identity_id, extra.device_id, created_at, extra.expires_at, extra.consent_at,
+                 extra.consent_policy, json.dumps(meta)),
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        return {**meta, "expires_at": extra.expires_at} if extra.expires_at else meta
+
+    def _write_arrays(self, identity_id: str, data: IdentityData) -> Path:
+        """The identity's directory with its arrays, appearing complete or not at all."""
         arrays = {name: getattr(data, name) for name in _ARRAY_FIELDS}
         if data.embedding is not None:
             arrays["embedding"] = data.embedding
@@ -86,23 +117,31 @@ class IdentityStore:
         self._layout.ensure()  # a data dir unwritable at start-up may be writable now
         staging.mkdir()
         try:
-            (staging / _RENDERS).mkdir()
             atomic_write_bytes(staging / _ARRAYS, buf.getvalue())
-            atomic_write_json(staging / _META, meta)
             os.rename(staging, final)
         except BaseException:  # disk full, read-only...: leave nothing behind
             shutil.rmtree(staging, ignore_errors=True)
             raise
         fsync_dir(final.parent)
-        return meta
+        return final
 
     def meta(self, identity_id: str) -> dict[str, Any]:
-        """Public metadata: id, created_at, selfies, quality."""
-        try:
-            result: dict[str, Any] = json.loads((self._dir(identity_id) / _META).read_bytes())
-        except FileNotFoundError:
-            raise _not_found(identity_id) from None
+        """Public metadata: id, created_at, selfies, quality (and expires_at if set)."""
+        row = self._row(identity_id)
+        if row is None:
+            raise _not_found(identity_id)
+        result: dict[str, Any] = json.loads(row["meta"])
+        if row["expires_at"]:
+            result["expires_at"] = row["expires_at"]
         return result
+
+    def owner(self, identity_id: str) -> str | None:
+        """The device that made the identity (None for tool-made ones); NotFound if gone."""
+        row = self._row(identity_id)
+        if row is None:
+            raise _not_found(identity_id)
+        owner: str | None = row["device_id"]
+        return owner
 
     def load(self, identity_id: str) -> IdentityData:
         """Everything a render needs; NotFound if the identity is gone."""
@@ -126,11 +165,12 @@ class IdentityStore:
         self, identity_id: str, embedding: np.ndarray, info: dict[str, Any]
     ) -> dict[str, Any]:
         """Add (or replace) the neural embedding of a stored identity, and record
-        ``info`` as ``quality["embedding"]``; returns the new metadata. Each file is
-        replaced atomically (arrays first: an interrupted update leaves an embedding
-        whose ``info`` does not match, which is simply computed again)."""
+        ``info`` as ``quality["embedding"]``; returns the new metadata (arrays first:
+        an interrupted update leaves an embedding whose ``info`` does not match, which
+        is simply computed again)."""
         folder = self._dir(identity_id)
         meta = self.meta(identity_id)
+        meta.pop("expires_at", None)
         try:
             with np.load(folder / _ARRAYS, allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
@@ -138,40 +178,67 @@ class IdentityStore:
             buf = io.BytesIO()
             np.savez(buf, **arrays)
             atomic_write_bytes(folder / _ARRAYS, buf.getvalue())
-            meta["quality"] = {**meta.get("quality", {}), "embedding": to_jsonable(info)}
-            atomic_write_json(folder / _META, meta)
         except FileNotFoundError:  # deleted meanwhile
             raise _not_found(identity_id) from None
+        meta["quality"] = {**meta.get("quality", {}), "embedding": to_jsonable(info)}
+        self._db.execute(
+            "UPDATE identities SET meta = ? WHERE id = ?", (json.dumps(meta), identity_id)
+        )
         return meta
 
     def link_render(self, identity_id: str, render_id: str) -> None:
         """Note that a render uses this identity (so deleting it deletes the render)."""
-        marker = self._dir(identity_id) / _RENDERS / render_id
         if not is_valid_id("render", render_id):
             raise ValueError(f"invalid render id {render_id!r}")
-        try:
-            marker.touch()
-        except FileNotFoundError:
-            raise _not_found(identity_id) from None
+        with self._db.transaction() as conn:
+            if self._row(identity_id) is None:
+                raise _not_found(identity_id)
+            conn.execute(
+                "INSERT OR IGNORE INTO render_identities (render_id, identity_id) VALUES (?, ?)",
+                (render_id, identity_id),
+            )
 
     def delete(self, identity_id: str) -> list[str]:
         """Remove the identity; returns the ids of the renders that used it.
 
-        The directory is renamed away first, so a concurrent ``link_render`` either
-        lands before (and is listed here) or fails with NotFound.
+        One transaction reads the links and deletes the row, so a concurrent
+        ``link_render`` either lands before (and is listed here) or fails with NotFound.
         """
-        path = self._dir(identity_id)
-        trash = path.parent / scratch_dir_name("trash", identity_id)
-        try:
-            os.rename(path, trash)
-        except FileNotFoundError:
-            raise _not_found(identity_id) from None
-        try:
-            renders = sorted(p.name for p in (trash / _RENDERS).iterdir())
-        except FileNotFoundError:
-            renders = []
-        shutil.rmtree(trash, ignore_errors=True)
-        return [r for r in renders if is_valid_id("render", r)]
+        with self._db.transaction() as conn:
+            if self._row(identity_id) is None:
+                raise _not_found(identity_id)
+            rows = conn.execute(
+                "SELECT render_id FROM render_identities WHERE identity_id = ?", (identity_id,)
+            ).fetchall()
+            conn.execute("DELETE FROM render_identities WHERE identity_id = ?", (identity_id,))
+            conn.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
+        remove_tree(self._dir(identity_id))
+        return sorted(r["render_id"] for r in rows if is_valid_id("render", r["render_id"]))
+
+    def ids(self) -> list[str]:
+        """Every stored identity id."""
+        return [r["id"] for r in self._db.execute("SELECT id FROM identities ORDER BY id")]
+
+    def owned_by(self, device_id: str) -> list[str]:
+        rows = self._db.execute("SELECT id FROM identities WHERE device_id = ?", (device_id,))
+        return [r["id"] for r in rows]
+
+    def expired(self, now: str) -> list[str]:
+        """Ids of identities whose ``expires_at`` (ISO UTC) is at or before ``now``."""
+        rows = self._db.execute(
+            "SELECT id FROM identities WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+        )
+        return [r["id"] for r in rows]
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentityRecord:
+    """Who owns an identity, when it expires, and the consent given for it."""
+
+    device_id: str | None = None
+    expires_at: str | None = None
+    consent_at: str | None = None
+    consent_policy: str | None = None
 
 
 def _selfie(raw: dict[str, Any]) -> SelfieReport:

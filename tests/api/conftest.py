@@ -3,6 +3,7 @@ face, shared dlib models, and an app factory that can swap in a gated renderer."
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ def make_app(
     def factory(
         renderer: Any = None, engines: dict[str, Any] | None = None, **overrides: Any
     ) -> Flask:
+        for name in ("ratelimit_device", "ratelimit_address", "ratelimit_new_devices"):
+            overrides.setdefault(name, UNLIMITED)  # tests that count set small ones
         settings = Settings(
             data_dir=tmp_path / "data",
             templates_dir=templates_dir,
@@ -85,11 +88,54 @@ def make_app(
             settings, face_models=face_models, templates=catalog, engines=engines, renderer=renderer
         )
         built.append(services)
-        return create_app(settings, services=services)
+        app = create_app(settings, services=services)
+        app.test_client_class = DeviceClient
+        return app
 
     yield factory
     for services in built:
         services.close(timeout=5.0)
+
+
+UNLIMITED = "1000000 per minute"
+
+
+_TOKENS: dict[str, str] = {}  # data dir -> token of its default test device
+_TOKENS_LOCK = threading.Lock()
+
+
+class DeviceClient(FlaskClient):
+    """A test client that sends the bearer token of one device per data dir (made on
+    the first client), so every client of every app on it acts as the same device."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {device_token(self.application)}"
+
+
+def device_token(app: Flask) -> str:
+    """The token of the data dir's default test device (created once)."""
+    services = app.extensions["faceloop"]
+    key = str(services.settings.data_dir)
+    with _TOKENS_LOCK:
+        token = _TOKENS.get(key)
+        if token is None or services.devices.authenticate(token) is None:
+            token = _TOKENS[key] = services.devices.create("2026-01-01T00:00:00Z").token
+    return token
+
+
+def anonymous(app: Flask) -> FlaskClient:
+    """A client that sends no token."""
+    return FlaskClient(app, app.response_class, use_cookies=False)
+
+
+def new_device(app: Flask) -> tuple[FlaskClient, str]:
+    """(client, device id) of a freshly registered device, via POST /v1/devices."""
+    response = anonymous(app).post("/v1/devices")
+    assert response.status_code == 201, response.json
+    client = anonymous(app)
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {response.json['token']}"
+    return client, response.json["device_id"]
 
 
 def fake_app(
@@ -105,14 +151,22 @@ def client(make_app: AppFactory) -> FlaskClient:
     return fake_app(make_app).test_client()
 
 
-def multipart(field: str, files: list[tuple[bytes, str, str]]) -> tuple[bytes, str]:
-    """(body, content type) of a multipart/form-data request with ``files`` in ``field``.
+def multipart(
+    field: str, files: list[tuple[bytes, str, str]], consent: str | None = "true"
+) -> tuple[bytes, str]:
+    """(body, content type) of a multipart/form-data request with ``files`` in ``field``
+    (and the ``consent`` form field unless None).
 
     Built by hand: werkzeug's test encoder spills large bodies to a temp file it never
     closes (a ResourceWarning, i.e. an error under -W error).
     """
     boundary = "faceloop-test-boundary-7d3f"
     chunks = []
+    if consent is not None:
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="consent"\r\n\r\n'
+            f"{consent}\r\n".encode()
+        )
     for data, name, ctype in files:
         head = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
@@ -124,14 +178,17 @@ def multipart(field: str, files: list[tuple[bytes, str, str]]) -> tuple[bytes, s
 
 
 def upload(
-    client: FlaskClient, *files: bytes | tuple[bytes, str, str], field: str = "selfies"
+    client: FlaskClient,
+    *files: bytes | tuple[bytes, str, str],
+    field: str = "selfies",
+    consent: str | None = "true",
 ) -> Any:
     """POST /v1/identities with ``files`` (bytes, or (bytes, name, content type))."""
     parts = [
         item if isinstance(item, tuple) else (item, f"s{i}.jpg", "image/jpeg")
         for i, item in enumerate(files)
     ]
-    body, content_type = multipart(field, parts)
+    body, content_type = multipart(field, parts, consent)
     return client.post("/v1/identities", data=body, content_type=content_type)
 
 

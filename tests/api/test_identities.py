@@ -31,7 +31,7 @@ def test_create_read_delete(client: Any, face_jpeg: bytes) -> None:
     assert created.status_code == 201
     body = created.json
     assert re.fullmatch(IDENTITY_ID_PATTERN, body["id"])
-    assert set(body) == {"id", "created_at", "selfies", "quality"}
+    assert set(body) == {"id", "created_at", "expires_at", "selfies", "quality"}
     (selfie,) = body["selfies"]
     assert selfie["width"] == 512 and selfie["height"] == 512 and selfie["used_as_texture"]
     box = selfie["face_box"]
@@ -130,8 +130,9 @@ def test_identity_mismatch(client: Any, face_jpeg: bytes) -> None:
 
 
 def test_missing_field_and_wrong_bodies(client: Any) -> None:
-    assert_error(client.post("/v1/identities"), 400, "missing_selfies")
-    assert_error(client.post("/v1/identities", json={"selfies": []}), 400, "missing_selfies")
+    assert_error(client.post("/v1/identities"), 422, "consent_required")
+    assert_error(client.post("/v1/identities", json={"selfies": []}), 422, "consent_required")
+    assert_error(upload(client, field="selfies"), 400, "missing_selfies")
     wrong_field = upload(client, b"\xff\xd8\xff" * 10, field="photo")
     assert_error(wrong_field, 400, "missing_selfies")
     garbage = client.post(
@@ -139,7 +140,7 @@ def test_missing_field_and_wrong_bodies(client: Any) -> None:
         data=bytes(range(256)) * 64,
         content_type="multipart/form-data; boundary=xyz",
     )
-    assert garbage.status_code == 400 and garbage.is_json
+    assert garbage.status_code in (400, 422) and garbage.is_json
 
 
 def test_too_many_and_empty_files(client: Any, face_jpeg: bytes) -> None:

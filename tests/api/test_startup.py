@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from server.jobs.records import RenderRecord, RenderRecordStore
+from server.storage.db import Database
+from server.storage.devices import DeviceStore
 from server.storage.ids import new_id
 from server.storage.layout import DataLayout
-from tests.api.conftest import TEMPLATE_ID, AppFactory, fake_app
+from tests.api.conftest import TEMPLATE_ID, AppFactory, anonymous, fake_app
 
 
-def _orphan(layout: DataLayout, owner: str, status: str) -> RenderRecord:
+def _orphan(layout: DataLayout, owner: str, status: str, device: str) -> RenderRecord:
     record = RenderRecord(
         id=new_id("render"), status=status, progress=0.4, template_id=TEMPLATE_ID,  # type: ignore[arg-type]
         template_sha256="0" * 64, faces={"0": new_id("identity")}, identity_ids=[],
-        format="gif", engine="classic", request_key="1" * 64, owner=owner,
+        format="gif", engine="classic", request_key=status * 64, owner=owner, device_id=device,
     )  # fmt: skip
     RenderRecordStore(layout).create(record)
     return record
@@ -27,14 +29,17 @@ def test_start_up_fails_dead_renders_and_removes_strays(
 ) -> None:
     layout = DataLayout(tmp_path / "data")
     layout.ensure()
-    running = _orphan(layout, dead_owner, "running")
-    queued = _orphan(layout, dead_owner, "queued")
+    device = DeviceStore(Database.in_dir(layout.root)).create("2026-01-01T00:00:00Z")
+    running = _orphan(layout, dead_owner, "running", device.device_id)
+    queued = _orphan(layout, dead_owner, "queued", device.device_id)
+    layout.render_dir(running.id).mkdir()
     stray = layout.render_dir(running.id) / f".result.gif.{dead_owner}.0badc0de.tmp"
     stray.write_bytes(b"GIF89a half")
     staging = layout.identities / f".staging-idt_x.{dead_owner}.12345678"
     staging.mkdir()
 
-    client: Any = fake_app(make_app).test_client()
+    client: Any = anonymous(fake_app(make_app))
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {device.token}"
 
     on_disk = RenderRecordStore(layout)  # marked at start-up, before anyone reads them
     assert {on_disk.get(r.id).status for r in (running, queued)} == {"failed"}
@@ -44,7 +49,7 @@ def test_start_up_fails_dead_renders_and_removes_strays(
         assert body["status"] == "failed" and body["result_url"] is None
         assert body["error"]["code"] == "interrupted"
     assert not stray.exists() and not staging.exists()
-    assert sorted(p.name for p in layout.render_dir(running.id).iterdir()) == ["record.json"]
+    assert list(layout.render_dir(running.id).iterdir()) == []
 
 
 def test_create_app_builds_its_services_from_settings(tmp_path: Path, templates_dir: Path) -> None:
