@@ -28,6 +28,7 @@ from server.jobs.ports import Renderer, TemplateSource
 from server.jobs.queue import InProcessQueue, JobQueue
 from server.jobs.records import RenderRecordStore
 from server.jobs.renders import RENDER_TASK, RenderService
+from server.jobs.retention import SweepThread, sweep
 from server.settings import Settings
 from server.storage.atomic import clean_strays
 from server.storage.db import Database
@@ -114,7 +115,9 @@ class IdentityService:
     def delete(self, identity_id: str, device_id: str | None = None) -> list[str]:
         """Remove the identity and its renders; returns the deleted render ids."""
         self._check_owner(identity_id, device_id)
-        return self._renders.delete_identity(identity_id)
+        render_ids = self._renders.delete_identity(identity_id)
+        self._store.compact()
+        return render_ids
 
     def erase_device(self, device_id: str) -> None:
         """Everything of a device: its identities, their and its renders, its row."""
@@ -169,6 +172,7 @@ class Services:
 
     engines_unavailable: Mapping[str, str] = field(default_factory=dict)
     model_store: Any = None
+    sweeper: SweepThread | None = None
 
     def readiness(self) -> dict[str, Any]:
         """Ready once an engine is loaded and the catalog is up (it may be empty); lists
@@ -191,7 +195,10 @@ class Services:
         self.db.compact()
 
     def close(self, timeout: float | None = 5.0) -> None:
-        """Stop the render workers; renders still waiting are marked interrupted."""
+        """Stop the sweeper and the render workers; renders still waiting are marked
+        interrupted."""
+        if self.sweeper is not None:
+            self.sweeper.stop(timeout)
         self.renders.interrupt(self.queue.close(timeout))
 
 
@@ -224,8 +231,9 @@ def build_services(
     )
     db = Database.in_dir(settings.data_dir)
     identities = IdentityStore(layout, db)
+    records = RenderRecordStore(layout, db)
     renders = RenderService(
-        RenderRecordStore(layout, db),
+        records,
         identities,
         catalog,
         engine_map,
@@ -250,10 +258,24 @@ def build_services(
     renders.bind_queue(queue)
     builder = identity_builder if identity_builder is not None else _identity_builder(neural_faces)
     ids = IdentityService(identities, renders, models, builder, settings)
+    sweeper = _sweeper(settings, identities, records, db)
     return Services(
         settings, models, catalog, engine_map, ids, renders, queue, DeviceStore(db), db,
-        unavailable, store,
+        unavailable, store, sweeper,
     )  # fmt: skip
+
+
+def _sweeper(
+    settings: Settings, identities: IdentityStore, records: RenderRecordStore, db: Database
+) -> SweepThread | None:
+    """The retention timer of this process (None when the interval is 0)."""
+    if settings.sweep_interval_s <= 0:
+        return None
+    thread = SweepThread(
+        lambda: sweep(identities, records, db, datetime.now(UTC)), settings.sweep_interval_s
+    )
+    thread.start()
+    return thread
 
 
 # -- default builders (lead-owned modules, imported when first needed) ----------------------

@@ -215,6 +215,10 @@ class IdentityStore:
         remove_tree(self._dir(identity_id))
         return sorted(r["render_id"] for r in rows if is_valid_id("render", r["render_id"]))
 
+    def compact(self) -> None:
+        """Leave no bytes of erased rows in the database files (see Database.compact)."""
+        self._db.compact()
+
     def ids(self) -> list[str]:
         """Every stored identity id."""
         return [r["id"] for r in self._db.execute("SELECT id FROM identities ORDER BY id")]
