@@ -44,7 +44,12 @@ def build_limiter(app: Flask, settings: Settings) -> Limiter:
     """Attach the limiter to ``app`` (before authentication, so every try counts)."""
     uri = settings.ratelimit_storage_uri or storage_uri(Database.in_dir(settings.data_dir).path)
     limits = [
-        ApplicationLimit(settings.ratelimit_address, key_function=_address, scope="address"),
+        ApplicationLimit(
+            settings.ratelimit_address,
+            key_function=_address,
+            scope="address",
+            exempt_when=lambda: not request.path.startswith("/v1/"),  # probes, openapi
+        ),
         ApplicationLimit(
             settings.ratelimit_device,
             key_function=_device,
@@ -65,6 +70,7 @@ def build_limiter(app: Flask, settings: Settings) -> Limiter:
         storage_uri=uri,
         strategy="fixed-window",
         headers_enabled=False,  # it would put Retry-After on every response
+        swallow_errors=True,  # a counter that cannot be written never fails the request
         key_prefix="faceloop",
     )
 

@@ -35,14 +35,16 @@ def iso(moment: datetime) -> str:
 def sweep(
     identities: IdentityStore, renders: RenderRecordStore, db: Database, now: datetime
 ) -> SweepReport:
-    """Erase every identity expired at ``now`` with its renders; compact the database
-    afterwards so the erased rows leave no bytes behind."""
+    """Erase every identity expired at ``now`` with its renders and finished rate-limit
+    windows; compact the database afterwards so erased rows leave no bytes behind."""
     removed_identities = removed_renders = 0
     for identity_id in identities.expired(iso(now)):
         with contextlib.suppress(NotFound):  # deleted meanwhile
             for render_id in identities.delete(identity_id):
                 removed_renders += int(renders.delete(render_id))
             removed_identities += 1
+    # rate-limit windows name devices and client addresses: drop the finished ones
+    db.execute("DELETE FROM rate_counters WHERE expires_at <= ?", (now.timestamp(),))
     if removed_identities:
         db.compact()
     return SweepReport(removed_identities, removed_renders)

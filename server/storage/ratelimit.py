@@ -86,8 +86,3 @@ class SqliteRateStorage(Storage):
 
     def clear(self, key: str) -> None:
         self._db.execute("DELETE FROM rate_counters WHERE key = ?", (key,))
-
-    def sweep(self) -> int:
-        """Drop expired windows (called by the retention sweep)."""
-        cursor = self._db.execute("DELETE FROM rate_counters WHERE expires_at <= ?", (time.time(),))
-        return int(cursor.rowcount)

@@ -129,3 +129,14 @@ def test_deleting_the_device_erases_it_and_its_token(
         services.identities.get(ident)
     with pytest.raises(Exception, match="not found"):
         services.renders.get(body["id"])
+
+
+def test_openapi_documents_the_token(make_app: AppFactory) -> None:
+    doc = anonymous(fake_app(make_app)).get("/openapi.json").json
+    assert doc["components"]["securitySchemes"]["device"]["scheme"] == "bearer"
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            private = path.startswith("/v1/") and not path.startswith("/v1/templates")
+            private = private and (method, path) != ("post", "/v1/devices")
+            assert ("security" in op) is private and ("401" in op["responses"]) is private
+            assert ("429" in op["responses"]) is path.startswith("/v1/")

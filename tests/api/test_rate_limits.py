@@ -49,6 +49,7 @@ def test_the_address_limit_counts_requests_with_bad_tokens(make_app: AppFactory)
     assert_limited(client.get(UNKNOWN, headers=bad))
     other = client.get(UNKNOWN, headers=bad, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 401
+    assert client.get("/healthz").status_code == 200  # probes are never limited
 
 
 def test_registering_devices_is_limited_per_address(make_app: AppFactory) -> None:
@@ -80,8 +81,8 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
            "WEB_CONCURRENCY": "2", "FACELOOP_LOG_LEVEL": "warning",
            "FACELOOP_DATA_DIR": str(tmp_path_factory.mktemp("data")),
            "FACELOOP_RATELIMIT_DEVICE": "5 per minute"}  # fmt: skip
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-    command.append("tests.api.limited_wsgi:app")
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--keep-alive", "60"]
+    command.append("tests.api.limited_wsgi:app")  # connections stay with their worker
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
