@@ -190,8 +190,8 @@ class Services:
     def erase_device(self, device_id: str) -> None:
         """Erase a device and everything derived from it (identities, renders,
         results, index entries, its token), leaving no bytes in the database file."""
+        self.devices.delete(device_id)  # first: the token stops working at once
         self.identities.erase_device(device_id)
-        self.devices.delete(device_id)
         self.db.compact()
 
     def close(self, timeout: float | None = 5.0) -> None:

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS devices (
 );
 CREATE TABLE IF NOT EXISTS identities (
     id TEXT PRIMARY KEY,
-    device_id TEXT REFERENCES devices(id) ON DELETE CASCADE,
+    device_id TEXT,  -- no cascade: erasure deletes files too
     created_at TEXT NOT NULL,
     expires_at TEXT,
     consent_at TEXT,
@@ -44,7 +44,7 @@ CREATE INDEX IF NOT EXISTS identities_device ON identities(device_id);
 CREATE INDEX IF NOT EXISTS identities_expiry ON identities(expires_at);
 CREATE TABLE IF NOT EXISTS renders (
     id TEXT PRIMARY KEY,
-    device_id TEXT REFERENCES devices(id) ON DELETE CASCADE,
+    device_id TEXT,  -- no cascade: erasure deletes files too
     status TEXT NOT NULL,
     request_key TEXT NOT NULL,
     created_at TEXT NOT NULL,
