@@ -33,11 +33,12 @@ def current_device() -> str:
     return device
 
 
-def _needs_token() -> bool:
-    path = request.path
+def needs_token(method: str, path: str) -> bool:
+    """Every /v1 path but the template catalogue and device registration (the one
+    list of public endpoints; the OpenAPI document reads it too)."""
     if not path.startswith("/v1/") or path.startswith(_PUBLIC_PREFIXES):
         return False
-    return (request.method, path.rstrip("/")) not in _PUBLIC
+    return (method.upper(), path.rstrip("/")) not in _PUBLIC
 
 
 def _unauthorized() -> ApiError:
@@ -50,7 +51,7 @@ def _unauthorized() -> ApiError:
 
 
 def _authenticate() -> None:
-    if _needs_token() and token_device() is None:
+    if needs_token(request.method, request.path) and token_device() is None:
         raise _unauthorized()
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.api import schemas as s
+from server.api.auth import needs_token
 
 bp = Blueprint("openapi", __name__)
 
@@ -191,7 +192,7 @@ def _operation(op: Op) -> dict[str, Any]:
     errors = set(op.errors)
     if op.path.startswith("/v1/"):
         errors.add(429)
-    if needs_token(op):
+    if needs_token(op.method, op.path):
         out["security"] = [{"device": []}]
         errors.add(401)
     for code in sorted(errors):
@@ -207,12 +208,6 @@ def _operation(op: Op) -> dict[str, Any]:
             error["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
         out["responses"][str(code)] = error
     return out
-
-
-def needs_token(op: Op) -> bool:
-    """Every /v1 operation but the template catalogue and device registration."""
-    public = op.path.startswith("/v1/templates") or (op.method, op.path) == ("post", "/v1/devices")
-    return op.path.startswith("/v1/") and not public
 
 
 def _response(target: type[BaseModel] | str | None) -> dict[str, Any]:
