@@ -33,10 +33,10 @@ CROP_VY = -0.125
 class MaskShape:
     """The paste mask in crop space (shares of the crop size) and the border band."""
 
-    half_width: float = 0.34  # ellipse semi-axes, share of the crop size
-    half_height: float = 0.42
-    centre_y: float = 0.52  # ellipse centre height, share of the crop size
-    feather: float = 0.06  # Gaussian sigma, share of the crop size
+    half_width: float = 0.30  # ellipse semi-axes, share of the crop size
+    half_height: float = 0.34
+    centre_y: float = 0.5  # ellipse centre height, share of the crop size
+    feather: float = 0.04  # Gaussian sigma, share of the crop size (4 sigma fit inside)
     border: float = 0.04  # fade band along the portrait's border, share of its short side
 
 
