@@ -68,13 +68,15 @@ def _const(name: str, value: np.ndarray | list[float] | list[int]) -> onnx.Tenso
     return numpy_helper.from_array(np.ascontiguousarray(array), name)
 
 
-def model(name: str, nodes: list, inputs: list, outputs: list, inits: list) -> onnx.ModelProto:
-    """An opset-20 model, checked."""
+def model(
+    name: str, nodes: list, inputs: list, outputs: list, inits: list, opset: int = OPSET
+) -> onnx.ModelProto:
+    """A model of the given opset (20 by default), checked."""
     graph = helper.make_graph(nodes, f"synthetic_{name}", inputs, outputs, inits)
     built = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="faceloop-synthetic"
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="faceloop-synthetic"
     )
-    built.ir_version = IR_VERSION
+    built.ir_version = IR_VERSION if opset >= 20 else 8
     onnx.checker.check_model(built, full_check=True)
     return built
 
@@ -175,14 +177,19 @@ def build_generator(entry: ModelEntry) -> onnx.ModelProto:
     return _entry_model(entry, nodes, inits)
 
 
-def build_grid_sample_5d(shape: tuple[int, int, int, int, int]) -> onnx.ModelProto:
-    """``volume`` (N, C, D, H, W) + ``grid`` (N, D, H, W, 3) -> GridSample, linear, zeros."""
+def build_grid_sample_5d(
+    shape: tuple[int, int, int, int, int], opset: int = OPSET
+) -> onnx.ModelProto:
+    """``volume`` (N, C, D, H, W) + ``grid`` (N, D, H, W, 3) -> GridSample, linear, zeros.
+    Opset 16 (the one PyTorch exporters used for 5-D before the spec allowed it) names
+    the mode ``bilinear``."""
     n, c, d, h, w = shape
     volume = helper.make_tensor_value_info("volume", TensorProto.FLOAT, list(shape))
     grid = helper.make_tensor_value_info("grid", TensorProto.FLOAT, [n, d, h, w, 3])
     out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, c, d, h, w])
-    node = helper.make_node("GridSample", ["volume", "grid"], ["out"], mode="linear")
-    return model("grid_sample_5d", [node], [volume, grid], [out], [])
+    mode = "linear" if opset >= 20 else "bilinear"
+    node = helper.make_node("GridSample", ["volume", "grid"], ["out"], mode=mode)
+    return model("grid_sample_5d", [node], [volume, grid], [out], [], opset)
 
 
 def _builders(values: MotionConstants) -> dict[str, Callable[[ModelEntry], onnx.ModelProto]]:
