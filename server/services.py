@@ -311,6 +311,7 @@ def _model_store(settings: Settings) -> tuple[Any, str | None]:
     """The neural models' store, loaded (None and why when there is nothing to load)."""
     if not settings.neural_models:
         return None, "neural models are disabled (FACELOOP_NEURAL_MODELS=0)"
+    from server.engines.motion_neural_registry import wanted_motion_models
     from server.engines.neural_registry import wanted_models
     from server.runtime import ManifestError, ModelStore, SessionConfig, load_manifest
 
@@ -320,7 +321,8 @@ def _model_store(settings: Settings) -> tuple[Any, str | None]:
     except ManifestError as exc:
         log.warning("neural engine off: %s", exc)
         return None, f"model manifest unusable ({path}): {str(exc).splitlines()[0]}"
-    names = [n for n in wanted_models(settings.enhancer) if n in manifest.names()]
+    wanted = [*wanted_models(settings.enhancer), *wanted_motion_models()]
+    names = [n for n in wanted if n in manifest.names()]
     store = ModelStore(
         manifest,
         settings.models_dir,

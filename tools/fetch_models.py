@@ -1,9 +1,10 @@
 """Download model weights declared in the manifest, verified and placed atomically.
 
-    python -m tools.fetch_models [NAME ...] [--dir DIR] [--mirror BASE_URL]
+    python -m tools.fetch_models [NAME|GROUP ...] [--dir DIR] [--mirror BASE_URL]
         [--accept-license noncommercial] [--allow-unpinned] [--manifest PATH] [--list]
 
-- No NAME fetches every model in the manifest. Each model's licence is printed; models
+- No NAME fetches every model in the manifest; a GROUP (the manifest's ``group``, e.g.
+  ``live_portrait``) fetches all of its models. Each model's licence is printed; models
   whose licence forbids commercial use are fetched only with
   ``--accept-license noncommercial``. A file already present and verified is skipped
   without network traffic.
@@ -41,7 +42,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from server.runtime.manifest import ManifestError, ModelEntry, load_manifest
+from server.runtime.manifest import Manifest, ManifestError, ModelEntry, load_manifest
 from server.runtime.verify import check_file, sha256_file, write_recorded_sha256
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -298,7 +299,7 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="models (default: all)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="models or groups (default: all)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where weights go")
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--mirror", metavar="BASE_URL", help="fetch BASE_URL/<file> instead")
@@ -325,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         manifest = load_manifest(args.manifest)
-        entries = [manifest.get(name) for name in args.names] or list(manifest.models)
+        entries = select(manifest, args.names)
     except (ManifestError, KeyError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
@@ -346,6 +347,17 @@ def main(argv: list[str] | None = None) -> int:
         not args.no_progress,
     )
     return 1 if _fetch_all(entries, options) else 0
+
+
+def select(manifest: Manifest, names: list[str]) -> list[ModelEntry]:
+    """The models named (a manifest ``group`` name stands for all its models, e.g.
+    ``live_portrait``), in manifest order per group; all models when none is named."""
+    chosen: dict[str, ModelEntry] = {}
+    for name in names:
+        group = [m for m in manifest.models if m.group == name and name not in manifest.names()]
+        for entry in group or [manifest.get(name)]:
+            chosen.setdefault(entry.name, entry)
+    return list(chosen.values()) or list(manifest.models)
 
 
 def _print_list(entries: list[ModelEntry]) -> None:

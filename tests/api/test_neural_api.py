@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from server.engines.motion_neural_registry import wanted_motion_models
 from server.storage.identities import IdentityStore
 from server.storage.layout import DataLayout
 from tests.api.conftest import TEMPLATE_ID, AppFactory, upload
 from tests.api.test_render_end_to_end import wait_done
 from tests.engines.synthetic import write_models
+from tools.synthetic_motion_models import write_synthetic_motion_models
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +161,14 @@ def test_a_failing_detector_does_not_fail_the_upload(
     created = upload(client, face_jpeg)
     assert created.status_code == 201
     assert created.json["quality"]["embedding"]["keypoints"] == ["dlib68"]
+
+
+def test_readyz_lists_the_live_portrait_models_loaded_once_per_worker(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    models = tmp_path / "live_portrait"
+    write_synthetic_motion_models(models)
+    body = make_app(models_dir=models).test_client().get("/readyz").json
+    assert set(body["models"]) == set(wanted_motion_models())
+    assert all(m["state"] == "ready" for m in body["models"].values())
+    assert body["engines"] == ["classic"]  # the swap models are absent

@@ -72,7 +72,13 @@ def test_create_app_builds_its_services_from_settings(tmp_path: Path, templates_
         body = ready.json
         assert (body["ready"], body["engines"], body["templates"]) == (True, ["classic"], 1)
         assert "inswapper_128: missing file" in body["engines_unavailable"]["neural"]
-        assert set(body["models"]) == {"inswapper_128", "w600k_r50", "det_10g"}
+        live_portrait = {
+            "live_portrait_feature_extractor",
+            "live_portrait_motion_extractor",
+            "live_portrait_generator",
+            "live_portrait_stitcher",
+        }
+        assert set(body["models"]) == {"inswapper_128", "w600k_r50", "det_10g", *live_portrait}
         assert not any(m["present"] or m["available"] for m in body["models"].values())
         assert (tmp_path / "own-data" / "renders").is_dir()
     finally:

@@ -27,11 +27,25 @@ def test_required_models_are_declared_with_their_roles(production_manifest: Mani
     assert roles["det_10g"] == "detector"
     assert roles["w600k_r50"] == "recognizer"
     assert roles["gfpgan_1.4"] == "enhancer"
+    live_portrait = [m for m in production_manifest.models if m.group == "live_portrait"]
+    assert {m.name for m in live_portrait} == {
+        "live_portrait_feature_extractor",
+        "live_portrait_motion_extractor",
+        "live_portrait_generator",
+        "live_portrait_stitcher",
+    }
+    assert {m.role for m in live_portrait} == {"motion"}
 
 
 def test_pinning_and_licences(production_manifest: Manifest):
     unpinned = [m.name for m in production_manifest.models if not m.pinned]
-    assert unpinned == ["gfpgan_1.4"]
+    assert unpinned == [
+        "gfpgan_1.4",
+        "live_portrait_feature_extractor",
+        "live_portrait_motion_extractor",
+        "live_portrait_generator",
+        "live_portrait_stitcher",
+    ]
     commercial = {m.name: m.commercial_use for m in production_manifest.models}
     assert commercial == {
         "inswapper_128": False,
@@ -39,6 +53,10 @@ def test_pinning_and_licences(production_manifest: Manifest):
         "det_10g": False,
         "w600k_r50": False,
         "gfpgan_1.4": True,
+        "live_portrait_feature_extractor": True,
+        "live_portrait_motion_extractor": True,
+        "live_portrait_generator": True,
+        "live_portrait_stitcher": True,
     }
 
 
