@@ -78,6 +78,11 @@ class ClassicOptions:
     even_light: float = 1.0  # how much of the selfie's own side lighting to take out
     skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
     restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
+    # bounds of the lightness contrast gain while the template's shading is applied:
+    # the template's spread of lightness is mostly its lighting, which the shading
+    # layer already brings, so a full gain would darken eyes and brows twice over
+    light_gain_min: float = 0.4
+    light_gain_max: float = 1.2
 
 
 @dataclass
@@ -178,13 +183,23 @@ class ClassicEngine:
                 details = np.full(len(landmarks), np.nan)
                 for i in present:
                     details[i] = detail.face_detail(frames[i], landmarks[i])
+            gain = self._light_gain(colour, scaled, present)
             scaled, blur = _match_detail(
-                scaled, np.asarray(details), present, iod, colour, self.options.restore_detail
+                scaled, np.asarray(details), present, iod, gain, self.options.restore_detail
             )
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
         return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder)
+
+    def _light_gain(
+        self, colour: NDArray[np.float32], face: ClassicFace, present: list[int]
+    ) -> float:
+        """The lightness contrast gain the colour transfer applies to this face."""
+        o = self.options
+        gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
+        low, high = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else (0.4, 1.5)
+        return float(np.clip(gain, max(low, 0.4), min(high, 1.5)))
 
     def _identity_only(
         self, offsets: NDArray[np.float64], selfie: NDArray[np.float64], ref: NDArray[np.float64]
@@ -277,7 +292,10 @@ class ClassicEngine:
         # A thin output-space feather as well: where the texture is squeezed (the far
         # side of a turned selfie) its own feather would end in a hard edge.
         alpha *= masks.feathered_polygon(box, dst[_OUTLINE], 0.06 * iod)
-        lab = color.transfer(remap(face.texture_lab, tx, ty), face.stats, plan.colour[index])
+        gains = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else None
+        lab = color.transfer(
+            remap(face.texture_lab, tx, ty), face.stats, plan.colour[index], light_gain=gains
+        )
         if o.shading > 0:
             # Weighted by the mask: hair or background the mask leaves out of the
             # selfie must not pull the selfie's lighting estimate down.
@@ -365,22 +383,21 @@ def _match_detail(
     detail_per_frame: NDArray[np.floating],
     present: list[int],
     iod: float,
-    colour: NDArray[np.float32],
+    gain: float,
     restore: bool = True,
 ) -> tuple[ClassicFace, NDArray[np.float32]]:
     """Soften the texture to the template face's fine detail, at the template's scale
-    and after the colour transfer's contrast gain: once for the clip's typical frame
-    (the texture itself), and per frame for frames that are blurrier still (motion
-    blur), as the extra Gaussian sigma returned per frame in output pixels. A sharp
-    face moving over a motion-blurred clip looks pasted and flickers."""
+    and after the colour transfer's lightness gain ``gain``: once for the clip's
+    typical frame (the texture itself), and per frame for frames that are blurrier
+    still (motion blur), as the extra Gaussian sigma returned per frame in output
+    pixels. A sharp face moving over a motion-blurred clip looks pasted and flickers."""
     k = iod / shape.interocular(face.points[:68])  # texture px -> template px
     small = np.asarray(
         cv2.resize(face.texture_lab[:, :, 0], None, fx=k, fy=k, interpolation=cv2.INTER_AREA),
         np.float32,
     )
-    gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
     mask = masks.hull_mask(small.shape[:2], face.points[:68] * k)
-    small_l = small * float(np.clip(gain, 0.4, 1.5)) * 2.55
+    small_l = small * gain * 2.55  # Lab L (0..100) to grey levels
     curve = detail.blur_curve(small_l, mask)
     base = detail.sigma_for(curve, float(np.nanmedian(detail_per_frame)))
     per_frame = np.zeros(len(detail_per_frame), np.float32)

@@ -56,13 +56,17 @@ def transfer(
     target: NDArray[np.float32],
     min_gain: float = 0.4,
     max_gain: float = 1.5,
+    light_gain: tuple[float, float] | None = None,
 ) -> NDArray[np.float32]:
     """Shift and scale each Lab channel from ``source`` (mean, std) to ``target``.
 
     Gains are clamped: raising contrast much would blow up the selfie's noise, and
-    flattening it completely would erase its features.
+    flattening it completely would erase its features. ``light_gain``: tighter bounds
+    for the lightness channel alone.
     """
     gain = np.clip(target[1] / np.maximum(source[1], 1e-3), min_gain, max_gain)
+    if light_gain is not None:
+        gain[0] = np.clip(gain[0], *light_gain)
     out = lab - source[0].astype(np.float32)
     out *= gain.astype(np.float32)
     out += target[0].astype(np.float32)

@@ -99,3 +99,18 @@ def test_smooth_stats_leaves_frames_without_any_face_in_reach_missing() -> None:
     out = color.smooth_stats(stats, window=3)
     np.testing.assert_allclose(out[:2], 1.0)
     assert np.isnan(out[2:]).all()
+
+
+def test_transfer_bounds_the_lightness_gain_alone_when_asked() -> None:
+    rng = np.random.default_rng(1)
+    lab = np.stack(
+        [rng.normal(50, 5, (40, 40)), rng.normal(10, 4, (40, 40)), rng.normal(20, 4, (40, 40))], -1
+    ).astype(np.float32)
+    source = np.array([[50, 10, 20], [5, 4, 4]], np.float32)
+    target = np.array([[60, 12, 22], [10, 6, 6]], np.float32)  # gains 2.0, 1.5, 1.5
+    free = color.transfer(lab, source, target)
+    held = color.transfer(lab, source, target, light_gain=(0.8, 1.2))
+    assert np.std(free[..., 0]) == pytest.approx(1.5 * np.std(lab[..., 0]), rel=1e-3)
+    assert np.std(held[..., 0]) == pytest.approx(1.2 * np.std(lab[..., 0]), rel=1e-3)
+    assert np.allclose(free[..., 1:], held[..., 1:])
+    assert np.mean(held[..., 0]) == pytest.approx(60 + 1.2 * (np.mean(lab[..., 0]) - 50), abs=1e-3)
