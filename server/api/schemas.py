@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from server.settings import EngineChoice
-from server.types import OutputFormat
+from server.types import OutputFormat, TemplateKind
 
 RenderStatus = Literal["queued", "running", "done", "failed"]
 IdText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -130,12 +130,17 @@ class TemplateQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")  # unknown query args (cache busters) are ignored
 
     tag: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    kind: TemplateKind | None = None
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class TemplateSummary(_Out):
     id: str
+    kind: TemplateKind = Field(
+        description="swap: the template's faces are replaced; motion: the identity's own "
+        "portrait is animated with the template's motion."
+    )
     title: str
     tags: list[str]
     width: int
@@ -167,9 +172,25 @@ class TemplateFaces(_Out):
     tracks: list[FaceTrackOut]
 
 
+class MotionOut(_Out):
+    format: str = Field(description="landmarks (classic animator) or liveportrait (neural).")
+    frame_count: int
+    duration_ms: int
+    durations_ms: list[int] = Field(description="Per frame, as the render's timing.")
+    loop: int = Field(description="0: forever.")
+    max_roll_deg: float | None = None
+    max_shift_iod: float | None = Field(
+        default=None, description="Largest head shift, in inter-ocular distances."
+    )
+    max_mouth_opening_iod: float | None = None
+
+
 class TemplateDetail(TemplateSummary):
     manifest: dict[str, Any]
     faces: TemplateFaces
+    motion: MotionOut | None = Field(
+        default=None, description="A motion template's motion; null for swap templates."
+    )
 
 
 # -- renders ---------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def plan_request(
     if request.format not in OUTPUT_FORMATS:
         raise Invalid(f"format must be one of {', '.join(OUTPUT_FORMATS)}", "validation_error")
     template = find_template(templates, request.template_id)
+    if getattr(template, "kind", "swap") == "motion":  # entries without a kind swap
+        raise Conflict("no engine renders motion templates yet", "engine_unavailable")
     analysis = template.analysis
     faces = _face_map(request, [int(t.track_id) for t in analysis.tracks], analysis.main_track)
     ordered = [faces[k] for k in sorted(faces, key=int)]

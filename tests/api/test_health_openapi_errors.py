@@ -21,7 +21,7 @@ def test_readyz_reports_engines_and_templates(make_app: AppFactory) -> None:
     assert response.json == {
         "ready": True,
         "engines": ["classic"],
-        "templates": 1,
+        "templates": 2,
         "engines_unavailable": {},
         "models": {},
     }

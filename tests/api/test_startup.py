@@ -65,7 +65,7 @@ def test_create_app_builds_its_services_from_settings(tmp_path: Path, templates_
         ready = app.test_client().get("/readyz")
         assert ready.status_code == 200
         body = ready.json
-        assert (body["ready"], body["engines"], body["templates"]) == (True, ["classic"], 1)
+        assert (body["ready"], body["engines"], body["templates"]) == (True, ["classic"], 2)
         assert "inswapper_128: missing file" in body["engines_unavailable"]["neural"]
         assert set(body["models"]) == {"inswapper_128", "w600k_r50", "det_10g"}
         assert not any(m["present"] or m["available"] for m in body["models"].values())
