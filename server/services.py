@@ -171,7 +171,7 @@ def build_services(
     clean_strays(settings.data_dir)
     models = face_models if face_models is not None else _face_models()
     catalog = templates if templates is not None else _catalog(settings, models)
-    engine_map, unavailable, neural_faces, store = _engine_parts(
+    engine_map, unavailable, neural_faces, store, motion = _engine_parts(
         settings, models, engines, model_store
     )
     identities = IdentityStore(layout)
@@ -184,6 +184,8 @@ def build_services(
         default_engine=settings.default_engine,
         unavailable_engines=unavailable,
         identity_loader=_identity_loader(identities, neural_faces),
+        motion_engines=motion[0],
+        motion_unavailable=motion[1],
     )
     interrupted = renders.recover()
     if interrupted:
@@ -215,18 +217,25 @@ def _catalog(settings: Settings, models: Any) -> TemplateSource:
     return catalog
 
 
+MotionParts = tuple[Mapping[str, Any], dict[str, str]]  # motion engines, unavailable ones
+
+
 def _engine_parts(
     settings: Settings, models: Any, engines: Mapping[str, Any] | None, store: Any
-) -> tuple[Mapping[str, Any], dict[str, str], Any, Any]:
-    """(engines, unavailable engines -> reason, neural face models, model store)."""
+) -> tuple[Mapping[str, Any], dict[str, str], Any, Any, MotionParts]:
+    """(swap engines, unavailable swap engines -> reason, neural face models, model
+    store, (motion engines, unavailable motion engines -> reason))."""
     if engines is not None:  # handed in (tests): no models to load
-        return engines, {}, None, store
+        from server.engines import motion_engines
+
+        return engines, {}, None, store, motion_engines()
     problem = None
     if store is None:
         store, problem = _model_store(settings)
     built = _engines(models, store, settings)
     unavailable = {name: problem or why for name, why in built.unavailable.items()}
-    return built.engines, unavailable, built.neural_faces, store
+    motion = (built.motion, dict(built.motion_unavailable))
+    return built.engines, unavailable, built.neural_faces, store, motion
 
 
 def _model_store(settings: Settings) -> tuple[Any, str | None]:
@@ -266,9 +275,9 @@ def _engines(models: Any, store: Any, settings: Settings) -> Any:
 
 
 def _renderer() -> Renderer:
-    from server.render.pipeline import render
+    from server.render.motion import render_by_kind
 
-    return render
+    return render_by_kind
 
 
 def _identity_builder(neural_faces: Any = None) -> IdentityBuilder:

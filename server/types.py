@@ -113,6 +113,10 @@ class IdentityData:
     selfies: list[SelfieReport]
     quality: dict[str, object] = field(default_factory=dict)
     embedding: Embedding | None = None  # neural engine identity, when available
+    # Motion renders: the chosen selfie's head-and-shoulders portrait (BGR, <= 512 px,
+    # decoded pixels only) and its 68 landmarks; None for identities made before.
+    portrait: Frame | None = None
+    portrait_landmarks: Landmarks68 | None = None
 
 
 TemplateKind = Literal["swap", "motion"]

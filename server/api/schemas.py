@@ -206,9 +206,11 @@ class RenderCreate(BaseModel):
     faces: dict[TrackKey, IdText] | None = Field(default=None, max_length=32)
     engine: EngineChoice | None = Field(
         default=None,
-        description="classic, neural or auto (neural when its models are loaded, else "
-        "classic). Default: the server's FACELOOP_DEFAULT_ENGINE (auto). Asking for an "
-        "engine this server cannot run is a 409 engine_unavailable with the reason.",
+        description="classic, neural or auto (the most preferred loaded engine that can "
+        "render the template: neural when its models are loaded, else classic; for motion "
+        "templates the one that plays its motion format). Default: the server's "
+        "FACELOOP_DEFAULT_ENGINE (auto). Asking for an engine this server cannot run is a "
+        "409 engine_unavailable with the reason.",
     )
 
 
