@@ -26,8 +26,11 @@ from server.vision.warp import triangulate, warp_mesh
 
 Points = NDArray[np.float64]
 Matrix = NDArray[np.float64]  # (2, 3) similarity, source (x, y, 1) -> destination
-INNER_MARGIN = 0.1  # inner ring points are kept this far (of the side) inside the image
-OUTER_MARGIN = 0.03  # outer ring points closer than this to the border are dropped
+# A fixed frame of points this far (of each side) inside the image keeps the outer band
+# of the picture exactly still; ring points are kept inside it (the inner ring with room
+# to move, outer ring points beyond it are dropped).
+FRAME_INSET = 0.09
+INNER_MARGIN = 0.16
 
 
 class FaceRig:
@@ -37,10 +40,17 @@ class FaceRig:
     down the face; ``iod`` is the inter-ocular distance in pixels."""
 
     def __init__(
-        self, image: Frame, landmarks: Points | Landmarks68, opened: Points | None = None
+        self,
+        image: Frame,
+        landmarks: Points | Landmarks68,
+        opened: Points | None = None,
+        still_frame: bool = True,
     ) -> None:
         """``opened``: the landmarks with the mouth open, so the mesh has triangles
-        inside the lips (None: the mesh is made from ``landmarks``)."""
+        inside the lips (None: the mesh is made from ``landmarks``). ``still_frame``:
+        keep the outer band of the picture exactly still (a fixed frame of points
+        ``FRAME_INSET`` inside, the rings kept within it); False leaves the rings where
+        the face puts them and only the image border fixed (authoring whole scenes)."""
         self.image = image
         self.face = np.asarray(landmarks, np.float64)
         left, right = self.face[36:42].mean(0), self.face[42:48].mean(0)
@@ -50,23 +60,28 @@ class FaceRig:
         self.centre = (left + right) / 2 + self.v * 0.55 * self.iod
         self.pivot = self.face[8] + self.v * 0.4 * self.iod  # the neck
         h, w = image.shape[:2]
-        self.inner, self.outer = self._rings(w, h)
+        self.inner, self.outer = self._rings(w, h, still_frame)
         self.border = border_points(w, h)
+        if still_frame:
+            self.border = np.concatenate([self.border, inset_points(w, h, FRAME_INSET)])
         mesh_face = self.face if opened is None else np.asarray(opened, np.float64)
         self.tris = triangulate(self._all(mesh_face, self.inner))
         self.colours = sample_colours(image, self.face)
         self.opening = mouth_opening(self.face[60:68])
 
-    def _rings(self, w: int, h: int) -> tuple[Points, Points]:
+    def _rings(self, w: int, h: int, still_frame: bool) -> tuple[Points, Points]:
         angles = np.linspace(0, 2 * np.pi, 18, endpoint=False)
         ring = np.stack([np.cos(angles), np.sin(angles)], 1)
         c = self.centre
         inner = c + (ring[:, :1] * 1.55 * self.u + ring[:, 1:] * 2.1 * self.v) * self.iod
         outer = c + (ring[:, :1] * 2.6 * self.u + ring[:, 1:] * 3.0 * self.v) * self.iod
         forehead = self.face[17:27:2] - self.v * 0.55 * self.iod
+        if not still_frame:
+            return np.concatenate([inner, forehead]), outer
         mx, my = INNER_MARGIN * w, INNER_MARGIN * h
         inner = np.clip(np.concatenate([inner, forehead]), (mx, my), (w - 1 - mx, h - 1 - my))
-        ox, oy = OUTER_MARGIN * w, OUTER_MARGIN * h
+        inner = np.unique(np.round(inner, 3), axis=0)  # clipping may merge corner points
+        ox, oy = (FRAME_INSET + 0.03) * w, (FRAME_INSET + 0.03) * h
         keep = (outer[:, 0] > ox) & (outer[:, 0] < w - 1 - ox)
         keep &= (outer[:, 1] > oy) & (outer[:, 1] < h - 1 - oy)
         return inner, outer[keep]
@@ -102,6 +117,15 @@ def similarity(angle_deg: float, scale: float, pivot: Points, shift: Points) -> 
     m: Matrix = np.asarray(rot, np.float64)
     m[:, 2] += shift
     return m
+
+
+def inset_points(w: int, h: int, inset: float, per_side: int = 6) -> Points:
+    """Points on a rectangle ``inset`` (of each side) inside the image's border."""
+    x0, y0 = inset * (w - 1), inset * (h - 1)
+    pts = border_points(
+        round((1 - 2 * inset) * (w - 1)) + 1, round((1 - 2 * inset) * (h - 1)) + 1, per_side
+    )
+    return pts + np.array([x0, y0])
 
 
 def border_points(w: int, h: int, per_side: int = 5) -> Points:

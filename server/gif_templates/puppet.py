@@ -63,10 +63,11 @@ class FacePuppet:
 
     def __init__(self, image: Frame, landmarks: Landmarks68) -> None:
         face = np.asarray(landmarks, np.float64)
-        self.rig = FaceRig(image, face)
+        self.rig = FaceRig(image, face, still_frame=False)
         self.face, self.iod, self.u, self.v = self.rig.face, self.rig.iod, self.rig.u, self.rig.v
         self.pivot, self.image = self.rig.pivot, image
-        self.rig = FaceRig(image, face, self.expression_points(Expression(mouth_open=0.35)))
+        opened = self.expression_points(Expression(mouth_open=0.35))
+        self.rig = FaceRig(image, face, opened, still_frame=False)
 
     def _move(self, pts: Points, index: int, du: float, dv: float) -> None:
         pts[index] += (du * self.u + dv * self.v) * self.iod
