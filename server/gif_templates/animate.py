@@ -60,6 +60,7 @@ class FaceRig:
         self.centre = (left + right) / 2 + self.v * 0.55 * self.iod
         self.pivot = self.face[8] + self.v * 0.4 * self.iod  # the neck
         h, w = image.shape[:2]
+        self.still_frame = still_frame
         self.inner, self.outer = self._rings(w, h, still_frame)
         self.border = border_points(w, h)
         if still_frame:
@@ -78,9 +79,10 @@ class FaceRig:
         forehead = self.face[17:27:2] - self.v * 0.55 * self.iod
         if not still_frame:
             return np.concatenate([inner, forehead]), outer
-        mx, my = INNER_MARGIN * w, INNER_MARGIN * h
-        inner = np.clip(np.concatenate([inner, forehead]), (mx, my), (w - 1 - mx, h - 1 - my))
-        inner = np.unique(np.round(inner, 3), axis=0)  # clipping may merge corner points
+        # Ring points that do not fit are left out (moved inward they could land on the
+        # face and fold the mesh): the picture then bends between face and fixed frame.
+        inner = np.concatenate([inner, forehead])
+        inner = inner[_inside(inner, w, h, INNER_MARGIN)]
         ox, oy = (FRAME_INSET + 0.03) * w, (FRAME_INSET + 0.03) * h
         keep = (outer[:, 0] > ox) & (outer[:, 0] < w - 1 - ox)
         keep &= (outer[:, 1] > oy) & (outer[:, 1] < h - 1 - oy)
@@ -89,10 +91,19 @@ class FaceRig:
     def _all(self, face: Points, inner: Points) -> Points:
         return np.concatenate([face, inner, self.outer, self.border])
 
+    def keep_inside(self, face: Points) -> Points:
+        """``face`` kept within the still frame (a point past it would fold the mesh)."""
+        if not self.still_frame:
+            return face
+        h, w = self.image.shape[:2]
+        m = FRAME_INSET + 0.02
+        return np.clip(face, (m * w, m * h), ((1 - m) * (w - 1), (1 - m) * (h - 1)))
+
     def render(self, face: Points, head: Matrix, blink: tuple[float, float] = (0.0, 0.0)) -> Frame:
         """The picture with its landmarks moved to ``face`` (68, 2), the ring around the
         head moved by ``head`` and the eyes closed by ``blink`` (image-left, image-right;
         0 open .. 1 closed)."""
+        face = self.keep_inside(face)
         dst = self._all(face, apply(head, self.inner))
         src = self._all(self.face, self.inner)
         h, w = self.image.shape[:2]
@@ -103,6 +114,11 @@ class FaceRig:
         for eye, amount in enumerate(blink):
             paint_closing_eye(frame, face[36 + 6 * eye : 42 + 6 * eye], amount, self.colours.skin)
         return frame
+
+
+def _inside(pts: Points, w: int, h: int, margin: float) -> NDArray[np.bool_]:
+    lo, hi = np.array([margin * w, margin * h]), np.array([(1 - margin) * w, (1 - margin) * h])
+    return np.asarray(((pts > lo) & (pts < hi)).all(axis=1))
 
 
 def apply(m: Matrix, pts: Points) -> Points:
@@ -119,8 +135,9 @@ def similarity(angle_deg: float, scale: float, pivot: Points, shift: Points) -> 
     return m
 
 
-def inset_points(w: int, h: int, inset: float, per_side: int = 6) -> Points:
-    """Points on a rectangle ``inset`` (of each side) inside the image's border."""
+def inset_points(w: int, h: int, inset: float, per_side: int = 24) -> Points:
+    """Points on a rectangle ``inset`` (of each side) inside the image's border, close
+    enough together that no mesh triangle reaches across it."""
     x0, y0 = inset * (w - 1), inset * (h - 1)
     pts = border_points(
         round((1 - 2 * inset) * (w - 1)) + 1, round((1 - 2 * inset) * (h - 1)) + 1, per_side

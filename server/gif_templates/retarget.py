@@ -21,8 +21,9 @@ from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.types import Frame, Landmarks68, MotionData
 
 MAX_ROLL = np.radians(20.0)  # beyond this the warp would fold the background
-MAX_LOG_SCALE = np.log(1.15)
-MAX_SHIFT = 0.45  # IOD
+MAX_LOG_SCALE = np.log(1.08)  # more reads as a stretched face, the hair left behind
+MAX_SHIFT = 0.3  # IOD
+BLINK_FROM = 0.45  # lids lowered less than this (looking down) are not painted shut
 _LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))  # (upper, lower) per eye
 _CORNERS = ((36, 39), (42, 45))
 _INNER_LIPS = ((61, 67), (62, 66), (63, 65))
@@ -125,8 +126,14 @@ def animate_portrait(
     rig = FaceRig(portrait, face, opened_mouth(face))
     frames = []
     for i in range(motion.frame_count):
-        points, head, blink = retarget(face, motion, i)
+        points, head, closed = retarget(face, motion, i)
+        blink = (_blink(closed[0]), _blink(closed[1]))
         frames.append(rig.render(points, head, blink))
         if progress is not None:
             progress((i + 1) / motion.frame_count)
     return frames
+
+
+def _blink(closed: float) -> float:
+    """How much eyelid to paint: none for lowered lids, all for a shut eye."""
+    return float(np.clip((closed - BLINK_FROM) / (1.0 - BLINK_FROM), 0.0, 1.0))
