@@ -3,7 +3,7 @@
     python -m tools.templates add PATH --id ID --title TITLE [--kind swap|motion]
         [--tags a,b] [--source S --license L] [--force] [--allow-no-face] [--dir DIR]
     python -m tools.templates add-motion FILE.npz --id ID --title TITLE [--tags a,b]
-        [--source S --license L] [--force] [--dir DIR]
+        [--source S --license L] [--notice LICENSE.txt] [--force] [--dir DIR]
     python -m tools.templates analyse [ID] [--dir DIR]
     python -m tools.templates list [--tag TAG] [--dir DIR]
 
@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     lp.add_argument("--source", default="", help="origin and credit (default: the file name)")
     lp.add_argument("--license", default="unknown")
     lp.add_argument("--force", action="store_true", help="replace an existing template")
+    lp.add_argument(
+        "--notice",
+        type=Path,
+        action="append",
+        default=[],
+        help="licence text to keep beside the motion (repeatable), e.g. LivePortrait's MIT",
+    )
     lp.set_defaults(run=_cmd_add_motion)
     analyse = sub.add_parser("analyse", help="redo the analysis of one or all templates")
     analyse.add_argument("template_id", nargs="?")
@@ -172,13 +179,20 @@ def _cmd_add(args: argparse.Namespace) -> None:
 
 def _cmd_add_motion(args: argparse.Namespace) -> None:
     manifest = _manifest(args, "motion")
-    _add_motion(read_liveportrait_npz(args.path), manifest, args)
+    for notice in args.notice:
+        if not notice.is_file():
+            raise CliError(f"no such file: {notice}")
+    _add_motion(read_liveportrait_npz(args.path), manifest, args, tuple(args.notice))
 
 
-def _add_motion(motion: MotionData, manifest: TemplateManifest, args: argparse.Namespace) -> None:
-    template = add_motion_template(
-        motion, _templates_dir(args), manifest, _models(), force=args.force
-    )
+def _add_motion(
+    motion: MotionData,
+    manifest: TemplateManifest,
+    args: argparse.Namespace,
+    notices: tuple[Path, ...] = (),
+) -> None:
+    lib = _templates_dir(args)
+    template = add_motion_template(motion, lib, manifest, _models(), args.force, notices)
     info = describe_motion(template.motion)
     seconds = info["duration_ms"] / 1000
     print(f"added motion template {template.id}: {info['format']} motion, ", end="")

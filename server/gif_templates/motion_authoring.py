@@ -178,9 +178,11 @@ def add_motion_template(
     manifest: TemplateManifest,
     models: DlibFaceModels,
     force: bool = False,
+    notices: tuple[Path, ...] = (),
 ) -> MotionTemplate:
     """Store ``motion`` as motion template ``manifest.id`` (motion.npz, preview.gif,
-    manifest.json), built in a staging folder and then moved into place."""
+    manifest.json, and a copy of each ``notices`` file: licence texts that must travel
+    with the motion), built in a staging folder and then moved into place."""
     validate_template_id(manifest.id)
     target = templates_dir / manifest.id
     if target.exists() and not force:
@@ -190,6 +192,10 @@ def add_motion_template(
     staging.mkdir(mode=0o755)
     try:
         save_motion(motion, staging / MOTION_NAME)
+        for notice in notices:
+            if notice.name in (MOTION_NAME, PREVIEW_NAME, MANIFEST_NAME):
+                raise MotionError(f"a notice cannot be named {notice.name}")
+            shutil.copyfile(notice, staging / notice.name)
         preview = render_preview(motion, models)
         write_preview(preview, staging / PREVIEW_NAME)
         width, height = preview.size

@@ -146,8 +146,12 @@ def test_cli_imports_liveportrait_npz(
     np.savez(npz, fps=np.array(30), scale=np.ones((n, 1)), R=rot, exp=np.zeros((n, 21, 3)),
              t=np.zeros((n, 3)))  # fmt: skip
     lib = tmp_path / "lib"
+    notice = tmp_path / "LICENSE-LivePortrait.txt"
+    notice.write_text("MIT License\n")
     args = ["--dir", str(lib), "add-motion", str(npz), "--id", "lp", "--title", "LP"]
-    assert cli.main([*args, "--license", "MIT"]) == 0
+    assert cli.main([*args, "--license", "MIT", "--notice", str(notice)]) == 0
+    assert (lib / "lp" / notice.name).read_text() == "MIT License\n"
+    assert cli.main([*args, "--force", "--notice", str(tmp_path / "missing.txt")]) == 2
     catalog = TemplateCatalog(lib)
     catalog.load(None, rebuild_stale=False)
     template = catalog.require("lp")
