@@ -128,6 +128,8 @@ class Services:
 
     engines_unavailable: Mapping[str, str] = field(default_factory=dict)
     model_store: Any = None
+    motion_engines: Mapping[str, Any] = field(default_factory=dict)
+    motion_unavailable: Mapping[str, str] = field(default_factory=dict)
 
     def readiness(self) -> dict[str, Any]:
         """Ready once an engine is loaded and the catalog is up (it may be empty); lists
@@ -139,6 +141,8 @@ class Services:
             "engines": engines,
             "templates": len(self.templates),
             "engines_unavailable": dict(self.engines_unavailable),
+            "motion_engines": sorted(self.motion_engines),
+            "motion_engines_unavailable": dict(self.motion_unavailable),
             "models": models,
         }
 
@@ -199,7 +203,9 @@ def build_services(
     renders.bind_queue(queue)
     builder = identity_builder if identity_builder is not None else _identity_builder(neural_faces)
     ids = IdentityService(identities, renders, models, builder, settings)
-    return Services(settings, models, catalog, engine_map, ids, renders, queue, unavailable, store)
+    return Services(
+        settings, models, catalog, engine_map, ids, renders, queue, unavailable, store, *motion
+    )
 
 
 # -- default builders (lead-owned modules, imported when first needed) ----------------------

@@ -278,6 +278,12 @@ class Readiness(_Out):
     engines_unavailable: dict[str, str] = Field(
         default_factory=dict, description="Engines this worker cannot run, with the reason."
     )
+    motion_engines: list[str] = Field(
+        default_factory=list, description="Engines that render motion templates here."
+    )
+    motion_engines_unavailable: dict[str, str] = Field(
+        default_factory=dict, description="Motion engines this worker cannot run, and why."
+    )
     models: dict[str, ModelStatusOut] = Field(
         default_factory=dict, description="The neural engine's models, by name."
     )

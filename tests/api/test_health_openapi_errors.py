@@ -23,6 +23,10 @@ def test_readyz_reports_engines_and_templates(make_app: AppFactory) -> None:
         "engines": ["classic"],
         "templates": 2,
         "engines_unavailable": {},
+        "motion_engines": ["classic"],
+        "motion_engines_unavailable": {
+            "neural": "the LivePortrait motion engine is not installed in this build"
+        },
         "models": {},
     }
 
