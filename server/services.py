@@ -3,7 +3,7 @@
 request thread and render worker.
 
 Heavy collaborators (dlib models, the template catalog, engines, the model store, the
-render function) can be handed in; otherwise they are built from settings. Lead-owned
+render function) can be handed in; otherwise they are built from settings. Heavy
 modules are imported inside the builders so importing this module stays cheap.
 
 The neural engine's ONNX models are verified and opened once per worker here
@@ -173,6 +173,8 @@ class Services:
     engines_unavailable: Mapping[str, str] = field(default_factory=dict)
     model_store: Any = None
     sweeper: SweepThread | None = None
+    motion_engines: Mapping[str, Any] = field(default_factory=dict)
+    motion_unavailable: Mapping[str, str] = field(default_factory=dict)
 
     def readiness(self) -> dict[str, Any]:
         """Ready once an engine is loaded and the catalog is up (it may be empty); lists
@@ -184,6 +186,8 @@ class Services:
             "engines": engines,
             "templates": len(self.templates),
             "engines_unavailable": dict(self.engines_unavailable),
+            "motion_engines": sorted(self.motion_engines),
+            "motion_engines_unavailable": dict(self.motion_unavailable),
             "models": models,
         }
 
@@ -226,7 +230,7 @@ def build_services(
     clean_strays(settings.data_dir)
     models = face_models if face_models is not None else _face_models()
     catalog = templates if templates is not None else _catalog(settings, models)
-    engine_map, unavailable, neural_faces, store = _engine_parts(
+    engine_map, unavailable, neural_faces, store, motion = _engine_parts(
         settings, models, engines, model_store
     )
     db = Database.in_dir(settings.data_dir)
@@ -241,6 +245,8 @@ def build_services(
         default_engine=settings.default_engine,
         unavailable_engines=unavailable,
         identity_loader=_identity_loader(identities, neural_faces),
+        motion_engines=motion[0],
+        motion_unavailable=motion[1],
     )
     try:
         interrupted = renders.recover()
@@ -261,7 +267,7 @@ def build_services(
     sweeper = _sweeper(settings, identities, records, db)
     return Services(
         settings, models, catalog, engine_map, ids, renders, queue, DeviceStore(db), db,
-        unavailable, store, sweeper,
+        unavailable, store, sweeper, *motion,
     )  # fmt: skip
 
 
@@ -278,7 +284,7 @@ def _sweeper(
     return thread
 
 
-# -- default builders (lead-owned modules, imported when first needed) ----------------------
+# -- default builders (heavy modules, imported when first needed) --------------------------
 def _face_models() -> Any:
     from server.faces.dlib_models import DlibFaceModels
 
@@ -293,18 +299,25 @@ def _catalog(settings: Settings, models: Any) -> TemplateSource:
     return catalog
 
 
+MotionParts = tuple[Mapping[str, Any], dict[str, str]]  # motion engines, unavailable ones
+
+
 def _engine_parts(
     settings: Settings, models: Any, engines: Mapping[str, Any] | None, store: Any
-) -> tuple[Mapping[str, Any], dict[str, str], Any, Any]:
-    """(engines, unavailable engines -> reason, neural face models, model store)."""
+) -> tuple[Mapping[str, Any], dict[str, str], Any, Any, MotionParts]:
+    """(swap engines, unavailable swap engines -> reason, neural face models, model
+    store, (motion engines, unavailable motion engines -> reason))."""
     if engines is not None:  # handed in (tests): no models to load
-        return engines, {}, None, store
+        from server.engines import motion_engines
+
+        return engines, {}, None, store, motion_engines()
     problem = None
     if store is None:
         store, problem = _model_store(settings)
     built = _engines(models, store, settings)
     unavailable = {name: problem or why for name, why in built.unavailable.items()}
-    return built.engines, unavailable, built.neural_faces, store
+    motion = (built.motion, dict(built.motion_unavailable))
+    return built.engines, unavailable, built.neural_faces, store, motion
 
 
 def _model_store(settings: Settings) -> tuple[Any, str | None]:
@@ -346,9 +359,9 @@ def _engines(models: Any, store: Any, settings: Settings) -> Any:
 
 
 def _renderer() -> Renderer:
-    from server.render.pipeline import render
+    from server.render.motion import render_by_kind
 
-    return render
+    return render_by_kind
 
 
 def _identity_builder(neural_faces: Any = None) -> IdentityBuilder:

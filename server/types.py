@@ -113,3 +113,49 @@ class IdentityData:
     selfies: list[SelfieReport]
     quality: dict[str, object] = field(default_factory=dict)
     embedding: Embedding | None = None  # neural engine identity, when available
+    # Motion renders: the chosen selfie's head-and-shoulders portrait (BGR, <= 512 px,
+    # decoded pixels only) and its 68 landmarks; None for identities made before.
+    portrait: Frame | None = None
+    portrait_landmarks: Landmarks68 | None = None
+
+
+TemplateKind = Literal["swap", "motion"]
+TEMPLATE_KINDS: tuple[TemplateKind, ...] = ("swap", "motion")
+MotionFormat = Literal["landmarks", "liveportrait"]
+MOTION_FORMATS: tuple[MotionFormat, ...] = ("landmarks", "liveportrait")
+
+
+@dataclass(frozen=True, eq=False)
+class MotionData:
+    """A clip's head and expression motion relative to its first frame; no pixels.
+
+    ``format`` "landmarks" (the classic animator's, extracted with dlib):
+    - ``shape`` float32 (N, 68, 2): each frame's landmarks with the head pose taken out,
+      in frame 0's face units: origin at the centroid of the rigid points (eye corners,
+      nose), x along frame 0's eye line (image-left to image-right eye), unit = frame
+      0's inter-ocular distance (IOD).
+    - ``pose`` float32 (N, 4): dx, dy (same units and axes), log scale, roll (radians,
+      positive = clockwise on screen), relative to frame 0 (row 0 is zeros).
+
+    ``format`` "liveportrait" (LivePortrait's motion extractor conventions):
+    ``rotation`` (N, 3, 3), ``translation`` (N, 3), ``scale`` (N,), ``expression``
+    (N, 21, 3), and when known ``eyes`` (N, 2) / ``lip`` (N, 1) openness ratios.
+
+    ``durations_ms`` has one entry per frame; ``loop`` is 0 for forever, as in GIF.
+    """
+
+    format: MotionFormat
+    durations_ms: tuple[int, ...]
+    loop: int = 0
+    shape: NDArray[np.float32] | None = None
+    pose: NDArray[np.float32] | None = None
+    rotation: NDArray[np.float32] | None = None
+    translation: NDArray[np.float32] | None = None
+    scale: NDArray[np.float32] | None = None
+    expression: NDArray[np.float32] | None = None
+    eyes: NDArray[np.float32] | None = None
+    lip: NDArray[np.float32] | None = None
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.durations_ms)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from server.engines import build_engines
+from server.engines import ENGINE_NAMES, build_engines
 from server.engines.base import SwapEngine
 from server.faces.dlib_models import DlibFaceModels
 from server.faces.identity import build_identity
@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--engine",
         default="classic",
-        choices=["classic", "neural"],
+        choices=list(ENGINE_NAMES),
         help="neural: the pipeline's own cost per face on generated graphs (tools.bench_neural)",
     )
     p.add_argument("--format", default="gif", choices=["gif", "mp4", "webp"])

@@ -10,11 +10,13 @@ template id from the library (FACELOOP_TEMPLATES_DIR, or ``--dir``) or any GIF, 
 WebP file, analysed on the fly in a temporary folder that is removed afterwards.
 
 Faces: face track k gets selfie k (track 0, the main face, gets the first selfie);
-``--faces 1=0`` also puts selfie 0 on track 1. Every selfie must be used.
+``--faces 1=0`` also puts selfie 0 on track 1. Every selfie must be used. A motion
+template (``--template motion-smile``) animates the one selfie's own portrait.
 
-The render runs through ``server.render.pipeline.render`` with the engine chosen, the
-output format follows OUT's extension and OUT is written atomically. Progress goes to
-stderr, a one-line summary to stdout.
+The render runs through ``server.render.motion.render_by_kind`` (the server's renderer:
+swap or motion by the template's kind) with the engine chosen (``classic``, ``neural``
+or ``auto``), the output format follows OUT's extension and OUT is written atomically.
+Progress goes to stderr, a one-line summary to stdout.
 
 Exit status: 0 done, 2 error (one ``error:`` line on stderr: unreadable or faceless
 selfie, unknown template, bad extension or face mapping).
@@ -30,21 +32,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from server.faces.identity import FaceError
-from server.gif_templates.catalog import TemplateError
+from server.gif_templates.catalog import MotionTemplate, TemplateError
 from server.gif_templates.media import MediaError
 from server.settings import Settings, load_settings
 from server.types import OUTPUT_FORMATS, Frame, OutputFormat
 from server.vision.image_io import ImageError
 
 if TYPE_CHECKING:
-    from server.engines.base import SwapEngine
+    from server.engines import EngineSet
     from server.faces.dlib_models import DlibFaceModels
-    from server.gif_templates.catalog import Template
+    from server.gif_templates.catalog import AnyTemplate as Template
     from server.types import IdentityData
 
 
@@ -156,19 +158,35 @@ def _models() -> DlibFaceModels:
 
 
 def _run(request: Request, settings: Settings) -> None:
-    from server.engines import build_engines
+    from server.engines import load_engines
+    from server.engines.registry import CHOICES
 
     started = time.perf_counter()
+    if request.engine not in CHOICES:
+        raise CliError(f"unknown engine {request.engine!r} (choices: {', '.join(CHOICES)})")
     models = _models()
-    engines = build_engines(models)
-    if request.engine not in engines:
-        raise CliError(f"unknown engine {request.engine!r} (available: {', '.join(engines)})")
+    built = load_engines(models)
     with tempfile.TemporaryDirectory(prefix="faceloop-reface-") as workdir:
         template = _template(request, settings, models, Path(workdir))
+        engine = _engine(request.engine, template, built)
         mapping = face_map(_track_ids(template), request.faces, len(request.people))
         people = enumerate(request.people)
         identities = [_identity(i, group, models, settings) for i, group in people]
-        _render_and_write(request, template, mapping, identities, engines[request.engine], started)
+        _render_and_write(request, template, mapping, identities, engine, started)
+
+
+def _engine(requested: str, template: Template, built: EngineSet) -> Any:
+    """The registry's pick among the engines loaded here for the template's kind."""
+    from server.engines.registry import EngineUnavailable, resolve
+
+    motion = template.kind == "motion"
+    engines: Mapping[str, Any] = built.motion if motion else built.engines
+    unavailable = built.motion_unavailable if motion else built.unavailable
+    fmt = template.motion.format if isinstance(template, MotionTemplate) else None
+    try:
+        return engines[resolve(requested, template.kind, engines, unavailable, fmt)]
+    except EngineUnavailable as exc:
+        raise CliError(str(exc)) from None
 
 
 def _identity(
@@ -242,6 +260,8 @@ def _quiet_log() -> logging.Logger:
 
 
 def _track_ids(template: Template) -> list[int]:
+    if isinstance(template, MotionTemplate):
+        return [0]  # the selfie's own portrait
     return [int(t.track_id) for t in template.analysis.tracks]
 
 
@@ -273,20 +293,20 @@ def _render_and_write(
     template: Template,
     mapping: Mapping[int, int],
     identities: Sequence[IdentityData],
-    engine: SwapEngine,
+    engine: Any,
     started: float,
 ) -> None:
-    from server.render.pipeline import render
+    from server.render.motion import render_by_kind
     from server.storage.atomic import atomic_write_bytes
 
     faces = {track: identities[selfie] for track, selfie in mapping.items()}
-    output = render(template, faces, engine, request.fmt, _progress("rendering"))
+    output = render_by_kind(template, faces, engine, request.fmt, _progress("rendering"))
     atomic_write_bytes(request.out, output.data)
-    clip_s = sum(template.analysis.durations_ms) / 1000
+    clip_s = template.manifest.duration_ms / 1000
     took = time.perf_counter() - started
     print(
         f"wrote {request.out}: {output.frame_count} frames, {clip_s:.2f} s clip, "
-        f"{len(output.data) / 1024:.0f} KiB, {request.fmt}, engine {request.engine}, "
+        f"{len(output.data) / 1024:.0f} KiB, {request.fmt}, engine {engine.name}, "
         f"{took:.2f} s"
     )
 

@@ -1,13 +1,20 @@
 """Manage the template library (templates_gifs/ or FACELOOP_TEMPLATES_DIR).
 
-    python -m tools.templates add PATH --id ID --title TITLE [--tags a,b]
-        [--source S --license L] [--force] [--allow-no-face] [--dir DIR]
+    python -m tools.templates add PATH --id ID --title TITLE [--kind swap|motion]
+        [--tags a,b] [--source S --license L] [--force] [--allow-no-face] [--dir DIR]
+    python -m tools.templates add-motion FILE.npz --id ID --title TITLE [--tags a,b]
+        [--source S --license L] [--notice LICENSE.txt] [--force] [--dir DIR]
     python -m tools.templates analyse [ID] [--dir DIR]
     python -m tools.templates list [--tag TAG] [--dir DIR]
 
 ``add`` imports a GIF, MP4/WebM or (animated) WebP. A GIF within the limits (480 px,
 10 s, 30 fps) is kept byte for byte; anything else is normalised into a new GIF. The
 faces are then analysed (progress on stderr) and a summary printed.
+
+``--kind motion`` keeps only the clip's motion (per-frame landmarks and head pose
+relative to its first frame, smoothed, gaps filled) and a preview rendered on a
+license-clean face, never the clip's pixels. ``add-motion`` imports a LivePortrait
+motion template converted to npz (arrays only) as a motion template of the neural engine.
 
 A template without any face is refused (exit 2): nothing could be swapped into it.
 ``--allow-no-face`` keeps it anyway (the render API then answers "no face track").
@@ -31,11 +38,19 @@ from server.gif_templates.catalog import (
     TemplateCatalog,
     TemplateError,
     TemplateManifest,
+    read_manifest,
     validate_template_id,
 )
 from server.gif_templates.library import analyse_template_dir, import_template
 from server.gif_templates.media import MediaError
+from server.gif_templates.motion import MotionError, describe_motion
+from server.gif_templates.motion_authoring import (
+    add_motion_template,
+    motion_from_clip,
+    read_liveportrait_npz,
+)
 from server.settings import load_settings
+from server.types import TEMPLATE_KINDS, MotionData, TemplateKind
 
 if TYPE_CHECKING:
     from server.faces.neural import FivePointDetector
@@ -51,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         args.run(args)
-    except (CliError, TemplateError, MediaError, OSError) as exc:
+    except (CliError, TemplateError, MediaError, MotionError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -72,14 +87,32 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--license", default="unknown")
     add.add_argument("--force", action="store_true", help="replace an existing template")
     add.add_argument("--allow-no-face", action="store_true")
+    add.add_argument("--kind", choices=TEMPLATE_KINDS, default="swap")
     add.set_defaults(run=_cmd_add)
+
+    lp = sub.add_parser("add-motion", help="import a LivePortrait motion npz")
+    lp.add_argument("path", type=Path)
+    lp.add_argument("--id", required=True, dest="template_id")
+    lp.add_argument("--title", required=True)
+    lp.add_argument("--tags", default="", help="comma-separated")
+    lp.add_argument("--source", default="", help="origin and credit (default: the file name)")
+    lp.add_argument("--license", default="unknown")
+    lp.add_argument("--force", action="store_true", help="replace an existing template")
+    lp.add_argument(
+        "--notice",
+        type=Path,
+        action="append",
+        default=[],
+        help="licence text to keep beside the motion (repeatable), e.g. LivePortrait's MIT",
+    )
+    lp.set_defaults(run=_cmd_add_motion)
     analyse = sub.add_parser("analyse", help="redo the analysis of one or all templates")
     analyse.add_argument("template_id", nargs="?")
     analyse.set_defaults(run=_cmd_analyse)
     listing = sub.add_parser("list", help="list templates and their state")
     listing.add_argument("--tag")
     listing.set_defaults(run=_cmd_list)
-    for p in (add, analyse, listing):
+    for p in (add, lp, analyse, listing):
         p.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
@@ -104,15 +137,16 @@ def _progress(label: str) -> Callable[[float], None]:
     return report
 
 
-def _cmd_add(args: argparse.Namespace) -> None:
+def _manifest(args: argparse.Namespace, kind: TemplateKind) -> TemplateManifest:
     path: Path = args.path
     if not path.is_file():
         raise CliError(f"no such file: {path}")
     validate_template_id(args.template_id)
     tags = [t.strip() for t in args.tags.split(",") if t.strip()]
     try:
-        manifest = TemplateManifest(
+        return TemplateManifest(
             id=args.template_id,
+            kind=kind,
             title=args.title,
             tags=tags,
             source=args.source or path.name,
@@ -120,6 +154,15 @@ def _cmd_add(args: argparse.Namespace) -> None:
         )
     except ValueError as exc:
         raise CliError(_pydantic_message(exc)) from exc
+
+
+def _cmd_add(args: argparse.Namespace) -> None:
+    manifest = _manifest(args, args.kind)
+    path: Path = args.path
+    if args.kind == "motion":
+        motion = motion_from_clip(path, _models())
+        _add_motion(motion, manifest, args)
+        return
     result = import_template(
         path,
         _templates_dir(args),
@@ -134,6 +177,28 @@ def _cmd_add(args: argparse.Namespace) -> None:
     _summary(args.template_id, result.template.analysis)
 
 
+def _cmd_add_motion(args: argparse.Namespace) -> None:
+    manifest = _manifest(args, "motion")
+    for notice in args.notice:
+        if not notice.is_file():
+            raise CliError(f"no such file: {notice}")
+    _add_motion(read_liveportrait_npz(args.path), manifest, args, tuple(args.notice))
+
+
+def _add_motion(
+    motion: MotionData,
+    manifest: TemplateManifest,
+    args: argparse.Namespace,
+    notices: tuple[Path, ...] = (),
+) -> None:
+    lib = _templates_dir(args)
+    template = add_motion_template(motion, lib, manifest, _models(), args.force, notices)
+    info = describe_motion(template.motion)
+    seconds = info["duration_ms"] / 1000
+    print(f"added motion template {template.id}: {info['format']} motion, ", end="")
+    print(f"{info['frame_count']} frames, {seconds:.1f} s")
+
+
 def _cmd_analyse(args: argparse.Namespace) -> None:
     root = _templates_dir(args)
     if args.template_id:
@@ -142,6 +207,7 @@ def _cmd_analyse(args: argparse.Namespace) -> None:
             raise CliError(f"no template {args.template_id!r} in {root}")
     else:
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        folders = [f for f in folders if read_manifest(f).kind == "swap"]  # motion: no clip
     models = _models()
     five_points = _five_point_detector()
     for folder in folders:
@@ -172,13 +238,14 @@ def _cmd_list(args: argparse.Namespace) -> None:
     quiet = logging.getLogger("tools.templates.list")
     quiet.propagate, quiet.disabled = False, True  # unavailable ones are printed below
     catalog.load(None, rebuild_stale=False, log=quiet)
-    rows = [("id", "frames", "size", "seconds", "faces", "title")]
+    rows = [("id", "kind", "frames", "size", "seconds", "faces", "title")]
     for t in catalog.list(args.tag):
         m = t.manifest
         size = f"{m.width}x{m.height}"
         rows.append(
             (
                 m.id,
+                m.kind,
                 str(m.frame_count),
                 size,
                 f"{m.duration_ms / 1000:.1f}",
@@ -186,9 +253,9 @@ def _cmd_list(args: argparse.Namespace) -> None:
                 m.title,
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
+        print("  ".join(c.ljust(w) for c, w in zip(row[:6], widths, strict=True)) + "  " + row[6])
     for template_id, reason in sorted(catalog.unavailable.items()):
         print(f"{template_id}: unavailable ({reason})")
 

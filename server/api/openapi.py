@@ -82,7 +82,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op(
         "get",
         "/v1/templates",
-        "List templates (tag filter, limit/offset pagination)",
+        "List templates (tag and kind filters, limit/offset pagination)",
         {200: s.TemplatePage},
         query=s.TemplateQuery,
         errors=(422,),
@@ -90,7 +90,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op(
         "get",
         "/v1/templates/{template_id}",
-        "Template manifest and face tracks",
+        "Template manifest and face tracks, or a motion template's motion",
         {200: s.TemplateDetail},
         errors=(404,),
     ),
@@ -105,7 +105,8 @@ OPERATIONS: tuple[Op, ...] = (
         "post",
         "/v1/renders",
         "Queue a render (202); an identical request with a stored result answers 200 with "
-        "the same id and status done",
+        "the same id and status done. A motion template animates the identity's portrait; "
+        "409 identity_needs_reupload for identities made before portraits were kept",
         {202: s.RenderAccepted, 200: s.RenderAccepted},
         body=s.RenderCreate,
         errors=(400, 404, 409, 413, 422, 429),

@@ -26,10 +26,12 @@ def create_render() -> tuple[dict[str, object], int, dict[str, str]]:
     """202 with the new render's id and status URL.
 
     ``engine`` (classic | neural | auto) picks the engine; 409 engine_unavailable, with
-    the reason, when this server cannot run it. An identical request (same identities
-    per track, template and its source, format, resolved engine and its models)
-    returns the existing render instead: 200 with status ``done`` and its
-    ``result_url`` when the result is stored, 202 while it is still queued/running.
+    the reason, when this server cannot run it. A motion template animates the
+    identity's portrait; 409 identity_needs_reupload when the identity has none. An
+    identical request (same identities per track, template and its source, format,
+    resolved engine and its models) returns the existing render instead: 200 with
+    status ``done`` and its ``result_url`` when the result is stored, 202 while it is
+    still queued/running.
     """
     body = parse_json(RenderCreate)
     record, _ = services().renders.submit(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from server.settings import EngineChoice
-from server.types import OutputFormat
+from server.types import OutputFormat, TemplateKind
 
 RenderStatus = Literal["queued", "running", "done", "failed"]
 IdText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -141,12 +141,17 @@ class TemplateQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")  # unknown query args (cache busters) are ignored
 
     tag: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    kind: TemplateKind | None = None
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class TemplateSummary(_Out):
     id: str
+    kind: TemplateKind = Field(
+        description="swap: the template's faces are replaced; motion: the identity's own "
+        "portrait is animated with the template's motion."
+    )
     title: str
     tags: list[str]
     width: int
@@ -178,9 +183,25 @@ class TemplateFaces(_Out):
     tracks: list[FaceTrackOut]
 
 
+class MotionOut(_Out):
+    format: str = Field(description="landmarks (classic animator) or liveportrait (neural).")
+    frame_count: int
+    duration_ms: int
+    durations_ms: list[int] = Field(description="Per frame, as the render's timing.")
+    loop: int = Field(description="0: forever.")
+    max_roll_deg: float | None = None
+    max_shift_iod: float | None = Field(
+        default=None, description="Largest head shift, in inter-ocular distances."
+    )
+    max_mouth_opening_iod: float | None = None
+
+
 class TemplateDetail(TemplateSummary):
     manifest: dict[str, Any]
     faces: TemplateFaces
+    motion: MotionOut | None = Field(
+        default=None, description="A motion template's motion; null for swap templates."
+    )
 
 
 # -- renders ---------------------------------------------------------------------------------
@@ -196,9 +217,11 @@ class RenderCreate(BaseModel):
     faces: dict[TrackKey, IdText] | None = Field(default=None, max_length=32)
     engine: EngineChoice | None = Field(
         default=None,
-        description="classic, neural or auto (neural when its models are loaded, else "
-        "classic). Default: the server's FACELOOP_DEFAULT_ENGINE (auto). Asking for an "
-        "engine this server cannot run is a 409 engine_unavailable with the reason.",
+        description="classic, neural or auto (the most preferred loaded engine that can "
+        "render the template: neural when its models are loaded, else classic; for motion "
+        "templates the one that plays its motion format). Default: the server's "
+        "FACELOOP_DEFAULT_ENGINE (auto). Asking for an engine this server cannot run is a "
+        "409 engine_unavailable with the reason.",
     )
 
 
@@ -265,6 +288,12 @@ class Readiness(_Out):
     templates: int
     engines_unavailable: dict[str, str] = Field(
         default_factory=dict, description="Engines this worker cannot run, with the reason."
+    )
+    motion_engines: list[str] = Field(
+        default_factory=list, description="Engines that render motion templates here."
+    )
+    motion_engines_unavailable: dict[str, str] = Field(
+        default_factory=dict, description="Motion engines this worker cannot run, and why."
     )
     models: dict[str, ModelStatusOut] = Field(
         default_factory=dict, description="The neural engine's models, by name."

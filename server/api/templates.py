@@ -10,12 +10,14 @@ from server.api.context import services
 from server.api.errors import ApiError
 from server.api.schemas import (
     FaceTrackOut,
+    MotionOut,
     TemplateDetail,
     TemplateFaces,
     TemplatePage,
     TemplateQuery,
     TemplateSummary,
 )
+from server.gif_templates.motion import describe_motion
 from server.jobs.requests import find_template
 
 bp = Blueprint("templates", __name__, url_prefix="/v1/templates")
@@ -23,9 +25,10 @@ bp = Blueprint("templates", __name__, url_prefix="/v1/templates")
 
 @bp.get("")
 def list_templates() -> dict[str, object]:
-    """``?tag=`` filter, ``?limit=&offset=`` pagination; ``next`` links the next page."""
+    """``?tag=`` and ``?kind=`` filters, ``?limit=&offset=`` pagination; ``next`` links
+    the next page."""
     query = TemplateQuery.model_validate(request.args.to_dict())
-    matching = list(services().templates.list(tag=query.tag))
+    matching = list(services().templates.list(tag=query.tag, kind=query.kind))
     page = matching[query.offset : query.offset + query.limit]
     next_offset = query.offset + query.limit
     has_next = next_offset < len(matching)
@@ -34,6 +37,8 @@ def list_templates() -> dict[str, object]:
         args: dict[str, Any] = {"limit": query.limit, "offset": next_offset}
         if query.tag:
             args["tag"] = query.tag
+        if query.kind:
+            args["kind"] = query.kind
         next_url = url_for("templates.list_templates", **args)
     result = TemplatePage(
         items=[summary(t) for t in page],
@@ -48,8 +53,16 @@ def list_templates() -> dict[str, object]:
 
 @bp.get("/<template_id>")
 def get_template(template_id: str) -> dict[str, object]:
-    """Manifest plus a summary of the analysed face tracks."""
+    """Manifest plus a summary of the analysed face tracks, or of a motion template's
+    motion (frames, timing, loop and how far it moves)."""
     template = find_template(services().templates, template_id)
+    if template.kind == "motion":
+        return TemplateDetail(
+            **summary(template).model_dump(),
+            manifest=template.manifest.model_dump(mode="json"),
+            faces=TemplateFaces(count=1, main_track=None, tracks=[]),
+            motion=MotionOut(**describe_motion(template.motion)),
+        ).model_dump(mode="json")
     analysis = template.analysis
     main = analysis.main_track
     main_id = None if main is None else int(main if isinstance(main, int) else main.track_id)
@@ -81,6 +94,7 @@ def summary(template: Any) -> TemplateSummary:
     m = template.manifest
     return TemplateSummary(
         id=m.id,
+        kind=m.kind,
         title=m.title,
         tags=list(m.tags),
         width=m.width,

@@ -1,9 +1,13 @@
-"""Swap engines behind one small protocol (:mod:`.base`), in a closed registry.
+"""Swap and motion engines behind small protocols (:mod:`.base`), described once in
+:mod:`.registry` (name, template kind, needs, ``auto`` preference).
 
-- ``classic``: dlib landmarks only; always there (a fresh machine has no models).
-- ``neural``: inswapper_128 + w600k_r50 (+ det_10g, optional gfpgan_1.4) from a loaded
-  :class:`~server.runtime.ModelStore`; present only when its required models are
+- swap ``classic``: dlib landmarks only; always there (a fresh machine has no models).
+- swap ``neural``: inswapper_128 + w600k_r50 (+ det_10g, optional gfpgan_1.4) from a
+  loaded :class:`~server.runtime.ModelStore`; present only when its required models are
   verified and loaded, otherwise listed in ``EngineSet.unavailable`` with the reason.
+- motion ``classic``: landmark retargeting and mesh warp (:mod:`.motion_classic`),
+  always there; motion ``neural`` (LivePortrait) is listed in ``motion_unavailable``
+  until it is built here.
 """
 
 from __future__ import annotations
@@ -11,16 +15,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from server.engines.base import SwapEngine, SwapResult
+from server.engines.base import MotionEngine, SwapEngine, SwapResult
 from server.engines.classic import ClassicEngine
+from server.engines.motion_classic import ClassicMotionEngine
+from server.engines.registry import ENGINE_NAMES
 
 if TYPE_CHECKING:  # the neural side imports insightface/onnxruntime: only when used
     from server.faces.neural import NeuralFaceModels
     from server.runtime import ModelStore
 
-__all__ = ["EngineSet", "SwapEngine", "SwapResult", "build_engines", "load_engines"]
-
-ENGINE_NAMES = ("classic", "neural")
+__all__ = [
+    "ENGINE_NAMES",
+    "EngineSet",
+    "MotionEngine",
+    "SwapEngine",
+    "SwapResult",
+    "build_engines",
+    "load_engines",
+]
 
 
 @dataclass
@@ -31,6 +43,16 @@ class EngineSet:
     engines: dict[str, SwapEngine]
     unavailable: dict[str, str] = field(default_factory=dict)
     neural_faces: NeuralFaceModels | None = None
+    motion: dict[str, MotionEngine] = field(default_factory=dict)
+    motion_unavailable: dict[str, str] = field(default_factory=dict)
+
+
+NO_NEURAL_MOTION = "the LivePortrait motion engine is not installed in this build"
+
+
+def motion_engines() -> tuple[dict[str, MotionEngine], dict[str, str]]:
+    """(motion engines by name, unavailable ones -> reason)."""
+    return {"classic": ClassicMotionEngine()}, {"neural": NO_NEURAL_MOTION}
 
 
 NO_STORE = "no model store (models directory or manifest missing)"
@@ -45,15 +67,17 @@ def load_engines(
     """Build every engine that can run here (``model_store`` already loaded)."""
     del models  # the classic engine works from precomputed landmarks alone
     engines: dict[str, SwapEngine] = {"classic": ClassicEngine()}
+    motion, motion_unavailable = motion_engines()
     if model_store is None:
-        return EngineSet(engines, {"neural": NO_STORE})
+        return EngineSet(engines, {"neural": NO_STORE}, None, motion, motion_unavailable)
     from server.engines.neural_registry import build_neural
 
     built = build_neural(model_store, neural_options, enhancer)
     if built.engine is None:
-        return EngineSet(engines, {"neural": built.reason or "unavailable"}, built.faces)
+        reason = {"neural": built.reason or "unavailable"}
+        return EngineSet(engines, reason, built.faces, motion, motion_unavailable)
     engines["neural"] = built.engine
-    return EngineSet(engines, {}, built.faces)
+    return EngineSet(engines, {}, built.faces, motion, motion_unavailable)
 
 
 def build_engines(

@@ -1,4 +1,4 @@
-"""What every swap engine offers the render pipeline.
+"""What every swap engine and every motion engine offers the render pipeline.
 
 An engine prepares an identity once per render, plans each template face track once
 per render, then swaps faces frame by frame. It never reads settings, paths or the
@@ -7,14 +7,14 @@ environment: sessions and options come through its constructor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from server.types import Box, Frame, IdentityData
+from server.types import Box, Frame, IdentityData, Landmarks68, MotionData, MotionFormat
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,30 @@ class SwapEngine(Protocol):
     ) -> SwapResult | None:
         """Swap in place; None when the frame was left unchanged."""
         ...
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version and models, recorded with every render."""
+        ...
+
+
+class MotionEngine(Protocol):
+    """Animates one portrait with a motion template's motion (relative to its frame 0).
+
+    ``portrait``: the identity's head-and-shoulders picture (BGR uint8); ``landmarks``:
+    its 68 landmarks (engines that find their own keypoints may ignore them). Returns
+    ``motion.frame_count`` frames at the portrait's size; timing and loop are the
+    motion's. ``motion_formats`` names the :class:`MotionData` formats it can play."""
+
+    name: str
+    motion_formats: tuple[MotionFormat, ...]
+
+    def animate(
+        self,
+        portrait: Frame,
+        landmarks: Landmarks68 | None,
+        motion: MotionData,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Frame]: ...
 
     def describe(self) -> dict[str, Any]:
         """Name, version and models, recorded with every render."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from server.faces import coaching
 from server.faces.dlib_models import DlibFaceModels, descriptor_distance
+from server.faces.portrait import head_and_shoulders
 from server.faces.selfie_measures import shape_residual
 from server.types import DetectedFace, Frame, IdentityData, SelfieReport
 from server.vision import shape
@@ -73,6 +74,7 @@ def build_identity(images: Sequence[Frame], models: DlibFaceModels) -> IdentityD
     best = max(usable, key=lambda i: reports[i].score)
     reports[best].used_as_texture = True
     texture, landmarks = aligned_texture(images[best], faces[best].landmarks)
+    portrait, portrait_landmarks = head_and_shoulders(images[best], faces[best].landmarks)
     mean = descriptors[usable].mean(0)
     quality = {
         "score": round(reports[best].score, 3),
@@ -89,6 +91,8 @@ def build_identity(images: Sequence[Frame], models: DlibFaceModels) -> IdentityD
         descriptor=mean.astype(np.float32),
         selfies=reports,
         quality=quality,
+        portrait=portrait,
+        portrait_landmarks=portrait_landmarks,
     )
 
 

@@ -2,7 +2,9 @@
 
 Each folder holds ``source.gif`` (the animation renders use), ``manifest.json``
 (:class:`TemplateManifest`), ``analysis.npz`` (face tracks, see :mod:`.analysis`) and
-``preview.gif`` (small animated preview). An analysis that is missing, unreadable, of
+``preview.gif`` (small animated preview). A ``kind: motion`` template holds no source:
+its ``motion.npz`` (:mod:`.motion`) and a preview rendered on a license-clean face.
+An analysis that is missing, unreadable, of
 another ``ANALYSIS_VERSION`` or made from other source bytes is never used: it is
 rebuilt with a logged warning, or (``rebuild_stale=False``) the template is listed as
 unavailable with the reason.
@@ -27,8 +29,9 @@ from server.gif_templates.analysis import (
     load_analysis,
 )
 from server.gif_templates.media import read_animation, sha256_file
+from server.gif_templates.motion import MOTION_NAME, MotionError, load_motion
 from server.storage.atomic import clean_strays
-from server.types import Animation
+from server.types import Animation, MotionData, TemplateKind
 
 TEMPLATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _ID_RE = re.compile(TEMPLATE_ID_PATTERN)
@@ -74,6 +77,9 @@ class TemplateManifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=TEMPLATE_ID_PATTERN)
+    kind: TemplateKind = Field(
+        default="swap", description="swap: faces re-rendered; motion: the selfie animated."
+    )
     title: str = Field(min_length=1, max_length=120)
     tags: list[str] = Field(default_factory=list)
     source: str = Field(min_length=1, max_length=500, description="Origin and credit.")
@@ -105,6 +111,19 @@ class TemplateManifest(BaseModel):
             }
         )
 
+    def with_motion(self, motion: MotionData, width: int, height: int) -> TemplateManifest:
+        """This manifest with the computed fields of a motion template (``width`` and
+        ``height``: its preview's; renders take the portrait's size)."""
+        return self.model_copy(
+            update={
+                "width": width,
+                "height": height,
+                "frame_count": motion.frame_count,
+                "duration_ms": int(sum(motion.durations_ms)),
+                "face_count": 1,
+            }
+        )
+
 
 def read_manifest(folder: Path) -> TemplateManifest:
     return TemplateManifest.model_validate_json((folder / MANIFEST_NAME).read_text("utf-8"))
@@ -123,9 +142,35 @@ class Template:
     def id(self) -> str:
         return self.manifest.id
 
+    @property
+    def kind(self) -> TemplateKind:
+        return "swap"
+
     def animation(self) -> Animation:
         """Decode the source (the frames the analysis indexes)."""
         return read_animation(self.source_path)
+
+
+@dataclass
+class MotionTemplate:
+    """A usable motion template: its manifest, motion and files (no source pixels)."""
+
+    manifest: TemplateManifest
+    motion: MotionData
+    motion_path: Path
+    preview_path: Path
+    motion_sha256: str
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def kind(self) -> TemplateKind:
+        return "motion"
+
+
+AnyTemplate = Template | MotionTemplate
 
 
 def stale_reason(folder: Path) -> str | None:
@@ -149,7 +194,7 @@ class TemplateCatalog:
 
     def __init__(self, templates_dir: str | Path) -> None:
         self.templates_dir = Path(templates_dir)
-        self._templates: dict[str, Template] = {}
+        self._templates: dict[str, AnyTemplate] = {}
         self.unavailable: dict[str, str] = {}  # id -> reason
 
     def load(
@@ -179,13 +224,15 @@ class TemplateCatalog:
 
     def _load_one(
         self, folder: Path, models: DlibFaceModels | None, rebuild: bool, log: logging.Logger
-    ) -> Template:
+    ) -> AnyTemplate:
         try:
             manifest = read_manifest(folder)
         except (OSError, ValidationError) as exc:
             raise TemplateUnavailableError(f"bad {MANIFEST_NAME}: {_first_line(exc)}") from exc
         if manifest.id != folder.name:
             raise TemplateUnavailableError(f"manifest id {manifest.id!r} != folder name")
+        if manifest.kind == "motion":
+            return load_motion_template(folder, manifest)
         if not (folder / SOURCE_NAME).is_file():
             raise TemplateUnavailableError(f"{SOURCE_NAME} missing")
         reason = stale_reason(folder)
@@ -207,17 +254,21 @@ class TemplateCatalog:
             write_preview(read_animation(folder / SOURCE_NAME), preview)
         return Template(manifest.with_analysis(analysis), analysis, folder / SOURCE_NAME, preview)
 
-    def list(self, tag: str | None = None) -> list[Template]:
-        """Available templates sorted by id, optionally only those with ``tag``."""
+    def list(self, tag: str | None = None, kind: str | None = None) -> list[AnyTemplate]:
+        """Available templates sorted by id, optionally only those with ``tag`` / ``kind``."""
         items = [self._templates[k] for k in sorted(self._templates)]
-        return [t for t in items if tag is None or tag in t.manifest.tags]
+        return [
+            t
+            for t in items
+            if (tag is None or tag in t.manifest.tags) and (kind is None or t.kind == kind)
+        ]
 
-    def get(self, template_id: str) -> Template | None:
+    def get(self, template_id: str) -> AnyTemplate | None:
         """The available template with this id, else None (unknown, unavailable or not
         an id at all); :meth:`require` says why."""
         return self._templates.get(template_id) if isinstance(template_id, str) else None
 
-    def require(self, template_id: str) -> Template:
+    def require(self, template_id: str) -> AnyTemplate:
         """The template, or TemplateNotFoundError / TemplateUnavailableError (with reason)."""
         validate_template_id(template_id)
         if template_id in self._templates:
@@ -235,6 +286,17 @@ class TemplateCatalog:
 
     def __contains__(self, template_id: object) -> bool:
         return template_id in self._templates
+
+
+def load_motion_template(folder: Path, manifest: TemplateManifest) -> MotionTemplate:
+    """A motion template folder as renders use it (TemplateUnavailableError if broken)."""
+    path = folder / MOTION_NAME
+    try:
+        motion = load_motion(path)
+    except MotionError as exc:
+        raise TemplateUnavailableError(f"bad {MOTION_NAME}: {exc}") from exc
+    manifest = manifest.with_motion(motion, manifest.width, manifest.height)
+    return MotionTemplate(manifest, motion, path, folder / PREVIEW_NAME, sha256_file(path))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -151,7 +151,7 @@ def import_template(
             template = build_template(staging, manifest, models, progress, not allow_no_face)
         except NoFaceError as exc:
             raise NoFaceError(f"{path.name}: {exc} (--allow-no-face keeps it anyway)") from None
-        _move_into_place(staging, target)
+        move_into_place(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     final = Template(
@@ -186,7 +186,7 @@ def _id_from_name(stem: str) -> str:
     return validate_template_id(cleaned)
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
+def move_into_place(staging: Path, target: Path) -> None:
     if target.exists():
         trash = target.with_name(scratch_dir_name("trash", target.name))
         target.rename(trash)

@@ -1,6 +1,7 @@
-"""Animate a still face: expressions and head motion by moving its 68 landmarks and
-warping the image over a triangle mesh. An offline authoring aid (tools.starter_templates
-makes the starter library with it; tests can make talking clips); not used by renders.
+"""Pose a still face by named expressions and head motion: an authoring aid
+(tools.starter_templates makes the starter library with it; tests make talking clips
+with it). The warping itself is :class:`~server.gif_templates.animate.FaceRig`, the
+animator the classic motion engine drives too.
 
 Edits are expressed in the face's own frame: ``u`` along the eyes (image-left eye to
 image-right eye), ``v`` perpendicular, pointing down the face, in units of the
@@ -17,14 +18,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.gif_templates.paint import (
-    mouth_opening,
-    paint_closing_eye,
-    paint_mouth,
-    sample_colours,
-)
-from server.types import Box, Frame, Landmarks68
-from server.vision.warp import triangulate, warp_mesh
+from server.gif_templates.animate import FaceRig, apply, similarity
+from server.types import Frame, Landmarks68
 
 Points = NDArray[np.float64]
 
@@ -64,42 +59,18 @@ class HeadPose:
 
 
 class FacePuppet:
-    """One face in one image, ready to be posed frame after frame."""
+    """One face in one image, posed by named expressions (drives :class:`FaceRig`)."""
 
     def __init__(self, image: Frame, landmarks: Landmarks68) -> None:
-        self.image = image
-        self.face = np.asarray(landmarks, np.float64)
-        left, right = self.face[36:42].mean(0), self.face[42:48].mean(0)
-        self.iod = float(np.linalg.norm(right - left))
-        self.u = (right - left) / self.iod
-        self.v = np.array([-self.u[1], self.u[0]])
-        self.centre = (left + right) / 2 + self.v * 0.55 * self.iod
-        self.pivot = self.face[8] + self.v * 0.4 * self.iod  # the neck
-        self.inner, self.outer = self._rings()
-        h, w = image.shape[:2]
-        self.border = _border_points(w, h)
-        self.tris = triangulate(self._all(self._opened(self.face), self.inner))
-        self.colours = sample_colours(image, self.face)
-        self.opening = mouth_opening(self.face[60:68])
-
-    # -- geometry ------------------------------------------------------------------------
-    def _rings(self) -> tuple[Points, Points]:
-        angles = np.linspace(0, 2 * np.pi, 18, endpoint=False)
-        ring = np.stack([np.cos(angles), np.sin(angles)], 1)
-        c = self.centre
-        inner = c + (ring[:, :1] * 1.55 * self.u + ring[:, 1:] * 2.1 * self.v) * self.iod
-        outer = c + (ring[:, :1] * 2.6 * self.u + ring[:, 1:] * 3.0 * self.v) * self.iod
-        forehead = self.face[17:27:2] - self.v * 0.55 * self.iod
-        return np.concatenate([inner, forehead]), outer
-
-    def _all(self, face: Points, inner: Points) -> Points:
-        return np.concatenate([face, inner, self.outer, self.border])
+        face = np.asarray(landmarks, np.float64)
+        self.rig = FaceRig(image, face, still_frame=False)
+        self.face, self.iod, self.u, self.v = self.rig.face, self.rig.iod, self.rig.u, self.rig.v
+        self.pivot, self.image = self.rig.pivot, image
+        opened = self.expression_points(Expression(mouth_open=0.35))
+        self.rig = FaceRig(image, face, opened, still_frame=False)
 
     def _move(self, pts: Points, index: int, du: float, dv: float) -> None:
         pts[index] += (du * self.u + dv * self.v) * self.iod
-
-    def _opened(self, face: Points, amount: float = 0.35) -> Points:
-        return self.expression_points(Expression(mouth_open=amount), face)
 
     def expression_points(self, expr: Expression, face: Points | None = None) -> Points:
         """The 68 landmarks with ``expr`` applied (head not moved)."""
@@ -135,42 +106,15 @@ class FacePuppet:
 
     def head_transform(self, head: HeadPose) -> NDArray[np.float64]:
         """(2, 3) similarity for the head: rotation/scale about the neck, then shift."""
-        pivot = (float(self.pivot[0]), float(self.pivot[1]))
-        m = np.asarray(cv2.getRotationMatrix2D(pivot, -head.angle, head.scale), np.float64)
-        m[:, 2] += (head.dx * self.u + head.dy * self.v) * self.iod
-        return m
+        shift = (head.dx * self.u + head.dy * self.v) * self.iod
+        return similarity(head.angle, head.scale, self.pivot, shift)
 
-    # -- rendering -----------------------------------------------------------------------
     def render(self, expr: Expression, head: HeadPose) -> tuple[Frame, Points]:
         """The posed image and its 68 landmarks."""
         m = self.head_transform(head)
-        face = _apply(m, self.expression_points(expr))
-        dst = self._all(face, _apply(m, self.inner))
-        src = self._all(self.face, self.inner)
-        h, w = self.image.shape[:2]
-        warped, _ = warp_mesh(self.image, src, dst, self.tris, Box(0, 0, w, h))
-        frame = np.ascontiguousarray(warped, np.uint8)
-        scale = head.scale
-        paint_mouth(frame, face[60:68], self.iod * scale, self.colours, self.opening * scale)
-        for eye, amount in enumerate((max(expr.blink, expr.wink), expr.blink)):
-            paint_closing_eye(frame, face[36 + 6 * eye : 42 + 6 * eye], amount, self.colours.skin)
-        return frame, face
-
-
-def _apply(m: NDArray[np.float64], pts: Points) -> Points:
-    return pts @ m[:, :2].T + m[:, 2]
-
-
-def _border_points(w: int, h: int, per_side: int = 5) -> Points:
-    t = np.linspace(0, 1, per_side, endpoint=False)
-    x, y = (w - 1) * t, (h - 1) * t
-    sides = [
-        np.stack([x, np.zeros_like(x)], 1),
-        np.stack([np.full_like(y, w - 1), y], 1),
-        np.stack([w - 1 - x, np.full_like(x, h - 1)], 1),
-        np.stack([np.zeros_like(y), h - 1 - y], 1),
-    ]
-    return np.concatenate(sides)
+        face = apply(m, self.expression_points(expr))
+        blink = (max(expr.blink, expr.wink), expr.blink)
+        return self.rig.render(face, m, blink), face
 
 
 def camera(frame: Frame, zoom: float, centre: tuple[float, float], angle: float = 0.0) -> Frame:

@@ -46,9 +46,13 @@ class RenderService:
         progress_interval_s: float = 0.5,
         unavailable_engines: Mapping[str, str] | None = None,
         identity_loader: IdentityLoader | None = None,
+        motion_engines: Mapping[str, Any] | None = None,
+        motion_unavailable: Mapping[str, str] | None = None,
     ) -> None:
         """``unavailable_engines``: engine name -> why this process cannot run it (told
-        to clients asking for it); ``identity_loader``: see :data:`IdentityLoader`."""
+        to clients asking for it); ``identity_loader``: see :data:`IdentityLoader`;
+        ``motion_engines`` / ``motion_unavailable``: the same for motion templates
+        (``renderer`` is then handed a motion template and a motion engine)."""
         self._store = store
         self._identities = identities
         self._templates = templates
@@ -57,6 +61,8 @@ class RenderService:
         self._default_engine = default_engine
         self._progress_interval_s = progress_interval_s
         self._unavailable = dict(unavailable_engines or {})
+        self._motion_engines = dict(motion_engines or {})
+        self._motion_unavailable = dict(motion_unavailable or {})
         self._load_identity = identity_loader or (
             lambda identity_id, _: identities.load(identity_id)
         )
@@ -80,6 +86,8 @@ class RenderService:
             self._engines,
             self._default_engine,
             self._unavailable,
+            self._motion_engines,
+            self._motion_unavailable,
         )
         with self._store.submit_lock():
             existing = self._reusable(plan.key)
@@ -201,7 +209,8 @@ class RenderService:
         template = self._templates.get(record.template_id)
         if template is None:
             raise NotFound(f"template {record.template_id!r} is gone", "template_not_found")
-        engine = self._engines.get(record.engine)
+        motion = getattr(template, "kind", "swap") == "motion"
+        engine = (self._motion_engines if motion else self._engines).get(record.engine)
         if engine is None:
             raise Conflict(f"engine {record.engine!r} is not loaded", "engine_unavailable")
         record = record.evolve(status="running", owner=process_token())

@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.engines.registry import EngineUnavailable, resolve
 from server.jobs.ports import TemplateSource
 from server.storage.errors import Conflict, Invalid, NotFound
 from server.storage.identities import IdentityStore
 from server.storage.ids import is_valid_id
-from server.types import OUTPUT_FORMATS, OutputFormat
+from server.types import OUTPUT_FORMATS, MotionFormat, OutputFormat, TemplateKind
 
 KEY_VERSION = 1  # bump when rendering changes enough that old results must not be reused
 _TRACK_KEY_MAX = 6
@@ -23,8 +24,10 @@ class RenderRequest:
     """What a client asks for (after schema validation in the API layer).
 
     ``faces`` maps template track ids (decimal strings) to identity ids and is merged
-    over the default ``{main track: identity_id}``. ``engine``: "classic", "neural" or
-    "auto" (neural when loaded, else classic); None means the server's default.
+    over the default ``{main track: identity_id}`` (a motion template has one track, 0:
+    the identity's portrait). ``engine``: a name of :mod:`server.engines.registry` or
+    "auto" (the most preferred loaded one that can render the template); None means
+    the server's default.
     """
 
     identity_id: str
@@ -54,14 +57,26 @@ def plan_request(
     engines: Mapping[str, Any],
     default_engine: str,
     unavailable: Mapping[str, str] | None = None,
+    motion_engines: Mapping[str, Any] | None = None,
+    motion_unavailable: Mapping[str, str] | None = None,
 ) -> RenderPlan:
     """Validate ids, tracks, format and engine; NotFound / Invalid / Conflict if not.
 
-    ``unavailable`` maps engines this process cannot run to the reason, which a
-    Conflict(engine_unavailable) then carries."""
+    ``engines`` / ``motion_engines``: the loaded swap / motion engines by name;
+    ``unavailable`` / ``motion_unavailable`` map engines this process cannot run to the
+    reason, which a Conflict(engine_unavailable) then carries."""
     if request.format not in OUTPUT_FORMATS:
         raise Invalid(f"format must be one of {', '.join(OUTPUT_FORMATS)}", "validation_error")
     template = find_template(templates, request.template_id)
+    if getattr(template, "kind", "swap") == "motion":  # entries without a kind swap
+        return _plan_motion(
+            request,
+            template,
+            identities,
+            motion_engines or {},
+            default_engine,
+            motion_unavailable,
+        )
     analysis = template.analysis
     faces = _face_map(request, [int(t.track_id) for t in analysis.tracks], analysis.main_track)
     ordered = [faces[k] for k in sorted(faces, key=int)]
@@ -97,21 +112,50 @@ def find_template(templates: TemplateSource, template_id: str) -> Any:
     return template
 
 
+def _plan_motion(
+    request: RenderRequest,
+    template: Any,
+    identities: IdentityStore,
+    engines: Mapping[str, Any],
+    default_engine: str,
+    unavailable: Mapping[str, str] | None,
+) -> RenderPlan:
+    """A motion template animates one identity's portrait (track 0)."""
+    faces = _face_map(request, [0], 0)
+    identity_id = faces["0"]
+    if not identities.exists(identity_id):
+        raise NotFound(f"identity {identity_id!r} not found", "identity_not_found")
+    if not identities.has_portrait(identity_id):
+        raise Conflict(
+            f"identity {identity_id!r} was made before motion templates existed and has no "
+            "portrait to animate; upload its selfies again to make a new identity",
+            "identity_needs_reupload",
+        )
+    engine = resolve_engine(
+        request.engine or default_engine, engines, unavailable, "motion", template.motion.format
+    )
+    info = engine_info(engines[engine])
+    sha = str(template.motion_sha256)
+    key = request_key(request.template_id, sha, request.format, faces, engine, info)
+    return RenderPlan(
+        request.template_id, sha, faces, [identity_id], request.format, engine, key, info
+    )
+
+
 def resolve_engine(
-    requested: str, engines: Mapping[str, Any], unavailable: Mapping[str, str] | None = None
+    requested: str,
+    engines: Mapping[str, Any],
+    unavailable: Mapping[str, str] | None = None,
+    kind: TemplateKind = "swap",
+    motion_format: MotionFormat | None = None,
 ) -> str:
-    """ "auto" picks the best loaded engine (neural, else classic); a named engine must be
-    loaded, else Conflict(engine_unavailable) with the reason when one is known."""
-    if requested == "auto":
-        for name in ("neural", "classic"):
-            if name in engines:
-                return name
-        requested = next(iter(engines), "classic")
-    if requested not in engines:
-        reason = (unavailable or {}).get(requested)
-        why = f": {reason}" if reason else ""
-        raise Conflict(f"engine {requested!r} is not available{why}", "engine_unavailable")
-    return requested
+    """The registry's choice (see :func:`server.engines.registry.resolve`): "auto" picks
+    the most preferred loaded engine; a named one must be loaded and able, else
+    Conflict(engine_unavailable) with the reason."""
+    try:
+        return resolve(requested, kind, engines, unavailable, motion_format)
+    except EngineUnavailable as exc:
+        raise Conflict(str(exc), "engine_unavailable") from None
 
 
 def engine_info(engine: Any) -> dict[str, Any]:

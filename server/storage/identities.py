@@ -34,6 +34,17 @@ _ARRAYS = "arrays.npz"
 _ARRAY_FIELDS = ("texture", "landmarks", "descriptors", "descriptor")
 
 
+# Motion renders animate the chosen selfie's head-and-shoulders portrait (BGR uint8,
+# <= 512 px) and need its 68 landmarks; identities made before they were kept lack both.
+PORTRAIT, PORTRAIT_LANDMARKS = "portrait", "portrait_landmarks"
+
+
+def _portrait_arrays(data: IdentityData) -> dict[str, Any]:
+    if data.portrait is None or data.portrait_landmarks is None:
+        return {}
+    return {PORTRAIT: data.portrait, PORTRAIT_LANDMARKS: data.portrait_landmarks}
+
+
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types from dataclasses, numpy scalars/arrays, tuples and mappings."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -110,6 +121,7 @@ class IdentityStore:
         arrays = {name: getattr(data, name) for name in _ARRAY_FIELDS}
         if data.embedding is not None:
             arrays["embedding"] = data.embedding
+        arrays.update(_portrait_arrays(data))
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         final = self._dir(identity_id)
@@ -159,7 +171,18 @@ class IdentityStore:
             selfies=[_selfie(s) for s in meta["selfies"]],
             quality=meta["quality"],
             embedding=arrays.get("embedding"),
+            portrait=arrays.get(PORTRAIT),
+            portrait_landmarks=arrays.get(PORTRAIT_LANDMARKS),
         )
+
+    def has_portrait(self, identity_id: str) -> bool:
+        """Whether the identity keeps a portrait for motion renders (those made before
+        portraits were kept do not); False if it is gone."""
+        try:
+            with np.load(self._dir(identity_id) / _ARRAYS, allow_pickle=False) as npz:
+                return PORTRAIT in npz.files and PORTRAIT_LANDMARKS in npz.files
+        except (FileNotFoundError, ValueError):
+            return False
 
     def save_embedding(
         self, identity_id: str, embedding: np.ndarray, info: dict[str, Any]

@@ -21,8 +21,12 @@ def test_readyz_reports_engines_and_templates(make_app: AppFactory) -> None:
     assert response.json == {
         "ready": True,
         "engines": ["classic"],
-        "templates": 1,
+        "templates": 2,
         "engines_unavailable": {},
+        "motion_engines": ["classic"],
+        "motion_engines_unavailable": {
+            "neural": "the LivePortrait motion engine is not installed in this build"
+        },
         "models": {},
     }
 

@@ -70,7 +70,7 @@ def test_create_app_builds_its_services_from_settings(tmp_path: Path, templates_
         ready = app.test_client().get("/readyz")
         assert ready.status_code == 200
         body = ready.json
-        assert (body["ready"], body["engines"], body["templates"]) == (True, ["classic"], 1)
+        assert (body["ready"], body["engines"], body["templates"]) == (True, ["classic"], 2)
         assert "inswapper_128: missing file" in body["engines_unavailable"]["neural"]
         live_portrait = {
             "live_portrait_feature_extractor",

@@ -153,3 +153,20 @@ def test_exif_rotated_upload_still_works(models: DlibFaceModels) -> None:
     identity = build_identity([frame], models)
     reference = build_identity([upright], models)
     assert descriptor_distance(identity.descriptor, reference.descriptor) < 0.1
+
+
+def test_identity_keeps_a_head_and_shoulders_portrait(models: DlibFaceModels) -> None:
+    """Motion renders animate the chosen selfie's portrait: at most 512 px, the head
+    with room around it, and its landmarks where dlib finds them on the portrait."""
+    big = cv2.resize(astronaut(), (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    identity = build_identity([np.ascontiguousarray(big, np.uint8)], models)
+    portrait, marks = identity.portrait, identity.portrait_landmarks
+    assert portrait is not None and marks is not None
+    assert portrait.dtype == np.uint8 and max(portrait.shape[:2]) <= 512
+    h, w = portrait.shape[:2]
+    assert marks.shape == (68, 2) and (marks >= 0).all() and (marks < (w, h)).all()
+    iod = float(np.linalg.norm(marks[42:48].mean(0) - marks[36:42].mean(0)))
+    assert w >= 4 * iod or w == big.shape[1] // 2  # the head and some background
+    found = models.detect(portrait, use_cnn=False)
+    assert len(found) == 1
+    assert np.abs(found[0].landmarks - marks).mean() < 0.05 * iod

@@ -87,3 +87,22 @@ def test_delete_returns_linked_renders_and_removes_everything(
         store.delete(ident)
     with pytest.raises(NotFound):
         store.link_render(ident, new_id("render"))
+
+
+def test_portrait_round_trip_and_old_identities(store: IdentityStore) -> None:
+    rng = np.random.default_rng(2)
+    portrait = rng.integers(0, 256, (60, 50, 3), dtype=np.uint8)
+    marks = rng.random((68, 2), dtype=np.float32) * 50
+    with_portrait = new_id("identity")
+    data = make_identity()
+    data.portrait, data.portrait_landmarks = portrait, marks
+    store.save(with_portrait, data, "2025-01-01T00:00:00Z")
+    back = store.load(with_portrait)
+    assert back.portrait is not None and back.portrait_landmarks is not None
+    np.testing.assert_array_equal(back.portrait, portrait)
+    np.testing.assert_array_equal(back.portrait_landmarks, marks)
+    assert store.has_portrait(with_portrait)
+    old = new_id("identity")
+    store.save(old, make_identity(), "2025-01-01T00:00:00Z")
+    assert store.load(old).portrait is None and not store.has_portrait(old)
+    assert not store.has_portrait(new_id("identity"))  # unknown

@@ -265,3 +265,26 @@ def test_selfies_are_decoded_like_uploads(
     monkeypatch.setenv("FACELOOP_MAX_UPLOAD_BYTES", "2048")  # the API's limits apply
     line = error_line(*run(capsys, "--selfie", files["david"], *args))
     assert "too_large" in line and "david.png" in line
+
+
+def test_motion_template_animates_the_selfie(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.gif_templates.motion_authoring import add_motion_template, motion_from_clip
+
+    lib = tmp_path / "motion-lib"
+    manifest = TemplateManifest(
+        id="talk", kind="motion", title="Talk", source="skimage astronaut", license="PD"
+    )
+    motion = motion_from_clip(files["astro"], dlib_models())
+    add_motion_template(motion, lib, manifest, dlib_models())
+    out = tmp_path / "motion.gif"
+    args = ["--selfie", files["david"], "--template", "talk", "--dir", lib, "--out", out]
+    code, stdout, stderr = run(capsys, *args, "--engine", "auto")
+    assert code == 0, stderr
+    assert f"{FRAMES} frames" in stdout and "engine classic" in stdout
+    result = read_animation(out)
+    assert len(result.frames) == FRAMES and result.durations_ms == list(motion.durations_ms)
+    assert max(result.size) <= 512
+    code, _, stderr = run(capsys, *args, "--engine", "neural")
+    assert code == 2 and "engine 'neural' cannot play this template's landmarks motion" in stderr

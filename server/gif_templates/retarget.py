@@ -1,0 +1,139 @@
+"""Retargeting a clip's landmark motion onto a portrait, frame by frame (no models).
+
+Relative motion with adaptive scale: each frame's expression is the clip's landmark
+displacement from its frame 0 in face units (inter-ocular distance, along and across the
+eye line), applied to the portrait's landmarks in the portrait's own face units (the
+vertical part rescaled by the faces' proportions); the head's motion relative to frame 0
+(shift, scale, roll) is applied as one similarity about the face, moving the landmarks
+and the ring around the head together. Eyelids close by the clip's eye-opening ratio.
+:func:`animate_portrait` drives :class:`~server.gif_templates.animate.FaceRig` with it;
+the classic motion engine and the motion templates' previews both call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from server.gif_templates.animate import FaceRig, Matrix, Points
+from server.gif_templates.motion import as_complex, as_points, face_frame
+from server.types import Frame, Landmarks68, MotionData
+
+MAX_ROLL = np.radians(20.0)  # beyond this the warp would fold the background
+MAX_LOG_SCALE = np.log(1.08)  # more reads as a stretched face, the hair left behind
+MAX_SHIFT = 0.3  # IOD
+BLINK_FROM = 0.45  # lids lowered less than this (looking down) are not painted shut
+_LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))  # (upper, lower) per eye
+_CORNERS = ((36, 39), (42, 45))
+_INNER_LIPS = ((61, 67), (62, 66), (63, 65))
+_LOWER_LIP = [56, 57, 58, 65, 66, 67]
+
+
+def retarget(
+    face: Points, motion: MotionData, index: int
+) -> tuple[Points, Matrix, tuple[float, float]]:
+    """Frame ``index`` of ``motion`` on ``face`` (68, 2 pixels): the moved landmarks, the
+    head's (2, 3) transform and how closed each eye is (0..1)."""
+    assert motion.shape is not None and motion.pose is not None
+    origin, axis = face_frame(face)
+    rest = (as_complex(face) - origin) / axis
+    clip0 = as_complex(motion.shape[0])
+    delta = _proportioned(as_complex(motion.shape[index]) - clip0, rest, clip0)
+    closed = _eyes_closed(motion.shape[index], motion.shape[0])
+    target = _shut_lips(_close_lids(rest + _lids_follow_corners(delta), rest, closed))
+    dx, dy, log_scale, roll = (float(v) for v in motion.pose[index])
+    b = np.exp(np.clip(log_scale, -MAX_LOG_SCALE, MAX_LOG_SCALE)) * np.exp(
+        1j * np.clip(roll, -MAX_ROLL, MAX_ROLL)
+    )
+    shift = complex(dx, dy)
+    if abs(shift) > MAX_SHIFT:
+        shift *= MAX_SHIFT / abs(shift)
+    moved = origin + axis * (b * target + shift)
+    head = np.array(
+        [[b.real, -b.imag, 0.0], [b.imag, b.real, 0.0]], np.float64
+    )  # z -> origin + b (z - origin) + axis * shift
+    offset = origin - b * origin + axis * shift
+    head[:, 2] = (offset.real, offset.imag)
+    return as_points(moved), head, closed
+
+
+def _proportioned(delta: np.ndarray, rest: np.ndarray, clip0: np.ndarray) -> np.ndarray:
+    """The vertical part of a displacement rescaled by how long the portrait's face is
+    compared with the clip's (both in IOD, nose bridge to chin), within 0.8..1.25."""
+    ratio = (rest[8] - rest[27]).imag / max((clip0[8] - clip0[27]).imag, 1e-6)
+    k = float(np.clip(ratio, 0.8, 1.25))
+    return np.asarray(delta.real + 1j * k * delta.imag)
+
+
+def _lids_follow_corners(delta: np.ndarray) -> np.ndarray:
+    """The eyelids move with their eye's corners; their closing is handled by ratio."""
+    out = delta.copy()
+    for eye, (a, b) in zip(_LIDS, _CORNERS, strict=True):
+        corner = (delta[a] + delta[b]) / 2
+        for upper, lower in eye:
+            out[upper] = out[lower] = corner
+    return out
+
+
+def _eyes_closed(shape: np.ndarray, shape0: np.ndarray) -> tuple[float, float]:
+    def opening(pts: np.ndarray, eye: tuple[tuple[int, int], ...]) -> float:
+        return float(np.mean([np.linalg.norm(pts[lo] - pts[up]) for up, lo in eye]))
+
+    amounts = []
+    for eye in _LIDS:
+        ratio = opening(shape, eye) / max(opening(shape0, eye), 1e-3)
+        amounts.append(float(np.clip(1.0 - ratio, 0.0, 1.0)))
+    return amounts[0], amounts[1]
+
+
+def _close_lids(z: np.ndarray, rest: np.ndarray, closed: tuple[float, float]) -> np.ndarray:
+    for eye, amount in zip(_LIDS, closed, strict=True):
+        for upper, lower in eye:
+            gap = rest[lower] - rest[upper]
+            z[upper] += gap * 0.88 * amount
+            z[lower] -= gap * 0.12 * amount
+    return z
+
+
+def _shut_lips(z: np.ndarray) -> np.ndarray:
+    """Inner lips never cross: a lower point above its upper one meets it halfway."""
+    for upper, lower in _INNER_LIPS:
+        if z[lower].imag < z[upper].imag:
+            mid = (z[upper] + z[lower]) / 2
+            z[upper] = z[lower] = mid
+    return z
+
+
+def opened_mouth(face: Points) -> Points:
+    """``face`` with the lower lip dropped, so the mesh has triangles inside the lips."""
+    axis = face_frame(face)[1]
+    z = as_complex(face)
+    z[_LOWER_LIP] += axis * 0.15j
+    return as_points(z)
+
+
+def animate_portrait(
+    portrait: Frame,
+    landmarks: Landmarks68,
+    motion: MotionData,
+    progress: Callable[[float], None] | None = None,
+) -> list[Frame]:
+    """``motion.frame_count`` frames of ``portrait`` moving as the clip did."""
+    if motion.format != "landmarks" or motion.shape is None or motion.pose is None:
+        raise ValueError(f"landmark retargeting cannot play {motion.format} motion")
+    face = np.asarray(landmarks, np.float64)
+    rig = FaceRig(portrait, face, opened_mouth(face))
+    frames = []
+    for i in range(motion.frame_count):
+        points, head, closed = retarget(face, motion, i)
+        blink = (_blink(closed[0]), _blink(closed[1]))
+        frames.append(rig.render(points, head, blink))
+        if progress is not None:
+            progress((i + 1) / motion.frame_count)
+    return frames
+
+
+def _blink(closed: float) -> float:
+    """How much eyelid to paint: none for lowered lids, all for a shut eye."""
+    return float(np.clip((closed - BLINK_FROM) / (1.0 - BLINK_FROM), 0.0, 1.0))

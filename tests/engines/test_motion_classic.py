@@ -1,0 +1,100 @@
+"""The classic animator on a real face, checked by dlib on its output frames."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from server.engines.motion_classic import ClassicMotionEngine
+from server.faces.dlib_models import DlibFaceModels
+from server.faces.portrait import head_and_shoulders
+from server.gif_templates.motion import as_complex, as_points, face_frame
+from server.gif_templates.retarget import retarget
+from server.types import Frame, Landmarks68, MotionData
+from tests.render.samples import astronaut, dlib_models
+
+ROLL_DEG = 8.0
+
+
+@pytest.fixture(scope="module")
+def models() -> DlibFaceModels:
+    return dlib_models()
+
+
+@pytest.fixture(scope="module")
+def portrait(models: DlibFaceModels) -> tuple[Frame, Landmarks68]:
+    image = astronaut()
+    return head_and_shoulders(image, models.detect(image, use_cnn=False)[0].landmarks)
+
+
+def synthetic_motion(rest: Landmarks68) -> MotionData:
+    """Frame 0 at rest, then the head rolls, the mouth opens wide, the eyes close."""
+    origin, axis = face_frame(rest)
+    shape0 = (as_complex(rest) - origin) / axis
+    shapes, poses = [], []
+    for t in np.linspace(0.0, 1.0, 6):
+        z = shape0.copy()
+        z[[56, 57, 58, 65, 66, 67]] += 0.45j * t  # lower lip drops
+        z[[7, 8, 9]] += 0.35j * t  # the chin follows
+        for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
+            z[upper] += (z[lower] - z[upper]) * 0.9 * t
+        shapes.append(as_points(z))
+        poses.append([0.05 * t, 0.0, 0.0, np.radians(ROLL_DEG) * t])
+    return MotionData(
+        "landmarks",
+        (80,) * 6,
+        0,
+        shape=np.asarray(shapes, np.float32),
+        pose=np.asarray(poses, np.float32),
+    )
+
+
+def _roll(points: np.ndarray) -> float:
+    d = points[42:48].mean(0) - points[36:42].mean(0)
+    return float(np.degrees(np.arctan2(d[1], d[0])))
+
+
+def test_frames_follow_the_motion(
+    portrait: tuple[Frame, Landmarks68], models: DlibFaceModels
+) -> None:
+    image, rest = portrait
+    motion = synthetic_motion(rest)
+    frames = ClassicMotionEngine().animate(image, rest, motion)
+    assert len(frames) == 6 and all(f.shape == image.shape for f in frames)
+    assert np.abs(frames[0].astype(int) - image).mean() < 1.0  # frame 0 is the portrait
+    first = models.detect(frames[0], use_cnn=False)[0].landmarks
+    last = models.detect(frames[-1], use_cnn=False)[0].landmarks
+    assert _roll(last) - _roll(first) == pytest.approx(ROLL_DEG, abs=2.0)
+    iod = float(np.linalg.norm(first[42:48].mean(0) - first[36:42].mean(0)))
+    gap = np.linalg.norm(last[[66, 65, 67]] - last[[62, 63, 61]], axis=1).mean()
+    gap0 = np.linalg.norm(first[[66, 65, 67]] - first[[62, 63, 61]], axis=1).mean()
+    assert gap - gap0 > 0.15 * iod  # the mouth opened
+    lids = np.linalg.norm(last[[41, 40, 47, 46]] - last[[37, 38, 43, 44]], axis=1).mean()
+    lids0 = np.linalg.norm(first[[41, 40, 47, 46]] - first[[37, 38, 43, 44]], axis=1).mean()
+    assert lids < 0.6 * lids0  # the eyes closed
+    h, w = image.shape[:2]
+    b = int(0.08 * min(h, w))
+    edge = np.ones((h, w), bool)
+    edge[b:-b, b:-b] = False
+    grey = [f.mean(2) for f in frames]
+    assert max(np.abs(g - grey[0])[edge].mean() for g in grey) <= 3.0
+
+
+def test_the_opened_mouth_is_dark_inside(portrait: tuple[Frame, Landmarks68]) -> None:
+    image, rest = portrait
+    motion = synthetic_motion(rest)
+    engine = ClassicMotionEngine()
+    frames = engine.animate(image, rest, motion)
+    points, _, blink = retarget(np.asarray(rest, np.float64), motion, 5)
+    assert min(blink) > 0.8
+    inner = np.round(points[60:68]).astype(np.int32)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [inner], 1)
+    inside = frames[-1][mask > 0].astype(float).mean()
+    assert inside < 0.75 * image.astype(float).mean()
+    with pytest.raises(ValueError, match="landmarks"):
+        engine.animate(image, None, motion)
+    lp = MotionData("liveportrait", (40,))
+    with pytest.raises(ValueError, match="liveportrait"):
+        engine.animate(image, rest, lp)

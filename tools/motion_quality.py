@@ -1,0 +1,216 @@
+"""Measure motion renders with an independent check: dlib on the OUTPUT frames (never
+the animator's own points) against the selfie and the clip's motion.
+
+    python -m tools.motion_quality --selfies DIR --clips DIR [--engine classic]
+        [--sheets DIR] [--json OUT.json]
+
+For every selfie x clip: the clip's motion is extracted as ``tools.templates add
+--kind motion`` does, the selfie becomes an identity as at upload, and the classic (or
+another motion) engine animates its portrait. Per pair:
+
+- ``id_ok``: share of output frames whose dlib descriptor is within 0.6 of the selfie's
+  (bar: >= 0.9; a frame where dlib finds no face counts as a miss);
+- ``r_disp``: Pearson r between the clip's and the output's landmark displacements from
+  frame 0, each in its own frame 0's eye frame (origin between the eyes, unit and axis
+  the eye vector; bar >= 0.8);
+- ``r_mouth``: Pearson r of the inner-lip opening (in IOD) over the frames (bar >= 0.6);
+- ``border``: mean absolute grey change of the outer 8 % border from the first frame,
+  averaged over the frames (bar <= 3 grey levels); ``border_max``: the worst frame.
+
+``--sheets`` writes one contact sheet per clip (a row per selfie, six frames) to look at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from server.faces.dlib_models import DlibFaceModels, descriptor_distance
+from server.faces.identity import build_identity
+from server.gif_templates.analysis import analyse_animation
+from server.gif_templates.media import read_animation
+from server.gif_templates.motion_authoring import extract_motion
+from server.types import Frame, Landmarks68, MotionData
+
+BORDER = 0.08
+SAME_PERSON = 0.6
+
+
+def eye_frame_displacements(landmarks: Sequence[Landmarks68 | None]) -> np.ndarray:
+    """(N, 68, 2) displacements from frame 0 in frame 0's eye frame (NaN where absent)."""
+    first = landmarks[0]
+    out = np.full((len(landmarks), 68, 2), np.nan)
+    if first is None:
+        return out
+    pts0 = np.asarray(first, np.float64)
+    z0 = pts0[:, 0] + 1j * pts0[:, 1]
+    centre = (z0[36:42].mean() + z0[42:48].mean()) / 2
+    axis = z0[42:48].mean() - z0[36:42].mean()
+    for i, pts in enumerate(landmarks):
+        if pts is not None:
+            p = np.asarray(pts, np.float64)
+            w = ((p[:, 0] + 1j * p[:, 1]) - centre) / axis - (z0 - centre) / axis
+            out[i] = np.stack([w.real, w.imag], -1)
+    return out
+
+
+def mouth_opening(landmarks: Sequence[Landmarks68 | None]) -> np.ndarray:
+    """Inner-lip gap over the inter-ocular distance, per frame (NaN where absent)."""
+    out = np.full(len(landmarks), np.nan)
+    for i, pts in enumerate(landmarks):
+        if pts is not None:
+            p = np.asarray(pts, np.float64)
+            iod = np.linalg.norm(p[42:48].mean(0) - p[36:42].mean(0))
+            out[i] = np.linalg.norm(p[[66, 65, 67]] - p[[62, 63, 61]], axis=1).mean() / iod
+    return out
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """r over the entries both have (NaN when too few or constant)."""
+    x, y = np.ravel(a), np.ravel(b)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3 or np.std(x[ok]) == 0 or np.std(y[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])
+
+
+def border_motion(frames: Sequence[Frame]) -> tuple[float, float]:
+    """(mean over frames, worst frame) of the outer border's mean absolute grey change."""
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).astype(np.float64) for f in frames]
+    h, w = grey[0].shape
+    b = max(1, int(BORDER * min(h, w)))
+    edge = np.ones((h, w), bool)
+    edge[b:-b, b:-b] = False
+    changes = [float(np.abs(g - grey[0])[edge].mean()) for g in grey]
+    return float(np.mean(changes)), float(np.max(changes))
+
+
+def output_landmarks(
+    models: DlibFaceModels, frames: Sequence[Frame]
+) -> tuple[list[Landmarks68 | None], list[np.ndarray | None]]:
+    """dlib's landmarks and descriptor of the largest face of each output frame."""
+    marks: list[Landmarks68 | None] = []
+    descs: list[np.ndarray | None] = []
+    for frame in frames:
+        faces = models.detect(frame, use_cnn=False)
+        if not faces:
+            marks.append(None)
+            descs.append(None)
+            continue
+        face = max(faces, key=lambda f: f.box.area)
+        marks.append(face.landmarks)
+        descs.append(models.descriptor(frame, face.landmarks))
+    return marks, descs
+
+
+def score_pair(
+    models: DlibFaceModels,
+    selfie_desc: np.ndarray,
+    clip_marks: Sequence[Landmarks68 | None],
+    frames: Sequence[Frame],
+) -> dict[str, float]:
+    marks, descs = output_landmarks(models, frames)
+    ok = [d is not None and descriptor_distance(d, selfie_desc) < SAME_PERSON for d in descs]
+    dists = [descriptor_distance(d, selfie_desc) for d in descs if d is not None]
+    border, worst = border_motion(frames)
+    return {
+        "id_ok": float(np.mean(ok)),
+        "id_dist_median": float(np.median(dists)) if dists else float("nan"),
+        "r_disp": pearson(eye_frame_displacements(clip_marks), eye_frame_displacements(marks)),
+        "r_mouth": pearson(mouth_opening(clip_marks), mouth_opening(marks)),
+        "border": border,
+        "border_max": worst,
+        "lost_frames": float(sum(m is None for m in marks)),
+    }
+
+
+def clip_motion(path: Path, models: DlibFaceModels) -> tuple[MotionData, list[Landmarks68 | None]]:
+    """The clip's stored motion and its main face's landmarks per frame (the reference)."""
+    analysis = analyse_animation(read_animation(path), models)
+    track = analysis.main_track
+    assert track is not None, f"{path.name}: no face"
+    marks = [track.landmarks[i] if track.present[i] else None for i in range(len(track.present))]
+    return extract_motion(analysis), marks
+
+
+def contact_row(frames: Sequence[Frame], height: int = 160, count: int = 6) -> Frame:
+    idx = np.linspace(0, len(frames) - 1, count).round().astype(int)
+    h, w = frames[0].shape[:2]
+    size = (max(1, round(w * height / h)), height)
+    return np.concatenate([cv2.resize(frames[i], size) for i in idx], axis=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from server.engines import load_engines
+
+    models = DlibFaceModels(cnn_fallback=False)
+    engine = load_engines(models).motion[args.engine]
+    selfies = sorted(args.selfies.glob("*.jpg"))
+    rows: list[dict[str, Any]] = []
+    for clip in sorted(args.clips.glob("*.gif")):
+        motion, clip_marks = clip_motion(clip, models)
+        sheet = []
+        for selfie_path in selfies:
+            selfie = cv2.imread(str(selfie_path))
+            identity = build_identity([selfie], models)
+            assert identity.portrait is not None
+            frames = engine.animate(identity.portrait, identity.portrait_landmarks, motion)
+            scores = score_pair(models, identity.descriptor, clip_marks, frames)
+            rows.append({"selfie": selfie_path.stem, "clip": clip.stem, **scores})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            sheet.append(contact_row(frames))
+        if args.sheets:
+            _write_sheet(args.sheets / f"motion_{clip.stem}.png", sheet)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    print(table(rows))
+    return 0
+
+
+def _write_sheet(path: Path, rows: list[Frame]) -> None:
+    width = max(r.shape[1] for r in rows)
+    padded = [cv2.copyMakeBorder(r, 0, 0, 0, width - r.shape[1], cv2.BORDER_CONSTANT) for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.concatenate(padded, axis=0))
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of the rows and the share of pairs meeting each bar."""
+    head = "| selfie | clip | id ok | id dist | r disp | r mouth | border | border max |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['selfie']} | {r['clip']} | {r['id_ok']:.2f} | {r['id_dist_median']:.3f} | "
+            f"{r['r_disp']:.2f} | {r['r_mouth']:.2f} | {r['border']:.2f} | "
+            f"{r['border_max']:.2f} |"
+        )
+    bars = {
+        "id_ok": lambda v: v >= 0.9,
+        "r_disp": lambda v: v >= 0.8,
+        "r_mouth": lambda v: v >= 0.6,
+        "border": lambda v: v <= 3.0,
+    }
+    met = ", ".join(f"{k}: {sum(ok(r[k]) for r in rows)}/{len(rows)}" for k, ok in bars.items())
+    return "\n".join(lines) + f"\n\npairs meeting each bar: {met}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tools.motion_quality")
+    p.add_argument("--selfies", type=Path, required=True)
+    p.add_argument("--clips", type=Path, required=True)
+    p.add_argument("--engine", default="classic")
+    p.add_argument("--sheets", type=Path, help="folder for contact sheets (PNG)")
+    p.add_argument("--json", type=Path, help="write the rows as JSON")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())
