@@ -6,8 +6,8 @@
   loaded :class:`~server.runtime.ModelStore`; present only when its required models are
   verified and loaded, otherwise listed in ``EngineSet.unavailable`` with the reason.
 - motion ``classic``: landmark retargeting and mesh warp (:mod:`.motion_classic`),
-  always there; motion ``neural`` (LivePortrait) is listed in ``motion_unavailable``
-  until it is built here.
+  always there; motion ``neural``: LivePortrait's four networks from the model store
+  (:mod:`.motion_neural_registry`), otherwise in ``motion_unavailable`` with the reason.
 """
 
 from __future__ import annotations
@@ -47,15 +47,26 @@ class EngineSet:
     motion_unavailable: dict[str, str] = field(default_factory=dict)
 
 
-NO_NEURAL_MOTION = "the LivePortrait motion engine is not installed in this build"
-
-
-def motion_engines() -> tuple[dict[str, MotionEngine], dict[str, str]]:
-    """(motion engines by name, unavailable ones -> reason)."""
-    return {"classic": ClassicMotionEngine()}, {"neural": NO_NEURAL_MOTION}
-
-
 NO_STORE = "no model store (models directory or manifest missing)"
+
+
+def motion_engines(
+    model_store: ModelStore | None = None,
+) -> tuple[dict[str, MotionEngine], dict[str, str]]:
+    """(motion engines by name, unavailable ones -> reason)."""
+    engines: dict[str, MotionEngine] = {"classic": ClassicMotionEngine()}
+    if model_store is None:
+        return engines, {"neural": NO_STORE}
+    from server.engines.motion_neural_registry import (
+        LivePortraitMotionEngine,
+        build_neural_motion,
+    )
+
+    built = build_neural_motion(model_store)
+    if built.engine is None:
+        return engines, {"neural": built.reason or "unavailable"}
+    engines["neural"] = LivePortraitMotionEngine(built.engine)
+    return engines, {}
 
 
 def load_engines(
@@ -67,7 +78,7 @@ def load_engines(
     """Build every engine that can run here (``model_store`` already loaded)."""
     del models  # the classic engine works from precomputed landmarks alone
     engines: dict[str, SwapEngine] = {"classic": ClassicEngine()}
-    motion, motion_unavailable = motion_engines()
+    motion, motion_unavailable = motion_engines(model_store)
     if model_store is None:
         return EngineSet(engines, {"neural": NO_STORE}, None, motion, motion_unavailable)
     from server.engines.neural_registry import build_neural

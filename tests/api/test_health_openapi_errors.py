@@ -25,7 +25,7 @@ def test_readyz_reports_engines_and_templates(make_app: AppFactory) -> None:
         "engines_unavailable": {},
         "motion_engines": ["classic"],
         "motion_engines_unavailable": {
-            "neural": "the LivePortrait motion engine is not installed in this build"
+            "neural": "no model store (models directory or manifest missing)"
         },
         "models": {},
     }

@@ -160,3 +160,35 @@ def test_unavailable_without_a_store_or_without_the_models_loaded(lp_dir):
     partial.load()
     build = build_neural_motion(partial)
     assert build.engine is None and "not loaded by this worker" in (build.reason or "")
+
+
+def test_the_service_plays_library_motion_through_the_engine(lp_dir: Path) -> None:
+    """load_engines puts the LivePortrait engine in the motion set; it plays a
+    library MotionData of format "liveportrait" with progress, at the portrait's size."""
+    from server.engines import load_engines
+    from server.types import MotionData
+
+    built = load_engines(None, _store(lp_dir))
+    assert "neural" in built.motion and "neural" not in built.motion_unavailable
+    engine = built.motion["neural"]
+    assert engine.motion_formats == ("liveportrait",)
+    lp = _motion(4, shift_x=0.05)
+    motion = MotionData(
+        "liveportrait", (40,) * 4, 0, rotation=lp.R, translation=lp.t, scale=lp.scale,
+        expression=lp.exp,
+    )  # fmt: skip
+    portrait, landmarks = _portrait()
+    seen: list[float] = []
+    frames = engine.animate(portrait, landmarks, motion, seen.append)
+    assert len(frames) == 4 and frames[0].shape == portrait.shape
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    assert _blob_x(frames[3]) > _blob_x(frames[0]) + 1.0
+    with pytest.raises(ValueError, match="liveportrait"):
+        engine.animate(portrait, landmarks, MotionData("landmarks", (40,) * 4))
+
+
+def test_without_a_store_the_neural_motion_engine_is_unavailable() -> None:
+    from server.engines import load_engines
+
+    built = load_engines(None, None)
+    assert set(built.motion) == {"classic"} and "neural" in built.motion_unavailable
