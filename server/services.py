@@ -128,6 +128,7 @@ class Services:
 
     engines_unavailable: Mapping[str, str] = field(default_factory=dict)
     model_store: Any = None
+    verifier: Any = None  # server.render.verify.Verifier
 
     def readiness(self) -> dict[str, Any]:
         """Ready once an engine is loaded and the catalog is up (it may be empty); lists
@@ -175,12 +176,13 @@ def build_services(
         settings, models, engines, model_store
     )
     identities = IdentityStore(layout)
+    provenance = _provenance(settings)
     renders = RenderService(
         RenderRecordStore(layout),
         identities,
         catalog,
         engine_map,
-        renderer if renderer is not None else _renderer(),
+        renderer if renderer is not None else _renderer(provenance),
         default_engine=settings.default_engine,
         unavailable_engines=unavailable,
         identity_loader=_identity_loader(identities, neural_faces),
@@ -197,7 +199,10 @@ def build_services(
     renders.bind_queue(queue)
     builder = identity_builder if identity_builder is not None else _identity_builder(neural_faces)
     ids = IdentityService(identities, renders, models, builder, settings)
-    return Services(settings, models, catalog, engine_map, ids, renders, queue, unavailable, store)
+    verifier = _verifier(provenance, settings)
+    return Services(
+        settings, models, catalog, engine_map, ids, renders, queue, unavailable, store, verifier
+    )
 
 
 # -- default builders (lead-owned modules, imported when first needed) ----------------------
@@ -265,10 +270,30 @@ def _engines(models: Any, store: Any, settings: Settings) -> Any:
     return load_engines(models, store, options, enhancer=settings.enhancer)
 
 
-def _renderer() -> Renderer:
-    from server.render.pipeline import render
+def _provenance(settings: Settings) -> Any:
+    from server.render.provenance import Provenance, ProvenanceOptions
 
-    return render
+    return Provenance(
+        ProvenanceOptions(
+            directory=settings.data_dir / "provenance",
+            visible_mark=settings.visible_mark,
+            c2pa=settings.c2pa,
+            c2pa_cert=settings.c2pa_cert_file,
+            c2pa_key=settings.c2pa_key_file,
+        )
+    )
+
+
+def _verifier(provenance: Any, settings: Settings) -> Any:
+    from server.render.verify import Verifier
+
+    return Verifier(provenance, settings.max_upload_bytes)
+
+
+def _renderer(provenance: Any) -> Renderer:
+    from server.render.provenance import StampingRenderer
+
+    return StampingRenderer(provenance)
 
 
 def _identity_builder(neural_faces: Any = None) -> IdentityBuilder:

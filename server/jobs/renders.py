@@ -228,6 +228,7 @@ class RenderService:
             record.format,
             progress=progress,
             cancelled=lambda: not self._store.exists(record.id),
+            render_id=record.id,
         )
         name = self._store.write_result(record.id, record.format, output.data)
         done = holder["record"].evolve(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +36,18 @@ class TemplateLike(Protocol):
     def animation(self) -> Animation: ...
 
 
+class Stamp(Protocol):
+    """Provenance marks for one render: on the frames before encoding (with their
+    template frames, so the GIF encoder still tells swapped pixels apart), then on
+    the encoded bytes."""
+
+    def mark(
+        self, frames: Sequence[Frame], templates: Sequence[Frame]
+    ) -> tuple[list[Frame], list[Frame]]: ...
+
+    def label(self, data: bytes, fmt: OutputFormat) -> bytes: ...
+
+
 class RenderCancelled(Exception):
     """The caller asked to stop (identity deleted, shutdown)."""
 
@@ -56,8 +68,10 @@ def render(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     threads: int = DEFAULT_THREADS,
+    stamp: Stamp | None = None,
 ) -> RenderOutput:
-    """Reface ``template``: ``faces`` maps template face track ids to identities.
+    """Reface ``template``: ``faces`` maps template face track ids to identities;
+    ``stamp`` marks the output as made here (see :mod:`server.render.provenance`).
 
     Progress goes 0 -> 0.1 (decode, preparation), -> 0.8 (swapping), -> 1 (encoding).
     Frames are swapped and encoded on ``threads`` threads (OpenCV and NumPy release
@@ -73,16 +87,23 @@ def render(
     )
     if stop():
         raise RenderCancelled
+    templates = anim.frames
+    if stamp is not None:
+        swapped, templates = stamp.mark(swapped, templates)
+        clock.lap("mark")
     data = encode(
         fmt,
         swapped,
-        anim.frames,
+        templates,
         template.analysis.durations_ms,
         template.analysis.loop,
         lambda p: report(0.8 + 0.2 * p),
         threads,
     )
     clock.lap("encode")
+    if stamp is not None:
+        data = stamp.label(data, fmt)
+        clock.lap("label")
     report(1.0)
     stats = {"frames": len(swapped), "seconds": clock.times, **engine.describe()}
     return RenderOutput(data, MEDIA_TYPES[fmt], len(swapped), stats)
