@@ -36,16 +36,22 @@ class TemplateLike(Protocol):
     def animation(self) -> Animation: ...
 
 
+# (output frames, their template frames, report progress?) -> encoded bytes
+Encoder = Callable[[Sequence[Frame], Sequence[Frame], bool], bytes]
+
+
 class Stamp(Protocol):
-    """Provenance marks for one render: on the frames before encoding (with their
-    template frames, so the GIF encoder still tells swapped pixels apart), then on
-    the encoded bytes."""
+    """Provenance marks for one render: it marks the frames (with their template
+    frames, so the GIF encoder still tells swapped pixels apart), encodes them with
+    ``encoder`` (maybe more than once) and labels the bytes."""
 
-    def mark(
-        self, frames: Sequence[Frame], templates: Sequence[Frame]
-    ) -> tuple[list[Frame], list[Frame]]: ...
-
-    def label(self, data: bytes, fmt: OutputFormat) -> bytes: ...
+    def encode(
+        self,
+        frames: Sequence[Frame],
+        templates: Sequence[Frame],
+        fmt: OutputFormat,
+        encoder: Encoder,
+    ) -> bytes: ...
 
 
 class RenderCancelled(Exception):
@@ -87,23 +93,17 @@ def render(
     )
     if stop():
         raise RenderCancelled
-    templates = anim.frames
-    if stamp is not None:
-        swapped, templates = stamp.mark(swapped, templates)
-        clock.lap("mark")
-    data = encode(
-        fmt,
-        swapped,
-        templates,
-        template.analysis.durations_ms,
-        template.analysis.loop,
-        lambda p: report(0.8 + 0.2 * p),
-        threads,
-    )
+
+    def encoder(frames: Sequence[Frame], templates: Sequence[Frame], reports: bool) -> bytes:
+        a = template.analysis
+        step = (lambda p: report(0.8 + 0.2 * p)) if reports else None
+        return encode(fmt, frames, templates, a.durations_ms, a.loop, step, threads)
+
+    if stamp is None:
+        data = encoder(swapped, anim.frames, True)
+    else:
+        data = stamp.encode(swapped, anim.frames, fmt, encoder)
     clock.lap("encode")
-    if stamp is not None:
-        data = stamp.label(data, fmt)
-        clock.lap("label")
     report(1.0)
     stats = {"frames": len(swapped), "seconds": clock.times, **engine.describe()}
     return RenderOutput(data, MEDIA_TYPES[fmt], len(swapped), stats)

@@ -10,11 +10,13 @@ is what survives).
 
 from __future__ import annotations
 
+import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.gif_templates.media import MediaError, MediaLimitError, read_animation
+from server.gif_templates.media_limits import MediaHeader, check_header
 from server.render import c2pa_sign
 from server.render.provenance import GIF_COMMENT, Provenance, read_gif_comments
 from server.types import Frame
@@ -63,6 +65,8 @@ class Verifier:
         kind = sniff(data)
         if kind is None:
             raise ImageError("unsupported_type", "send a GIF, WebP or MP4 file")
+        if kind == "gif":
+            _check_gif_screen(data)
         frames = _decode(data, kind)
         keys, ids = self._provenance.known_keys()
         row, score = watermark.best_match(watermark.soft_bits(frames), keys)
@@ -75,6 +79,20 @@ class Verifier:
             frames=len(frames),
             labels=_labels(data, kind),
         )
+
+
+def _check_gif_screen(data: bytes) -> None:
+    """Refuse a GIF whose logical screen is over the importer's canvas limits from its
+    header alone (a few bytes can declare 65535 x 65535)."""
+    if len(data) < 10:
+        raise ImageError("bad_image", "the GIF is truncated")
+    width, height = struct.unpack("<HH", data[6:10])
+    if width == 0 or height == 0:
+        raise ImageError("bad_image", f"the GIF declares a {width}x{height} screen")
+    try:
+        check_header(MediaHeader(width, height, 1), "upload", None)
+    except MediaLimitError:
+        raise ImageError("too_large", f"a {width}x{height} GIF screen is over the limit") from None
 
 
 def _decode(data: bytes, kind: str) -> list[Frame]:

@@ -32,6 +32,7 @@ KEY_BITS = 64
 RING = (16.0, 56.0)  # DCT radius band (index units; index u is u/2 cycles per frame)
 STRENGTH = 4.0  # target projection per bit, in orthonormal DCT units of 0..255 luma
 MAX_CORRECTION = 6.0  # bits needing more than this x strength are left to chance
+FRAME_CLIP = 2.0  # a frame's projection counts up to this x strength per bit
 MAX_FRAMES_SAMPLED = 48  # frames whose mean host the embedding is fitted on
 # Cosine at or above which a candidate key counts as found: 6 standard deviations of
 # the null (1/8 for 64 bits); per-key false-positive probability below 1e-9.
@@ -120,10 +121,14 @@ def embed(frames: Sequence[Frame], key: Key, strength: float = STRENGTH) -> list
 
 
 def soft_bits(frames: Sequence[Frame]) -> NDArray[np.float32]:
-    """Mean projection per bit over the frames (the detector's evidence)."""
+    """Per-bit evidence over the frames (what the detector scores): the median over
+    frames of each frame's projection, clipped to FRAME_CLIP x strength, so a few
+    damaged frames cannot outvote the rest."""
     if not frames:
         raise ValueError("no frames")
-    return np.asarray(np.mean([projections(f) for f in frames], axis=0), np.float32)
+    limit = FRAME_CLIP * STRENGTH
+    per_frame = np.clip([projections(f) for f in frames], -limit, limit)
+    return np.asarray(np.median(per_frame, axis=0), np.float32)
 
 
 def scores(evidence: NDArray[np.float32], keys: NDArray[np.int8]) -> NDArray[np.float32]:
