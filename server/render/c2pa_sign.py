@@ -153,12 +153,19 @@ def manifest(title: str) -> dict[str, object]:
 
 
 def sign(data: bytes, fmt: OutputFormat, title: str, creds: Credentials) -> bytes:
-    """``data`` with the manifest embedded and signed."""
+    """``data`` with the manifest embedded and signed. No thumbnail: the SDK's default
+    one added about 440 KB and 1.3 s to a 1 MB GIF."""
     mime = MEDIA_TYPES[fmt]
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, creds.chain_pem, creds.key_pem, None)
-    with c2pa.Signer.from_info(info) as signer, c2pa.Builder(json.dumps(manifest(title))) as b:
+    settings = c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": False}}})
+    with (
+        settings,
+        c2pa.Context(settings) as context,
+        c2pa.Signer.from_info(info) as signer,
+        c2pa.Builder(json.dumps(manifest(title)), context=context) as builder,
+    ):
         dest = io.BytesIO()
-        b.sign(signer, mime, io.BytesIO(data), dest)
+        builder.sign(signer, mime, io.BytesIO(data), dest)
         return dest.getvalue()
 
 

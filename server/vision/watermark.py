@@ -85,13 +85,11 @@ def projections(frame: Frame) -> NDArray[np.float32]:
     return (sums / counts).astype(np.float32)
 
 
-def residual(frames: Sequence[Frame], key: Key, strength: float = STRENGTH) -> NDArray[np.float32]:
-    """The canonical-size luma residual carrying ``key`` for these frames.
-
-    Each bit is corrected so that its projection reaches ``strength`` on the mean of
-    all frames, of the first half and of the second half (a trimmed copy keeps one of
-    those); a bit needing more than MAX_CORRECTION x strength is left as it is.
-    """
+def shortfall(frames: Sequence[Frame], key: Key, strength: float = STRENGTH) -> NDArray[np.float32]:
+    """Per bit, how much its projection lacks to reach ``strength`` on the bit's side,
+    on the mean of all frames, of the first half and of the second half (a trimmed
+    copy keeps one of those); 0 for a bit needing more than MAX_CORRECTION x strength
+    (left as it is)."""
     step = max(1, len(frames) // MAX_FRAMES_SAMPLED)
     sampled = np.array([projections(f) for f in frames[::step]])
     cut = max(1, len(sampled) // 2)
@@ -99,25 +97,37 @@ def residual(frames: Sequence[Frame], key: Key, strength: float = STRENGTH) -> N
     signs = key.astype(np.float32)
     worst = np.min([signs * h for h in hosts], axis=0)
     need = np.maximum(0.0, strength - worst)
-    need = np.where(need <= MAX_CORRECTION * strength, need, 0.0)
+    return np.where(need <= MAX_CORRECTION * strength, need, 0.0).astype(np.float32)
+
+
+def residual_for(need: NDArray[np.float32], key: Key) -> NDArray[np.float32]:
+    """The canonical-size luma residual moving each bit by ``need`` on its side."""
     flat, bits, chips = _layout()
     spectrum = np.zeros(CANON * CANON, np.float32)
-    spectrum[flat] = (signs * need)[bits] * chips
+    spectrum[flat] = (key.astype(np.float32) * need)[bits] * chips
     return np.asarray(cv2.idct(spectrum.reshape(CANON, CANON)), np.float32)
 
 
-def apply_residual(frame: Frame, canon_residual: NDArray[np.float32]) -> Frame:
-    """``frame`` with the residual (scaled to its size) added to its luma."""
-    h, w = frame.shape[:2]
+def residual(frames: Sequence[Frame], key: Key, strength: float = STRENGTH) -> NDArray[np.float32]:
+    """The canonical-size luma residual carrying ``key`` for these frames."""
+    return residual_for(shortfall(frames, key, strength), key)
+
+
+def apply_residual(frames: Sequence[Frame], canon_residual: NDArray[np.float32]) -> list[Frame]:
+    """The frames (all of one size) with the residual, scaled to that size, added to
+    their luma."""
+    if not frames:
+        return []
+    h, w = frames[0].shape[:2]
     full = cv2.resize(canon_residual, (w, h), interpolation=cv2.INTER_CUBIC)
-    out = frame.astype(np.float32) + full[:, :, None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    # integer steps: adding int16 is 3x cheaper than float maths on every frame
+    step = np.rint(full).astype(np.int16)[:, :, None]
+    return [np.clip(f.astype(np.int16) + step, 0, 255).astype(np.uint8) for f in frames]
 
 
 def embed(frames: Sequence[Frame], key: Key, strength: float = STRENGTH) -> list[Frame]:
     """Every frame with ``key`` embedded (one residual for all of them)."""
-    res = residual(frames, key, strength)
-    return [apply_residual(f, res) for f in frames]
+    return apply_residual(frames, residual(frames, key, strength))
 
 
 def soft_bits(frames: Sequence[Frame]) -> NDArray[np.float32]:

@@ -7,6 +7,7 @@ import io
 import stat
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -29,7 +30,8 @@ RENDER_ID = "rnd_0123456789abcdef01234567"
 
 def clip(n: int = 3) -> list[Frame]:
     rng = np.random.default_rng(0)
-    base = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    smooth = cv2.resize(rng.uniform(0, 255, (6, 8, 3)).astype(np.float32), (64, 48))
+    base = np.clip(smooth + rng.normal(0, 6, smooth.shape), 0, 255).astype(np.uint8)
     return [np.roll(base, i, axis=1) for i in range(n)]
 
 
