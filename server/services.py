@@ -14,16 +14,13 @@ for this deployment the neural engine is simply unavailable, with the reason in
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import cv2
-import numpy as np
-
+from server.identities import IdentityBuilder, IdentityService
 from server.jobs.ports import Renderer, TemplateSource
 from server.jobs.queue import InProcessQueue, JobQueue
 from server.jobs.records import RenderRecordStore
@@ -33,127 +30,11 @@ from server.settings import Settings
 from server.storage.atomic import clean_strays
 from server.storage.db import Database
 from server.storage.devices import DeviceStore
-from server.storage.errors import Invalid, NotFound
-from server.storage.identities import IdentityRecord, IdentityStore
-from server.storage.ids import new_id
+from server.storage.identities import IdentityStore
 from server.storage.layout import DataLayout
 from server.types import Frame, IdentityData
-from server.vision.image_io import ImageError
-from server.vision.selfie_input import SelfieLimits, decode_selfie
 
 log = logging.getLogger(__name__)
-
-IdentityBuilder = Callable[[Sequence[Frame], Any], IdentityData]
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-# Selfies are searched at <= 1280 px and the texture is a small fixed-size crop, so
-# larger uploads are shrunk while decoding to bound memory per request.
-MAX_SELFIE_SIDE = 2048
-
-
-class SelfieError(ImageError):
-    """An :class:`ImageError` for one selfie of an upload, with its position."""
-
-    def __init__(self, error: ImageError, selfie_index: int) -> None:
-        super().__init__(error.code, f"selfie {selfie_index}: {error.message}")
-        self.selfie_index = selfie_index
-
-
-class IdentityService:
-    """Create, read and delete identities (deleting cascades to their renders)."""
-
-    def __init__(
-        self,
-        store: IdentityStore,
-        renders: RenderService,
-        models: Any,
-        builder: IdentityBuilder,
-        settings: Settings,
-        clock: Clock = utc_now,
-    ) -> None:
-        self._clock = clock
-        self._store = store
-        self._renders = renders
-        self._models = models
-        self._builder = builder
-        self._settings = settings
-
-    def create(
-        self, uploads: Sequence[bytes], device_id: str | None = None, consented: bool = False
-    ) -> dict[str, Any]:
-        """Decode the selfies, build the identity and store it; returns its metadata.
-
-        Raises SelfieError (bad_image / too_large / unsupported_type), the builder's
-        FaceError (no_face, multiple_faces, face_too_small, identity_mismatch,
-        selfie_unsuitable) or
-        Invalid for a wrong number of selfies.
-        """
-        if not 1 <= len(uploads) <= self._settings.max_selfies:
-            raise Invalid(f"send 1 to {self._settings.max_selfies} selfies", "invalid_selfie_count")
-        frames = [self._decode(i, data) for i, data in enumerate(uploads)]
-        data = self._builder(frames, self._models)
-        now = self._clock()
-        expires = now + timedelta(hours=self._settings.retention_hours)
-        record = IdentityRecord(
-            device_id=device_id,
-            expires_at=iso_utc(expires),
-            consent_at=iso_utc(now) if consented else None,
-            consent_policy=self._settings.consent_policy if consented else None,
-        )
-        return self._store.save(new_id("identity"), data, iso_utc(now), record)
-
-    def get(self, identity_id: str, device_id: str | None = None) -> dict[str, Any]:
-        """The identity's metadata; another device's identity is NotFound."""
-        self._check_owner(identity_id, device_id)
-        return self._store.meta(identity_id)
-
-    def delete(self, identity_id: str, device_id: str | None = None) -> list[str]:
-        """Remove the identity and its renders; returns the deleted render ids."""
-        self._check_owner(identity_id, device_id)
-        render_ids = self._renders.delete_identity(identity_id)
-        self._store.compact()
-        return render_ids
-
-    def erase_device(self, device_id: str) -> None:
-        """Everything of a device: its identities, their and its renders, its row."""
-        for identity_id in self._store.owned_by(device_id):
-            with contextlib.suppress(NotFound):  # deleted meanwhile
-                self._renders.delete_identity(identity_id)
-        self._renders.delete_device(device_id)
-
-    def _check_owner(self, identity_id: str, device_id: str | None) -> None:
-        if device_id is not None and self._store.owner(identity_id) != device_id:
-            raise NotFound(f"identity {identity_id!r} not found", "identity_not_found")
-
-    def _decode(self, index: int, data: bytes) -> Frame:
-        s = self._settings
-        limits = SelfieLimits(
-            s.max_upload_bytes, s.max_upload_pixels, MAX_SELFIE_SIDE, s.max_decode_bytes
-        )
-        try:
-            return decode_selfie(data, limits)
-        except ImageError as exc:
-            raise SelfieError(exc, index) from None
-
-
-def iso_utc(moment: datetime) -> str:
-    """``2025-01-01T12:00:00Z``: the timestamps of the API and the records."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def shrink_to(frame: Frame, max_side: int) -> Frame:
-    """Downscale (area filter) so the longer side is at most ``max_side``."""
-    h, w = frame.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
-        return frame
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.ascontiguousarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.uint8)
 
 
 @dataclass
@@ -175,6 +56,7 @@ class Services:
     sweeper: SweepThread | None = None
     motion_engines: Mapping[str, Any] = field(default_factory=dict)
     motion_unavailable: Mapping[str, str] = field(default_factory=dict)
+    verifier: Any = None  # server.render.verify.Verifier
 
     def readiness(self) -> dict[str, Any]:
         """Ready once an engine is loaded and the catalog is up (it may be empty); lists
@@ -236,12 +118,13 @@ def build_services(
     db = Database.in_dir(settings.data_dir)
     identities = IdentityStore(layout, db)
     records = RenderRecordStore(layout, db)
+    provenance = _provenance(settings, db)
     renders = RenderService(
         records,
         identities,
         catalog,
         engine_map,
-        renderer if renderer is not None else _renderer(),
+        renderer if renderer is not None else _renderer(provenance),
         default_engine=settings.default_engine,
         unavailable_engines=unavailable,
         identity_loader=_identity_loader(identities, neural_faces),
@@ -267,7 +150,7 @@ def build_services(
     sweeper = _sweeper(settings, identities, records, db)
     return Services(
         settings, models, catalog, engine_map, ids, renders, queue, DeviceStore(db), db,
-        unavailable, store, sweeper, *motion,
+        unavailable, store, sweeper, *motion, _verifier(provenance, settings, renders),
     )  # fmt: skip
 
 
@@ -358,10 +241,30 @@ def _engines(models: Any, store: Any, settings: Settings) -> Any:
     return load_engines(models, store, options, enhancer=settings.enhancer)
 
 
-def _renderer() -> Renderer:
-    from server.render.motion import render_by_kind
+def _provenance(settings: Settings, db: Database) -> Any:
+    from server.render.provenance import Provenance, ProvenanceOptions
+    from server.storage.provenance_keys import ProvenanceKeys
 
-    return render_by_kind
+    options = ProvenanceOptions(
+        directory=settings.data_dir / "provenance",
+        visible_mark=settings.visible_mark,
+        c2pa=settings.c2pa,
+        c2pa_cert=settings.c2pa_cert_file,
+        c2pa_key=settings.c2pa_key_file,
+    )
+    return Provenance(options, ProvenanceKeys(db))
+
+
+def _verifier(provenance: Any, settings: Settings, renders: RenderService) -> Any:
+    from server.render.verify import Verifier
+
+    return Verifier(provenance, settings.max_upload_bytes, renders.owns)
+
+
+def _renderer(provenance: Any) -> Renderer:
+    from server.render.provenance import StampingRenderer
+
+    return StampingRenderer(provenance)
 
 
 def _identity_builder(neural_faces: Any = None) -> IdentityBuilder:

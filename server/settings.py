@@ -70,6 +70,14 @@ class Settings(BaseSettings):
         "auto", description="Engine of renders that name none; auto = neural when loaded."
     )
 
+    # -- provenance (see README, Provenance) ---------------------------------------------
+    visible_mark: bool = Field(True, description='Draw a small "AI" badge on every output.')
+    c2pa: bool = Field(True, description="Sign C2PA content credentials into every output.")
+    c2pa_cert_file: Path | None = Field(
+        None, description="PEM chain (signing cert first); default: generated in data_dir."
+    )
+    c2pa_key_file: Path | None = Field(None, description="PEM private key of c2pa_cert_file.")
+
     # -- neural engine (ONNX models in models_dir; see README, Production models) --------
     neural_models: bool = Field(
         True, description="Load the neural engine's models at start-up when present."

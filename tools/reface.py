@@ -214,7 +214,7 @@ def _identity(
 def _decode(path: Path, settings: Settings) -> Frame:
     """Decode like the API's upload: size limits, type sniffing, degenerate images
     refused, EXIF, shrunk while decoding."""
-    from server.services import MAX_SELFIE_SIDE
+    from server.identities import MAX_SELFIE_SIDE
     from server.vision.selfie_input import SelfieLimits, decode_selfie
 
     s = settings

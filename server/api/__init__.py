@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.api import devices, health, identities, openapi, renders, templates
+from server.api import devices, health, identities, openapi, renders, templates, verify
 from server.api.auth import register_auth
 from server.api.errors import register_error_handlers
 from server.api.ratelimit import build_limiter
@@ -18,5 +18,5 @@ def register_api(app: Flask, settings: Settings) -> None:
     register_error_handlers(app)
     build_limiter(app, settings)
     register_auth(app)
-    for module in (health, devices, identities, templates, renders, openapi):
+    for module in (health, devices, identities, templates, renders, verify, openapi):
         app.register_blueprint(module.bp)

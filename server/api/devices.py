@@ -9,7 +9,7 @@ from flask import Blueprint, Response
 from server.api.auth import current_device
 from server.api.context import services
 from server.api.schemas import DeviceCreated
-from server.services import iso_utc
+from server.identities import iso_utc
 
 bp = Blueprint("devices", __name__, url_prefix="/v1/devices")
 

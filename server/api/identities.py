@@ -8,7 +8,7 @@ from server.api.auth import current_device
 from server.api.context import services
 from server.api.errors import ApiError
 from server.api.schemas import IdentityOut
-from server.services import SelfieError
+from server.identities import SelfieError
 from server.vision.image_io import ImageError
 
 bp = Blueprint("identities", __name__, url_prefix="/v1/identities")

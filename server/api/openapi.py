@@ -125,6 +125,16 @@ OPERATIONS: tuple[Op, ...] = (
         {200: "image/gif"},
         errors=(404, 409),
     ),
+    Op(
+        "post",
+        "/v1/verify",
+        "Was this GIF / MP4 / WebP (multipart field 'file') made by this service, and by "
+        "which render? Read from the invisible watermark (survives re-encoding, scaling "
+        "and trimming) and any C2PA credentials still attached",
+        {200: s.VerifyOut},
+        body="multipart/form-data",
+        errors=(400, 413, 415),
+    ),
 )
 _MODELS: tuple[type[BaseModel], ...] = (
     s.ErrorResponse,
@@ -137,6 +147,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     s.RenderCreate,
     s.RenderAccepted,
     s.RenderOut,
+    s.VerifyOut,
 )
 _RESULT_TYPES = ("image/gif", "video/mp4", "image/webp")
 

@@ -30,6 +30,7 @@ class Renderer(Protocol):
         fmt: OutputFormat,
         progress: Callable[[float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        render_id: str | None = None,
     ) -> RenderOutputLike: ...
 
 

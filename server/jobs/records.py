@@ -149,6 +149,9 @@ class RenderRecordStore:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM render_index WHERE render_id = ?", (render_id,))
             conn.execute("DELETE FROM render_identities WHERE render_id = ?", (render_id,))
+            conn.execute(
+                "UPDATE provenance_keys SET render_id = NULL WHERE render_id = ?", (render_id,)
+            )
             found = conn.execute("DELETE FROM renders WHERE id = ?", (render_id,)).rowcount > 0
         removed = remove_tree(self._dir(render_id))
         return found or removed

@@ -111,6 +111,13 @@ class RenderService:
             record = self._fail(record, "interrupted", "the server restarted during the render")
         return record
 
+    def owns(self, device_id: str, render_id: str) -> bool:
+        """Whether ``render_id`` exists and belongs to ``device_id``."""
+        try:
+            return self._store.get(render_id).device_id == device_id
+        except (NotFound, ValueError):
+            return False
+
     def result(self, render_id: str, device_id: str | None = None) -> tuple[Path, str]:
         """(file path, media type) of a done render; Conflict before that."""
         record = self.get(render_id, device_id)
@@ -229,6 +236,7 @@ class RenderService:
             record.format,
             progress=progress,
             cancelled=lambda: not self._store.exists(record.id),
+            render_id=record.id,
         )
         name = self._store.write_result(record.id, record.format, output.data)
         done = holder["record"].evolve(

@@ -4,13 +4,19 @@ the one renderer the render service calls, which picks by the template's kind.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from server.engines.base import MotionEngine
 from server.render.encode import encode
-from server.render.pipeline import DEFAULT_THREADS, RenderCancelled, RenderOutput, render
-from server.types import MEDIA_TYPES, IdentityData, OutputFormat
+from server.render.pipeline import (
+    DEFAULT_THREADS,
+    RenderCancelled,
+    RenderOutput,
+    Stamp,
+    render,
+)
+from server.types import MEDIA_TYPES, Frame, IdentityData, OutputFormat
 
 Progress = Callable[[float], None]
 
@@ -33,9 +39,11 @@ def render_motion(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     threads: int = DEFAULT_THREADS,
+    stamp: Stamp | None = None,
 ) -> RenderOutput:
     """``template.motion`` on ``identity``'s portrait: the motion's frame count, timing
-    and loop, the portrait's size. Progress 0 -> 0.8 animating, -> 1 encoding."""
+    and loop, the portrait's size; ``stamp`` marks the output as made here. Progress
+    0 -> 0.8 animating, -> 1 encoding."""
     if identity.portrait is None:
         raise PortraitMissing
     report = progress or (lambda _: None)
@@ -51,9 +59,15 @@ def render_motion(
     # left as it was keeps its colours exactly, the moved pixels share one palette.
     still = [identity.portrait] * len(frames)
     durations = list(motion.durations_ms)
-    data = encode(
-        fmt, frames, still, durations, motion.loop, lambda p: report(0.8 + 0.2 * p), threads
-    )
+
+    def encoder(out: Sequence[Frame], stills: Sequence[Frame], reports: bool) -> bytes:
+        step = (lambda p: report(0.8 + 0.2 * p)) if reports else None
+        return encode(fmt, out, stills, durations, motion.loop, step, threads)
+
+    if stamp is None:
+        data = encoder(frames, still, True)
+    else:
+        data = stamp.encode(frames, still, fmt, encoder)
     report(1.0)
     seconds = {"animate": animated - started, "encode": time.perf_counter() - animated}
     stats = {"frames": len(frames), "seconds": seconds, **engine.describe()}
@@ -68,9 +82,11 @@ def render_by_kind(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     threads: int = DEFAULT_THREADS,
+    stamp: Stamp | None = None,
 ) -> RenderOutput:
     """Swap templates go through :func:`~server.render.pipeline.render`, motion
     templates through :func:`render_motion` (with the identity of track 0)."""
     if getattr(template, "kind", "swap") == "motion":
-        return render_motion(template, faces[0], engine, fmt, progress, cancelled, threads)
-    return render(template, faces, engine, fmt, progress, cancelled, threads)
+        identity = faces[0]
+        return render_motion(template, identity, engine, fmt, progress, cancelled, threads, stamp)
+    return render(template, faces, engine, fmt, progress, cancelled, threads, stamp)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +36,24 @@ class TemplateLike(Protocol):
     def animation(self) -> Animation: ...
 
 
+# (output frames, their template frames, report progress?) -> encoded bytes
+Encoder = Callable[[Sequence[Frame], Sequence[Frame], bool], bytes]
+
+
+class Stamp(Protocol):
+    """Provenance marks for one render: it marks the frames (with their template
+    frames, so the GIF encoder still tells swapped pixels apart), encodes them with
+    ``encoder`` (maybe more than once) and labels the bytes."""
+
+    def encode(
+        self,
+        frames: Sequence[Frame],
+        templates: Sequence[Frame],
+        fmt: OutputFormat,
+        encoder: Encoder,
+    ) -> bytes: ...
+
+
 class RenderCancelled(Exception):
     """The caller asked to stop (identity deleted, shutdown)."""
 
@@ -56,8 +74,10 @@ def render(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     threads: int = DEFAULT_THREADS,
+    stamp: Stamp | None = None,
 ) -> RenderOutput:
-    """Reface ``template``: ``faces`` maps template face track ids to identities.
+    """Reface ``template``: ``faces`` maps template face track ids to identities;
+    ``stamp`` marks the output as made here (see :mod:`server.render.provenance`).
 
     Progress goes 0 -> 0.1 (decode, preparation), -> 0.8 (swapping), -> 1 (encoding).
     Frames are swapped and encoded on ``threads`` threads (OpenCV and NumPy release
@@ -73,15 +93,16 @@ def render(
     )
     if stop():
         raise RenderCancelled
-    data = encode(
-        fmt,
-        swapped,
-        anim.frames,
-        template.analysis.durations_ms,
-        template.analysis.loop,
-        lambda p: report(0.8 + 0.2 * p),
-        threads,
-    )
+
+    def encoder(frames: Sequence[Frame], templates: Sequence[Frame], reports: bool) -> bytes:
+        a = template.analysis
+        step = (lambda p: report(0.8 + 0.2 * p)) if reports else None
+        return encode(fmt, frames, templates, a.durations_ms, a.loop, step, threads)
+
+    if stamp is None:
+        data = encoder(swapped, anim.frames, True)
+    else:
+        data = stamp.encode(swapped, anim.frames, fmt, encoder)
     clock.lap("encode")
     report(1.0)
     stats = {"frames": len(swapped), "seconds": clock.times, **engine.describe()}

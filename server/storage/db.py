@@ -63,6 +63,12 @@ CREATE TABLE IF NOT EXISTS render_index (
     request_key TEXT PRIMARY KEY,
     render_id TEXT NOT NULL REFERENCES renders(id) ON DELETE CASCADE
 );
+CREATE TABLE IF NOT EXISTS provenance_keys (
+    key TEXT PRIMARY KEY,
+    render_id TEXT,  -- cleared when the render is erased; the key stays
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS provenance_keys_render ON provenance_keys(render_id);
 CREATE TABLE IF NOT EXISTS rate_counters (
     key TEXT PRIMARY KEY,
     count INTEGER NOT NULL,

@@ -14,6 +14,7 @@ from server.storage.layout import DataLayout
 from tests.api.conftest import AppFactory, fake_app, upload
 from tests.api.template_library import MOTION_FRAMES, MOTION_ID
 from tests.api.test_render_end_to_end import gif_timing, wait_done
+from tests.api.test_verify import verify
 
 
 def test_motion_render_animates_the_portrait(
@@ -47,6 +48,9 @@ def test_motion_render_animates_the_portrait(
     edge = np.ones(frames[0].shape, bool)
     edge[border:-border, border:-border] = False
     assert max(np.abs(f - frames[0])[edge].mean() for f in frames) <= 3.0  # border stays
+    proof = verify(client, data).json  # marked as made here, like a swap
+    assert proof["made_here"] is True and proof["render_id"] == done["id"]
+    assert proof["labels"]["gif_comment"] is True
 
 
 def test_identity_made_before_portraits_is_told_to_reupload(

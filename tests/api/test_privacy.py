@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import server.services as services_module
+import server.identities as identities_module
 from server.storage.db import DB_NAME
 from tests.api.conftest import TEMPLATE_ID, AppFactory, fake_app, new_device, upload
 from tests.api.test_renders import new_identity, poll, post_render
@@ -34,7 +34,7 @@ def test_no_consent_no_decoding(
 ) -> None:
     client = fake_app(make_app).test_client()
     decoded: list[int] = []
-    monkeypatch.setattr(services_module, "decode_selfie", lambda *a: decoded.append(1))
+    monkeypatch.setattr(identities_module, "decode_selfie", lambda *a: decoded.append(1))
     for files in ([b"not an image at all"], [face_jpeg]):
         response = upload(client, *files, consent=consent)
         assert response.status_code == 422, response.json

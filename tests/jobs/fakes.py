@@ -40,6 +40,7 @@ class ScriptedRenderer:
         fmt: str,
         progress: Callable[[float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        render_id: str | None = None,
     ) -> Output:
         assert progress is not None and cancelled is not None
         self.calls.append(dict(faces))
