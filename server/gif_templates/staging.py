@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from server.gif_templates.catalog import TemplateError, validate_template_id
+from server.gif_templates.manifest import TemplateError, validate_template_id
 from server.storage.atomic import scratch_dir_name
 
 

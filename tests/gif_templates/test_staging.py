@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.gif_templates.catalog import InvalidTemplateIdError
+from server.gif_templates.manifest import InvalidTemplateIdError
 from server.gif_templates.staging import TemplateExistsError, staged_template
 
 
