@@ -28,7 +28,7 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ from server.gif_templates.media import MediaError
 from server.settings import Settings, load_settings
 from server.types import Frame
 from server.vision.image_io import ImageError
+from tools.progress import stderr_progress
 from tools.reface_args import CliError, Request, face_map, parse_request, parser
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ def _render_and_write(
     from server.storage.atomic import atomic_write_bytes
 
     faces = {track: identities[selfie] for track, selfie in mapping.items()}
-    output = render_by_kind(template, faces, engine, request.fmt, _progress("rendering"))
+    output = render_by_kind(template, faces, engine, request.fmt, stderr_progress("rendering"))
     atomic_write_bytes(request.out, output.data)
     clip_s = template.manifest.duration_ms / 1000
     took = time.perf_counter() - started
@@ -206,18 +207,6 @@ def _render_and_write(
         f"{len(output.data) / 1024:.0f} KiB, {request.fmt}, engine {engine.name}, "
         f"{took:.2f} s"
     )
-
-
-def _progress(label: str) -> Callable[[float], None]:
-    shown = [-1]
-
-    def report(fraction: float) -> None:
-        step = int(fraction * 10)  # every 10 %
-        if step > shown[0]:
-            shown[0] = step
-            print(f"  {label}: {int(fraction * 100)}%", file=sys.stderr, flush=True)
-
-    return report
 
 
 def _message(exc: BaseException) -> str:
