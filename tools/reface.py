@@ -24,13 +24,11 @@ selfie, unknown template, bad extension or face mapping).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +38,10 @@ from server.faces.identity import FaceError
 from server.gif_templates.catalog import MotionTemplate, TemplateError
 from server.gif_templates.media import MediaError
 from server.settings import Settings, load_settings
-from server.types import OUTPUT_FORMATS, Frame, OutputFormat
+from server.types import Frame
 from server.vision.image_io import ImageError
+from tools.progress import stderr_progress
+from tools.reface_args import CliError, Request, face_map, parse_request, parser
 
 if TYPE_CHECKING:
     from server.engines import EngineSet
@@ -50,27 +50,10 @@ if TYPE_CHECKING:
     from server.types import IdentityData
 
 
-class CliError(Exception):
-    """Reported as one ``error:`` line, exit status 2."""
-
-
-@dataclass(frozen=True)
-class Request:
-    """The parsed, checked command line (before anything heavy is loaded)."""
-
-    people: list[list[Path]]  # one list of selfie files per person
-    template: str
-    out: Path
-    fmt: OutputFormat
-    engine: str
-    templates_dir: Path | None
-    faces: dict[int, int]  # explicit track -> selfie index from --faces
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser((__doc__ or "").split("\n\n")[0]).parse_args(argv)
     try:
-        request = _request(args)
+        request = parse_request(args)
         settings = load_settings()
         _run(request, settings)
     except (CliError, FaceError, ImageError, TemplateError, MediaError, OSError) as exc:
@@ -85,68 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.reface", description=(__doc__ or "").split("\n\n")[0]
-    )
-    parser.add_argument(
-        "--selfie",
-        action="append",
-        nargs="+",
-        required=True,
-        type=Path,
-        metavar="PATH",
-        help="photos of one person (repeat --selfie for more people)",
-    )
-    parser.add_argument("--template", required=True, help="template id or animation file")
-    parser.add_argument("--out", required=True, type=Path, help="OUT.gif, OUT.mp4 or OUT.webp")
-    parser.add_argument("--engine", default="classic")
-    parser.add_argument("--dir", type=Path, help="template library for ids (default: settings)")
-    parser.add_argument(
-        "--faces",
-        nargs="+",
-        default=[],
-        metavar="TRACK=SELFIE_INDEX",
-        help="put selfie SELFIE_INDEX (0-based, in --selfie order) on face track TRACK",
-    )
-    return parser
-
-
-def _request(args: argparse.Namespace) -> Request:
-    """Everything that can be checked before loading models or decoding images."""
-    fmt = args.out.suffix.lower().lstrip(".")
-    if fmt not in OUTPUT_FORMATS:
-        raise CliError(
-            f"--out {args.out}: the extension must be one of "
-            f"{', '.join('.' + f for f in OUTPUT_FORMATS)}"
-        )
-    parent = args.out.parent
-    if not parent.is_dir():
-        raise CliError(f"--out {args.out}: folder {parent} does not exist")
-    people = [list(group) for group in args.selfie]
-    for path in (p for group in people for p in group):
-        if not path.is_file():
-            raise CliError(f"selfie {path}: no such file")
-    faces = _parse_faces(args.faces, len(people))
-    chosen = next(f for f in OUTPUT_FORMATS if f == fmt)  # the Literal, for type checkers
-    return Request(people, args.template, args.out, chosen, args.engine, args.dir, faces)
-
-
-def _parse_faces(items: Sequence[str], n_people: int) -> dict[int, int]:
-    faces: dict[int, int] = {}
-    for item in items:
-        track, sep, index = item.partition("=")
-        if not sep or not track.strip().isdigit() or not index.strip().isdigit():
-            raise CliError(f"--faces {item!r}: expected TRACK=SELFIE_INDEX, e.g. 1=0")
-        selfie = int(index)
-        if selfie >= n_people:
-            raise CliError(
-                f"--faces {item}: selfie index {selfie} out of range (0..{n_people - 1})"
-            )
-        faces[int(track)] = selfie
-    return faces
 
 
 # -- the work --------------------------------------------------------------------------------
@@ -265,29 +186,6 @@ def _track_ids(template: Template) -> list[int]:
     return [int(t.track_id) for t in template.analysis.tracks]
 
 
-def face_map(tracks: Sequence[int], explicit: Mapping[int, int], n_people: int) -> dict[int, int]:
-    """Track id -> selfie index: track k gets selfie k by default (tracks are ordered
-    main face first), ``explicit`` entries win; every selfie must end up used."""
-    if not tracks:
-        raise CliError("the template has no face to swap")
-    mapping = {track: k for k, track in enumerate(sorted(tracks)[:n_people])}
-    for track, selfie in explicit.items():
-        if track not in tracks:
-            known = ", ".join(str(t) for t in sorted(tracks))
-            raise CliError(
-                f"--faces {track}={selfie}: the template has no face track {track} "
-                f"(tracks: {known})"
-            )
-        mapping[track] = selfie
-    unused = sorted(set(range(n_people)) - set(mapping.values()))
-    if unused:
-        raise CliError(
-            f"selfie {unused[0]} is not used: the template has {len(tracks)} face track(s); "
-            "map it with --faces TRACK=SELFIE_INDEX"
-        )
-    return mapping
-
-
 def _render_and_write(
     request: Request,
     template: Template,
@@ -300,7 +198,7 @@ def _render_and_write(
     from server.storage.atomic import atomic_write_bytes
 
     faces = {track: identities[selfie] for track, selfie in mapping.items()}
-    output = render_by_kind(template, faces, engine, request.fmt, _progress("rendering"))
+    output = render_by_kind(template, faces, engine, request.fmt, stderr_progress("rendering"))
     atomic_write_bytes(request.out, output.data)
     clip_s = template.manifest.duration_ms / 1000
     took = time.perf_counter() - started
@@ -309,18 +207,6 @@ def _render_and_write(
         f"{len(output.data) / 1024:.0f} KiB, {request.fmt}, engine {engine.name}, "
         f"{took:.2f} s"
     )
-
-
-def _progress(label: str) -> Callable[[float], None]:
-    shown = [-1]
-
-    def report(fraction: float) -> None:
-        step = int(fraction * 10)  # every 10 %
-        if step > shown[0]:
-            shown[0] = step
-            print(f"  {label}: {int(fraction * 100)}%", file=sys.stderr, flush=True)
-
-    return report
 
 
 def _message(exc: BaseException) -> str:

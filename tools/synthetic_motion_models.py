@@ -22,7 +22,6 @@ float32, deterministic, a few hundred kB in all:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +31,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from server.runtime.manifest import Manifest, ModelEntry, TensorSpec, dump_manifest, load_manifest
-from tools.synthetic_models import PRODUCTION_MANIFEST, _synthetic_entry
+from server.runtime.manifest import Manifest, ModelEntry, TensorSpec
+from tools.synthetic_onnx import (
+    PRODUCTION_MANIFEST,
+    checked_model,
+    parser,
+    print_written,
+    write_model_set,
+)
 
 OPSET = 20
 IR_VERSION = 9  # the IR that goes with opset 20
@@ -72,13 +77,8 @@ def model(
     name: str, nodes: list, inputs: list, outputs: list, inits: list, opset: int = OPSET
 ) -> onnx.ModelProto:
     """A model of the given opset (20 by default), checked."""
-    graph = helper.make_graph(nodes, f"synthetic_{name}", inputs, outputs, inits)
-    built = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="faceloop-synthetic"
-    )
-    built.ir_version = IR_VERSION if opset >= 20 else 8
-    onnx.checker.check_model(built, full_check=True)
-    return built
+    ir_version = IR_VERSION if opset >= 20 else 8
+    return checked_model(name, nodes, inputs, outputs, inits, opset, ir_version)
 
 
 def _entry_model(entry: ModelEntry, nodes: list, inits: list) -> onnx.ModelProto:
@@ -207,35 +207,18 @@ def write_synthetic_motion_models(
     source_manifest: Path | str = PRODUCTION_MANIFEST,
 ) -> Manifest:
     """Write the four graphs and ``manifest.json`` into ``out_dir``; return it."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    production = load_manifest(source_manifest)
-    entries = []
-    for name, build in _builders(values or MotionConstants()).items():
-        entry = production.get(name)
-        path = out / entry.file
-        onnx.save(build(entry), str(path))
-        entries.append(_synthetic_entry(entry, path, "synthetic stand-in"))
-    manifest = Manifest(
-        description=f"Synthetic {GROUP} stand-ins for {source_manifest}.",
-        alignment_templates=production.alignment_templates,
-        models=tuple(entries),
+    return write_model_set(
+        out_dir,
+        source_manifest,
+        lambda _production: _builders(values or MotionConstants()),
+        lambda _entry: "synthetic stand-in",
+        f"Synthetic {GROUP} stand-ins for {source_manifest}.",
     )
-    dump_manifest(manifest, out / "manifest.json")
-    return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.synthetic_motion_models",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--dir", type=Path, required=True, help="output directory")
-    args = parser.parse_args(argv)
-    manifest = write_synthetic_motion_models(args.dir)
-    for entry in manifest.models:
-        print(f"{args.dir / entry.file}: {entry.bytes} bytes, sha256 {entry.sha256}")
+    args = parser("python -m tools.synthetic_motion_models", __doc__).parse_args(argv)
+    print_written(args.dir, write_synthetic_motion_models(args.dir))
     return 0
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +50,7 @@ from server.gif_templates.motion_authoring import (
 )
 from server.settings import load_settings
 from server.types import TEMPLATE_KINDS, MotionData, TemplateKind
+from tools.progress import stderr_progress
 
 if TYPE_CHECKING:
     from server.faces.neural import FivePointDetector
@@ -78,26 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dir", type=Path, help="template library (default: settings)")
     sub = parser.add_subparsers(dest="command", required=True)
-    add = sub.add_parser("add", help="import a GIF/MP4/WebP as a template")
-    add.add_argument("path", type=Path)
-    add.add_argument("--id", required=True, dest="template_id")
-    add.add_argument("--title", required=True)
-    add.add_argument("--tags", default="", help="comma-separated")
-    add.add_argument("--source", default="", help="origin and credit (default: the file name)")
-    add.add_argument("--license", default="unknown")
-    add.add_argument("--force", action="store_true", help="replace an existing template")
+    add = _adding(sub.add_parser("add", help="import a GIF/MP4/WebP as a template"))
     add.add_argument("--allow-no-face", action="store_true")
     add.add_argument("--kind", choices=TEMPLATE_KINDS, default="swap")
     add.set_defaults(run=_cmd_add)
 
-    lp = sub.add_parser("add-motion", help="import a LivePortrait motion npz")
-    lp.add_argument("path", type=Path)
-    lp.add_argument("--id", required=True, dest="template_id")
-    lp.add_argument("--title", required=True)
-    lp.add_argument("--tags", default="", help="comma-separated")
-    lp.add_argument("--source", default="", help="origin and credit (default: the file name)")
-    lp.add_argument("--license", default="unknown")
-    lp.add_argument("--force", action="store_true", help="replace an existing template")
+    lp = _adding(sub.add_parser("add-motion", help="import a LivePortrait motion npz"))
     lp.add_argument(
         "--notice",
         type=Path,
@@ -117,24 +103,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _adding(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The arguments of every command that adds a template: its file and manifest."""
+    command.add_argument("path", type=Path)
+    command.add_argument("--id", required=True, dest="template_id")
+    command.add_argument("--title", required=True)
+    command.add_argument("--tags", default="", help="comma-separated")
+    command.add_argument("--source", default="", help="origin and credit (default: the file name)")
+    command.add_argument("--license", default="unknown")
+    command.add_argument("--force", action="store_true", help="replace an existing template")
+    return command
+
+
 def _templates_dir(args: argparse.Namespace) -> Path:
     return Path(args.dir) if args.dir else load_settings().templates_dir
 
 
 def _models() -> DlibFaceModels:
     return DlibFaceModels(cnn_fallback=False)
-
-
-def _progress(label: str) -> Callable[[float], None]:
-    shown = [-1]
-
-    def report(fraction: float) -> None:
-        step = int(fraction * 5)  # every 20 %
-        if step > shown[0]:
-            shown[0] = step
-            print(f"  {label}: {int(fraction * 100)}%", file=sys.stderr, flush=True)
-
-    return report
 
 
 def _manifest(args: argparse.Namespace, kind: TemplateKind) -> TemplateManifest:
@@ -170,7 +156,7 @@ def _cmd_add(args: argparse.Namespace) -> None:
         _models(),
         force=args.force,
         allow_no_face=args.allow_no_face,
-        progress=_progress(f"analysing {args.template_id}"),
+        progress=stderr_progress(f"analysing {args.template_id}", 5),
     )
     how = "kept byte for byte" if result.kept_original else "normalised and re-encoded"
     print(f"added {args.template_id} ({how}) in {result.seconds:.1f} s")
@@ -212,7 +198,7 @@ def _cmd_analyse(args: argparse.Namespace) -> None:
     five_points = _five_point_detector()
     for folder in folders:
         template = analyse_template_dir(
-            folder, models, _progress(f"analysing {folder.name}"), five_points
+            folder, models, stderr_progress(f"analysing {folder.name}", 5), five_points
         )
         _summary(folder.name, template.analysis)
 

@@ -17,8 +17,9 @@ import numpy as np
 from server.engines.motion_lp_data import LivePortraitMotion
 from server.engines.motion_lp_models import NETWORKS, LivePortraitNets
 from server.engines.motion_neural import NeuralMotionEngine, NeuralMotionOptions
-from server.engines.neural_registry import model_info
+from server.engines.neural_registry import missing_models, model_info
 from server.runtime import ModelStore
+from server.runtime.model_store import one_line
 from server.types import Frame, Landmarks68, MotionData, MotionFormat
 
 
@@ -91,20 +92,12 @@ def build_neural_motion(
     """The neural motion engine when its four networks are available; never raises."""
     if store is None:
         return NeuralMotionBuild(None, "no model store (models directory or manifest missing)")
-    missing = [n for n in NETWORKS if not (n in store.names and store.is_available(n))]
+    missing = missing_models(store, NETWORKS)
     if missing:
-        reasons = "; ".join(f"{n}: {_reason(store, n)}" for n in missing)
-        return NeuralMotionBuild(None, f"required model(s) unavailable: {reasons}")
+        return NeuralMotionBuild(None, missing)
     try:
         nets = LivePortraitNets({n: store.get_session(n) for n in NETWORKS})
         models = [model_info(store, n) for n in NETWORKS]
     except Exception as exc:  # a session that does not fit the wrappers
-        lines = str(exc).strip().splitlines()
-        return NeuralMotionBuild(None, f"{type(exc).__name__}: {lines[0] if lines else ''}")
+        return NeuralMotionBuild(None, one_line(exc))
     return NeuralMotionBuild(NeuralMotionEngine(nets, options, models))
-
-
-def _reason(store: ModelStore, name: str) -> str:
-    if name not in store.names:
-        return "not loaded by this worker"
-    return store.model_status(name).reason or "unavailable"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from server.engines.neural_models import Enhancer, Swapper
 from server.faces.embedding import embedding_from_texture
 from server.faces.neural import Embedder, FivePointDetector, NeuralFaceModels
 from server.runtime import ModelStore, sha256_file
+from server.runtime.model_store import one_line
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +81,15 @@ def build_neural(
     try:
         faces = build_face_models(store)
     except Exception as exc:  # insightface/onnx raise many types for a bad file
-        return NeuralBuild(None, None, f"recogniser failed to load: {_one_line(exc)}")
-    missing = [n for n in REQUIRED if not _has(store, n)]
+        return NeuralBuild(None, None, f"recogniser failed to load: {one_line(exc)}")
+    missing = missing_models(store, REQUIRED)
     if missing:
-        reasons = "; ".join(f"{n}: {_reason(store, n)}" for n in missing)
-        return NeuralBuild(None, faces, f"required model(s) unavailable: {reasons}")
+        return NeuralBuild(None, faces, missing)
     assert faces is not None
     try:
         engine = _engine(store, faces, options or NeuralOptions(), enhancer)
     except Exception as exc:
-        return NeuralBuild(None, faces, f"swapper failed to load: {_one_line(exc)}")
+        return NeuralBuild(None, faces, f"swapper failed to load: {one_line(exc)}")
     return NeuralBuild(engine, faces)
 
 
@@ -138,12 +139,16 @@ def _has(store: ModelStore, name: str) -> bool:
     return name in store.names and store.is_available(name)
 
 
+def missing_models(store: ModelStore, required: Iterable[str]) -> str | None:
+    """Why some of the ``required`` models are unavailable, or None when all are."""
+    missing = [n for n in required if not _has(store, n)]
+    if not missing:
+        return None
+    reasons = "; ".join(f"{n}: {_reason(store, n)}" for n in missing)
+    return f"required model(s) unavailable: {reasons}"
+
+
 def _reason(store: ModelStore, name: str) -> str:
     if name not in store.names:
         return "not loaded by this worker"
     return store.model_status(name).reason or "unavailable"
-
-
-def _one_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"

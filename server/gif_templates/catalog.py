@@ -1,12 +1,12 @@
 """The template library on disk: ``<templates_dir>/<id>/`` folders, checked at start-up.
 
 Each folder holds ``source.gif`` (the animation renders use), ``manifest.json``
-(:class:`TemplateManifest`), ``analysis.npz`` (face tracks, see :mod:`.analysis`) and
-``preview.gif`` (small animated preview). A ``kind: motion`` template holds no source:
-its ``motion.npz`` (:mod:`.motion`) and a preview rendered on a license-clean face.
-An analysis that is missing, unreadable, of
-another ``ANALYSIS_VERSION`` or made from other source bytes is never used: it is
-rebuilt with a logged warning, or (``rebuild_stale=False``) the template is listed as
+(:class:`TemplateManifest`, see :mod:`.manifest`), ``analysis.npz`` (face tracks, see
+:mod:`.analysis`) and ``preview.gif`` (small animated preview). A ``kind: motion``
+template holds no source: its ``motion.npz`` (:mod:`.motion`) and a preview rendered on
+a license-clean face. An analysis that is missing, unreadable, of another
+``ANALYSIS_VERSION`` or made from other source bytes is never used: it is rebuilt with
+a logged warning, or (``rebuild_stale=False``) the template is listed as
 unavailable with the reason.
 """
 
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import builtins
 import logging
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from server.faces.dlib_models import DlibFaceModels
 from server.gif_templates.analysis import (
@@ -28,105 +26,28 @@ from server.gif_templates.analysis import (
     TemplateAnalysis,
     load_analysis,
 )
+from server.gif_templates.manifest import (
+    ANALYSIS_NAME,
+    MANIFEST_NAME,
+    PREVIEW_NAME,
+    SOURCE_NAME,
+    TemplateManifest,
+    TemplateNotFoundError,
+    TemplateUnavailableError,
+    is_template_id,
+    read_manifest,
+    validate_template_id,
+)
+from server.gif_templates.manifest import (  # the library's errors, importable from here too
+    InvalidTemplateIdError as InvalidTemplateIdError,
+)
+from server.gif_templates.manifest import TemplateError as TemplateError
 from server.gif_templates.media import read_animation, sha256_file
 from server.gif_templates.motion import MOTION_NAME, MotionError, load_motion
 from server.storage.atomic import clean_strays
 from server.types import Animation, MotionData, TemplateKind
 
-TEMPLATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_ID_RE = re.compile(TEMPLATE_ID_PATTERN)
-_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-SOURCE_NAME = "source.gif"
-MANIFEST_NAME = "manifest.json"
-ANALYSIS_NAME = "analysis.npz"
-PREVIEW_NAME = "preview.gif"
-
 _log = logging.getLogger(__name__)
-
-
-class TemplateError(Exception):
-    """Base of the template library's errors (messages are one line, for users)."""
-
-
-class InvalidTemplateIdError(TemplateError, ValueError):
-    pass
-
-
-class TemplateNotFoundError(TemplateError, KeyError):
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else "template not found"
-
-
-class TemplateUnavailableError(TemplateError):
-    pass
-
-
-def validate_template_id(value: str) -> str:
-    """Return ``value`` if it is a template id (lowercase, digits, '-', '_'; no paths)."""
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise InvalidTemplateIdError(
-            f"invalid template id {value!r}: 1-64 of a-z 0-9 - _, first a letter or digit"
-        )
-    return value
-
-
-class TemplateManifest(BaseModel):
-    """manifest.json. ``width`` .. ``face_count`` are computed from the source and its
-    analysis whenever the analysis is (re)built; the rest is written by people."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=TEMPLATE_ID_PATTERN)
-    kind: TemplateKind = Field(
-        default="swap", description="swap: faces re-rendered; motion: the selfie animated."
-    )
-    title: str = Field(min_length=1, max_length=120)
-    tags: list[str] = Field(default_factory=list)
-    source: str = Field(min_length=1, max_length=500, description="Origin and credit.")
-    license: str = Field(min_length=1, max_length=200)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    width: int = Field(default=0, ge=0)
-    height: int = Field(default=0, ge=0)
-    frame_count: int = Field(default=0, ge=0)
-    duration_ms: int = Field(default=0, ge=0)
-    face_count: int = Field(default=0, ge=0)
-
-    @field_validator("tags")
-    @classmethod
-    def _check_tags(cls, tags: list[str]) -> list[str]:
-        for tag in tags:
-            if not _TAG_RE.fullmatch(tag):
-                raise ValueError(f"invalid tag {tag!r}: 1-32 of a-z 0-9 - _")
-        return sorted(set(tags))
-
-    def with_analysis(self, analysis: TemplateAnalysis) -> TemplateManifest:
-        """This manifest with the computed fields taken from ``analysis``."""
-        return self.model_copy(
-            update={
-                "width": analysis.width,
-                "height": analysis.height,
-                "frame_count": analysis.frame_count,
-                "duration_ms": int(sum(analysis.durations_ms)),
-                "face_count": len(analysis.tracks),
-            }
-        )
-
-    def with_motion(self, motion: MotionData, width: int, height: int) -> TemplateManifest:
-        """This manifest with the computed fields of a motion template (``width`` and
-        ``height``: its preview's; renders take the portrait's size)."""
-        return self.model_copy(
-            update={
-                "width": width,
-                "height": height,
-                "frame_count": motion.frame_count,
-                "duration_ms": int(sum(motion.durations_ms)),
-                "face_count": 1,
-            }
-        )
-
-
-def read_manifest(folder: Path) -> TemplateManifest:
-    return TemplateManifest.model_validate_json((folder / MANIFEST_NAME).read_text("utf-8"))
 
 
 @dataclass
@@ -213,7 +134,7 @@ class TemplateCatalog:
         for folder in sorted(p for p in self.templates_dir.iterdir() if p.is_dir()):
             if folder.name.startswith("."):
                 continue  # staging folders of an import in progress
-            if not _ID_RE.fullmatch(folder.name):
+            if not is_template_id(folder.name):
                 log.warning("ignoring %s: not a valid template id", folder.name)
                 continue
             try:

@@ -39,7 +39,9 @@ from server.gif_templates.media import (
     sniff_format,
     write_gif,
 )
-from server.storage.atomic import atomic_write_bytes, scratch_dir_name
+from server.gif_templates.staging import TemplateExistsError as TemplateExistsError
+from server.gif_templates.staging import staged_template
+from server.storage.atomic import atomic_write_bytes
 from server.types import Animation
 
 MAX_SIDE = 480
@@ -50,10 +52,6 @@ PREVIEW_MAX_FPS = 10.0
 PREVIEW_TOLERANCE = 6  # see write_gif: a thumbnail can be a little lossier
 
 Progress = Callable[[float], None]
-
-
-class TemplateExistsError(TemplateError):
-    pass
 
 
 class NoFaceError(TemplateError):
@@ -139,21 +137,13 @@ def import_template(
     validate_template_id(manifest.id)
     if not path.is_file():
         raise TemplateError(f"no such file: {path}")
-    target = templates_dir / manifest.id
-    if target.exists() and not force:
-        raise TemplateExistsError(f"template {manifest.id!r} exists (use --force to replace it)")
-    templates_dir.mkdir(parents=True, exist_ok=True)
-    staging = templates_dir / scratch_dir_name("staging", manifest.id)
-    staging.mkdir(mode=0o755)
-    try:
+    with staged_template(templates_dir, manifest.id, force) as staging:
         kept = prepare_source(path, staging / SOURCE_NAME)
         try:
             template = build_template(staging, manifest, models, progress, not allow_no_face)
         except NoFaceError as exc:
             raise NoFaceError(f"{path.name}: {exc} (--allow-no-face keeps it anyway)") from None
-        move_into_place(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    target = templates_dir / manifest.id
     final = Template(
         template.manifest, template.analysis, target / SOURCE_NAME, target / PREVIEW_NAME
     )
@@ -184,16 +174,6 @@ def _id_from_name(stem: str) -> str:
     cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in stem)
     cleaned = cleaned.lower().strip("-_")[:64] or "template"
     return validate_template_id(cleaned)
-
-
-def move_into_place(staging: Path, target: Path) -> None:
-    if target.exists():
-        trash = target.with_name(scratch_dir_name("trash", target.name))
-        target.rename(trash)
-        staging.rename(target)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        staging.rename(target)
 
 
 def _write_text(path: Path, text: str) -> None:

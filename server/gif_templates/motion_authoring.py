@@ -24,14 +24,8 @@ from server.gif_templates.catalog import (
     MotionTemplate,
     TemplateManifest,
     load_motion_template,
-    validate_template_id,
 )
-from server.gif_templates.library import (
-    TemplateExistsError,
-    move_into_place,
-    prepare_source,
-    write_preview,
-)
+from server.gif_templates.library import prepare_source, write_preview
 from server.gif_templates.media import read_animation
 from server.gif_templates.motion import (
     ANCHORS,
@@ -42,7 +36,8 @@ from server.gif_templates.motion import (
     save_motion,
 )
 from server.gif_templates.retarget import animate_portrait
-from server.storage.atomic import atomic_write_bytes, scratch_dir_name
+from server.gif_templates.staging import staged_template
+from server.storage.atomic import atomic_write_bytes
 from server.types import Animation, Frame, Landmarks68, MotionData
 
 MIN_COVERAGE = 0.5  # the face must be found in at least half the frames
@@ -183,14 +178,7 @@ def add_motion_template(
     """Store ``motion`` as motion template ``manifest.id`` (motion.npz, preview.gif,
     manifest.json, and a copy of each ``notices`` file: licence texts that must travel
     with the motion), built in a staging folder and then moved into place."""
-    validate_template_id(manifest.id)
-    target = templates_dir / manifest.id
-    if target.exists() and not force:
-        raise TemplateExistsError(f"template {manifest.id!r} exists (use --force to replace it)")
-    templates_dir.mkdir(parents=True, exist_ok=True)
-    staging = templates_dir / scratch_dir_name("staging", manifest.id)
-    staging.mkdir(mode=0o755)
-    try:
+    with staged_template(templates_dir, manifest.id, force) as staging:
         save_motion(motion, staging / MOTION_NAME)
         for notice in notices:
             if notice.name in (MOTION_NAME, PREVIEW_NAME, MANIFEST_NAME):
@@ -202,10 +190,7 @@ def add_motion_template(
         final = manifest.model_copy(update={"kind": "motion"}).with_motion(motion, width, height)
         text = final.model_dump_json(indent=2) + "\n"
         atomic_write_bytes(staging / MANIFEST_NAME, text.encode("utf-8"))
-        move_into_place(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return load_motion_template(target, final)
+    return load_motion_template(templates_dir / manifest.id, final)
 
 
 def read_liveportrait_npz(path: Path) -> MotionData:

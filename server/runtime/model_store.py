@@ -260,7 +260,7 @@ class ModelStore:
         try:
             status.warmup_ms = round(warm_up(session, entry), 2)
         except Exception as error:
-            raise _Unavailable(f"warm-up failed: {_one_line(error)}") from error
+            raise _Unavailable(f"warm-up failed: {one_line(error)}") from error
         return session
 
     def _create(
@@ -270,7 +270,7 @@ class ModelStore:
         try:
             return self._factory(path, plan.providers, self._config), plan, None
         except Exception as error:  # onnxruntime raises many unrelated types
-            failure = _one_line(error)
+            failure = one_line(error)
             if plan.required is not None or plan.providers == (CPU,):
                 raise _Unavailable(f"session creation failed: {failure}") from error
         cpu_plan = ProviderPlan((CPU,), None, plan.preference)
@@ -279,9 +279,10 @@ class ModelStore:
         try:
             return self._factory(path, cpu_plan.providers, self._config), cpu_plan, warning
         except Exception as error:
-            raise _Unavailable(f"session creation failed: {_one_line(error)}") from error
+            raise _Unavailable(f"session creation failed: {one_line(error)}") from error
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An error as ``Type: first line of its message`` (for status reasons)."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"
