@@ -1,0 +1,97 @@
+"""Hostile inputs checked over HTTP that the decoder-level tests cover only below the
+API: the decode budget refuses before any pixel is decoded, unusual pixel modes get a
+clean answer, and a result file that vanished is a clean JSON 409 (its render is
+"not ready"), while an identical request renders anew instead of reusing it."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from tests.api.conftest import TEMPLATE_ID, AppFactory, fake_app, upload
+from tests.api.test_renders import new_identity, poll, post_render
+
+
+def noise(width: int, height: int) -> np.ndarray:
+    return np.random.default_rng(3).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def pil_bytes(image: Image.Image, fmt: str, **save: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **save)
+    return out.getvalue()
+
+
+def grey16() -> bytes:
+    values = np.random.default_rng(4).integers(0, 65536, (96, 96), dtype=np.uint16)
+    return pil_bytes(Image.fromarray(values), "PNG")
+
+
+def palette_with_transparency() -> bytes:
+    image = Image.fromarray(noise(96, 96)).convert("P", palette=Image.Palette.ADAPTIVE)
+    return pil_bytes(image, "PNG", transparency=0)
+
+
+def test_decode_budget_is_413_before_any_pixel_is_decoded(
+    make_app: AppFactory, face_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = fake_app(make_app, max_decode_bytes=2**20).test_client()
+    loads: list[str] = []
+    original = ImageFile.ImageFile.load
+
+    def counting_load(self: ImageFile.ImageFile) -> Any:
+        loads.append(str(self.format))
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    big = pil_bytes(Image.fromarray(noise(1024, 768)), "PNG")  # 3 MiB as RGBX > 1 MiB
+    response = upload(client, big)
+    assert response.status_code == 413, response.json
+    assert response.json["error"]["code"] == "too_large"
+    assert "needs" in response.json["error"]["message"]
+    assert loads == []  # refused from the header alone
+    assert upload(client, face_jpeg).status_code == 201  # 1 MiB is enough for a JPEG draft
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        grey16(),
+        pil_bytes(Image.fromarray(noise(96, 96)).convert("CMYK"), "JPEG"),
+        palette_with_transparency(),
+        pil_bytes(Image.fromarray(noise(96, 96)).convert("LA"), "PNG"),
+    ],
+    ids=["16-bit grey", "CMYK JPEG", "palette with transparency", "grey with alpha"],
+)
+def test_unusual_pixel_modes_get_a_clean_answer(client: Any, data: bytes) -> None:
+    """Decoded to 8-bit BGR before any face code; a picture without a face is a 422."""
+    response = upload(client, data)
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "no_face"
+
+
+def test_a_vanished_result_is_json_409_and_not_reused(
+    make_app: AppFactory, face_jpeg: bytes, tmp_path: Path
+) -> None:
+    client = fake_app(make_app).test_client()
+    ident = new_identity(client, face_jpeg)
+    done = poll(
+        client, post_render(client, identity_id=ident, template_id=TEMPLATE_ID).json["status_url"]
+    )
+    assert done["status"] == "done"
+    for result in (tmp_path / "data" / "renders").rglob("result.*"):
+        result.unlink()
+    response = client.get(done["result_url"])
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["code"] == "render_not_ready"
+    again = post_render(client, identity_id=ident, template_id=TEMPLATE_ID)
+    assert again.status_code == 202, again.json  # rendered anew, the gone file not reused
+    assert again.json["id"] != done["id"]
+    final = poll(client, again.json["status_url"])
+    with client.get(final["result_url"]) as fetched:
+        assert fetched.status_code == 200, fetched.json
