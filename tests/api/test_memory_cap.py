@@ -18,6 +18,10 @@ from PIL import Image
 
 from server.vision import image_io
 from server.worker_memory import DEFAULT_MB, ENV_VAR, memory_cap_mb
+from tests.api.conftest import TEMPLATE_ID, AppFactory, fake_app
+from tests.api.test_renders import new_identity as api_identity
+from tests.api.test_renders import poll, post_render
+from tests.jobs.fakes import ScriptedRenderer
 from tools.loadtest import licence_clean_faces
 from tools.reliability.service import REPO, Service, multipart, new_device, request
 
@@ -66,6 +70,28 @@ def test_decoder_lets_memory_error_through(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(image_io.ImageFile.ImageFile, "load", no_memory)
     with pytest.raises(MemoryError):
         image_io.decode_upload(data, 10**6, 10**6)
+
+
+def test_a_render_out_of_memory_fails_with_a_reason_and_the_next_one_runs(
+    make_app: AppFactory, face_jpeg: bytes
+) -> None:
+    renderer = ScriptedRenderer()
+    client = fake_app(make_app, renderer=renderer).test_client()
+    ident = api_identity(client, face_jpeg)
+
+    def no_memory(progress: object, cancelled: object) -> None:
+        raise MemoryError
+
+    renderer.behaviour = no_memory
+    first = post_render(client, identity_id=ident, template_id=TEMPLATE_ID, format="gif").json
+    failed = poll(client, first["status_url"])
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] in ("render_failed", "out_of_memory")
+    assert failed["error"]["message"]
+
+    renderer.behaviour = lambda progress, cancelled: None
+    second = post_render(client, identity_id=ident, template_id=TEMPLATE_ID, format="webp").json
+    assert poll(client, second["status_url"])["status"] == "done"
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
