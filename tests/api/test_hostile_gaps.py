@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFile
+from PIL import EpsImagePlugin, Image, ImageFile
 
 from tests.api.conftest import TEMPLATE_ID, AppFactory, fake_app, upload
 from tests.api.test_renders import new_identity, poll, post_render
@@ -95,3 +95,30 @@ def test_a_vanished_result_is_json_409_and_not_reused(
     final = poll(client, again.json["status_url"])
     with client.get(final["result_url"]) as fetched:
         assert fetched.status_code == 200, fetched.json
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n%%EOF\n"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect/></svg>'
+PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.mark.parametrize("data", [EPS, SVG, PDF], ids=["EPS", "SVG", "PDF"])
+def test_documents_never_reach_a_renderer(
+    client: Any, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named and typed as a JPEG, refused from the bytes: Ghostscript is never run."""
+    calls: list[object] = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: calls.append(a))
+    response = upload(client, (data, "selfie.jpg", "image/jpeg"))
+    assert response.status_code == 415, response.json
+    assert response.json["error"]["code"] == "unsupported_type"
+    assert calls == []
+
+
+def test_upload_names_are_never_paths(client: Any, face_jpeg: bytes, tmp_path: Path) -> None:
+    names = ["../../escaped.jpg", "/tmp/escaped-abs.jpg", "..\\..\\escaped-win.jpg"]
+    response = upload(client, *[(face_jpeg, name, "image/jpeg") for name in names])
+    assert response.status_code == 201, response.json
+    assert not [p for p in tmp_path.rglob("*escaped*")]
+    assert not Path("/tmp/escaped-abs.jpg").exists()
+    assert "escaped" not in response.get_data(as_text=True)
