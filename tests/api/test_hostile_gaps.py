@@ -1,7 +1,9 @@
-"""Hostile inputs checked over HTTP that the decoder-level tests cover only below the
-API: the decode budget refuses before any pixel is decoded, unusual pixel modes get a
-clean answer, and a result file that vanished is a clean JSON 409 (its render is
-"not ready"), while an identical request renders anew instead of reusing it."""
+"""Hostile inputs checked over HTTP that other tests cover only below the API or only by
+status: an oversize body is refused before it is read (declared or chunked), the decode
+budget refuses before any pixel is decoded, documents never reach a renderer, upload
+names are never paths, unusual pixel modes get a clean answer, and a result file that
+vanished is a clean JSON 409 (its render is "not ready") while an identical request
+renders anew instead of reusing it."""
 
 from __future__ import annotations
 
@@ -122,3 +124,52 @@ def test_upload_names_are_never_paths(client: Any, face_jpeg: bytes, tmp_path: P
     assert not [p for p in tmp_path.rglob("*escaped*")]
     assert not Path("/tmp/escaped-abs.jpg").exists()
     assert "escaped" not in response.get_data(as_text=True)
+
+
+class CountingStream(io.RawIOBase):
+    """A body of ``size`` bytes that records how many the server read."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.pos, self.served = size, 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:  # the test client measures the stream by seeking
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.pos = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos += offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = max(0, min(len(buffer), self.size - self.pos))
+        buffer[:n] = b"x" * n
+        self.pos += n
+        self.served += n
+        return n
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["Content-Length", "chunked"])
+def test_an_oversize_body_is_refused_before_it_is_read(make_app: AppFactory, chunked: bool) -> None:
+    app = fake_app(make_app, max_upload_bytes=64 * 1024, max_selfies=1)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    stream = CountingStream(50 * 2**20)
+    environ: dict[str, Any] = {"wsgi.input_terminated": True} if chunked else {}
+    headers = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(stream.size)}
+    response = app.test_client().post(
+        "/v1/identities",
+        input_stream=stream,
+        content_type="multipart/form-data; boundary=b",
+        headers=headers,
+        environ_overrides=environ,
+    )
+    assert response.status_code == 413, response.json
+    assert response.json["error"]["code"] == "too_large"
+    assert stream.served <= limit + 64 * 1024  # of 50 MiB: at most one read past the limit
+    if not chunked:
+        assert stream.served == 0  # the declared length alone refuses it
