@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 
 from server.settings import load_settings
+from server.worker_memory import memory_cap_mb
 
 _settings = load_settings()
+# Per-worker data ceiling (RLIMIT_DATA) in MiB, 0 for none: see server/worker_memory.py.
+_worker_memory_mb = memory_cap_mb(os.environ)
 
 bind = f"{_settings.host}:{_settings.port}"
 
@@ -44,9 +47,15 @@ limit_request_field_size = 8190
 
 
 def post_fork(server: object, worker: object) -> None:
-    """gunicorn's own error pages in the API's JSON error shape."""
+    """Cap the worker's memory before it loads anything, and make gunicorn's own error
+    pages use the API's JSON error shape."""
     from server.gunicorn_errors import install
+    from server.worker_memory import apply_memory_cap
 
+    limit = apply_memory_cap(_worker_memory_mb)
+    log = getattr(worker, "log", None)
+    if limit is not None and log is not None:
+        log.info("memory cap: %d MiB of data (RLIMIT_DATA)", limit >> 20)
     install()
 
 

@@ -73,7 +73,8 @@ class Tally:
 
 
 def single_face_templates(service: Service) -> list[str]:
-    _, listing = get_json(service.url("/v1/templates?limit=100"))
+    """Swap templates with one face (motion ones need the neural motion engine)."""
+    _, listing = get_json(service.url("/v1/templates?limit=100&kind=swap"))
     ids = [str(t["id"]) for t in listing["items"]]  # type: ignore[attr-defined]
     return [t for t in ids if get_json(service.url(f"/v1/templates/{t}"))[1]["faces"]["count"] == 1]  # type: ignore[index]
 

@@ -40,6 +40,7 @@ _SERVICE_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
     (StorageUnavailable, 503),
 )
 _RETRY_STORAGE_S = 30
+_RETRY_MEMORY_S = 10
 _IMAGE_STATUS = {
     "bad_image": 400,
     "too_large": 413,
@@ -134,6 +135,17 @@ def _http_error(exc: HTTPException) -> Response:
     return error_response(status, code, exc.description or exc.name, headers)
 
 
+def _out_of_memory(exc: MemoryError) -> Response:
+    """An allocation over the worker's memory cap: the request fails, the worker lives."""
+    log.error("out of memory in a request; its allocations are released")
+    return error_response(
+        503,
+        "out_of_memory",
+        "no memory left for this request; try again later or send a smaller file",
+        {"Retry-After": str(_RETRY_MEMORY_S)},
+    )
+
+
 def _unexpected(exc: Exception) -> Response:
     log.exception("unhandled error: %s", type(exc).__name__)
     return error_response(500, "internal", "internal server error")
@@ -154,5 +166,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OSError, _os_error)
+    app.register_error_handler(MemoryError, _out_of_memory)
     app.register_error_handler(Exception, _unexpected)
     app.after_request(_security_headers)

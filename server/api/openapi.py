@@ -63,7 +63,7 @@ OPERATIONS: tuple[Op, ...] = (
         "no selfie can be the face texture",
         {201: s.IdentityOut},
         body="multipart/form-data",
-        errors=(400, 413, 415, 422),
+        errors=(400, 413, 415, 422, 503, 507),
     ),
     Op(
         "get",

@@ -118,6 +118,8 @@ def open_upload(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
         image = Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[kind]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError("too_large", "image has too many pixels") from None
+    except MemoryError:  # over the process's memory cap: not the file's fault
+        raise
     except Exception as exc:  # Pillow raises many types for bad headers
         raise ImageError("bad_image", f"cannot read {kind} image header") from exc
     width, height = image.size
@@ -136,7 +138,6 @@ def decode_image(
     """Decode an image opened by :func:`open_upload` to an upright BGR uint8 frame."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # a global someone flipped: never serve partial data
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
-    orientation = _orientation(image)
     if max_side is not None and image.format == "JPEG":
         image.draft(None, _fit(image.size, max_side))  # DCT-scaled decode, >= the target
     _check_buffer(image, max_decode_bytes)
@@ -145,13 +146,20 @@ def decode_image(
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError("too_large", "image has too many pixels") from None
+    except MemoryError:
+        raise
     except Exception as exc:  # truncated or corrupt data: OSError, SyntaxError, ValueError...
         raise ImageError("bad_image", "image data is corrupt or truncated") from exc
+    # Read only now: Pillow loads a whole PNG to look for an eXIf chunk after the pixels,
+    # which before the buffer check would decode an image the budget refuses.
+    orientation = _orientation(image)
     try:
         small = _shrink(image, max_side)
         if orientation in _ORIENTATION:
             small = small.transpose(_ORIENTATION[orientation])
         rgb = _to_rgb(small)
+    except MemoryError:
+        raise
     except Exception as exc:
         raise ImageError("bad_image", f"cannot convert {image.mode} image to RGB") from exc
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])

@@ -23,6 +23,8 @@ SUITE = [
     "tests/api/test_fuzz.py",
     "tests/vision/test_fuzz_decoders.py",
     "tests/gif_templates/test_hostile_media.py",
+    "tests/api/test_hostile_gaps.py",
+    "tests/api/test_memory_cap.py",
 ]
 
 
