@@ -18,14 +18,14 @@ Per frame, for a template face with landmarks T:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from server.engines.base import SwapResult
-from server.gif_templates.occluders import occluder_for_render
+from server.gif_templates.occluders import OCCLUDER, occluder_for_render
 from server.types import Frame, IdentityData
 from server.vision import (
     color,
@@ -39,6 +39,7 @@ from server.vision import (
     shape,
     sharpen,
     symmetry,
+    track_check,
 )
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
@@ -71,6 +72,7 @@ class ClassicOptions:
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
+    check_track: bool = True  # landmarks out of step with the image's motion repaired
     template_mouth: bool = True  # the mouth's shape from the template (not a smile's)
     # the lips' texture from the template, colour-matched: "open" only where the
     # selfie's lips are apart (its teeth or tongue would show), or always / never
@@ -109,6 +111,8 @@ class TrackPlan:
     blur: NDArray[np.float32]  # (N,) extra blur per frame, output px (motion-blurred frames)
     lid_gaps: NDArray[np.float64]  # (N, 4) identity offset gap per lid pair, canonical y
     occluder: NDArray[np.float32] | None = None  # (N, h, w) template occluders, canonical crop
+    # landmarks that replace the track's on frames found out of step with the image
+    repaired: dict[int, NDArray[np.float32]] = field(default_factory=dict)
 
 
 class ClassicEngine:
@@ -149,6 +153,10 @@ class ClassicEngine:
         from the 68 points alone and ignores ``landmarks5``); ``features``: the
         template's precomputed per-frame face statistics (see
         :mod:`server.gif_templates.features`), computed here when missing."""
+        feats = dict(features) if features is not None else {}
+        repaired: dict[int, NDArray[np.float32]] = {}
+        if self.options.check_track:
+            landmarks, repaired = _checked_track(frames, landmarks, feats)
         present = [i for i in range(len(landmarks)) if not np.isnan(landmarks[i, 0, 0])]
         ref, to_canon = _reference_shape(landmarks, present)
         selfie = face.points[:68].astype(np.float64)
@@ -166,7 +174,6 @@ class ClassicEngine:
         delta *= self.options.shape_strength
         topo = _open_features(ref)
         tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
-        feats = features if features is not None else {}
         stats = feats.get("colour_stats")
         if stats is None or stats.shape != (len(landmarks), 2, 3):
             stats = np.full((len(landmarks), 2, 3), np.nan, np.float32)
@@ -190,7 +197,9 @@ class ClassicEngine:
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
-        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder)
+        return TrackPlan(
+            delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder, repaired
+        )
 
     def _light_gain(
         self, colour: NDArray[np.float32], face: ClassicFace, present: list[int]
@@ -225,6 +234,7 @@ class ClassicEngine:
         where pixels may have changed, or None when nothing was done."""
         if index not in plan.to_frame or np.isnan(plan.colour[index, 0, 0]):
             return None
+        lm = plan.repaired.get(index, lm)
         delta = (
             _with_lid_gaps(plan.delta, plan.lid_gaps[index])
             if self.options.follow_blinks
@@ -324,6 +334,44 @@ class ClassicEngine:
         if plan.occluder is not None:  # the template's glasses stay in front
             alpha *= 1.0 - glasses.mask_in_box(plan.occluder[index], target, box)
         return rgb, alpha
+
+
+def _checked_track(
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+    feats: dict[str, NDArray[np.floating]],
+) -> tuple[NDArray[np.float32], dict[int, NDArray[np.float32]]]:
+    """The track with frames out of step with the image's motion repaired (see
+    :mod:`server.vision.track_check`) or, where they cannot be, left out; the stored
+    per-frame statistics of those frames are dropped from ``feats`` (in place) so they
+    are measured again on the repaired landmarks."""
+    repaired, lost = track_check.repair_track(frames, landmarks)
+    if not repaired and not lost:
+        return landmarks, repaired
+    fixed = np.array(landmarks, np.float32, copy=True)
+    for i, lm in repaired.items():
+        fixed[i] = lm
+    fixed[lost] = np.nan
+    for key in ("colour_stats", "detail"):
+        if key in feats and len(feats[key]) == len(fixed):
+            values = np.array(feats[key], copy=True)
+            for i in (*repaired, *lost):
+                values[i] = _measured(key, frames[i], fixed[i])
+            feats[key] = values
+    if OCCLUDER in feats and len(feats[OCCLUDER]) == len(fixed):
+        masks_ = np.array(feats[OCCLUDER], np.float32, copy=True)
+        for i, lm in repaired.items():
+            masks_[i] = glasses.recentred(masks_[i], landmarks[i], lm)
+        feats[OCCLUDER] = masks_
+    return fixed, repaired
+
+
+def _measured(key: str, frame: Frame, lm: NDArray[np.float32]) -> NDArray[np.float32] | float:
+    if np.isnan(lm[0, 0]):
+        return np.nan
+    if key == "detail":
+        return detail.face_detail(frame, lm)
+    return masks.face_colour_stats(frame, lm)
 
 
 def _skin_weight(
