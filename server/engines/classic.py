@@ -44,7 +44,7 @@ from server.vision import (
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
-ENGINE_VERSION = 4  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 5  # bump when output changes, so identical requests are not reused
 N_INNER = 68 + 8  # landmarks + forehead row
 _OUTLINE = np.concatenate([np.arange(0, 17), np.arange(75, 67, -1)])  # jaw, forehead back
 _LIP_PAIRS = {60: 48, 61: 50, 62: 51, 63: 52, 64: 54, 65: 56, 66: 57, 67: 58}
