@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.engines import small_faces
 from server.engines.base import SwapResult
 from server.gif_templates.occluders import OCCLUDER, occluder_for_render
 from server.types import Frame, IdentityData
@@ -73,6 +74,7 @@ class ClassicOptions:
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
     check_track: bool = True  # landmarks out of step with the image's motion repaired
+    enlarge_small: bool = True  # swap faces under small_faces.MIN_IOD px at a larger scale
     template_mouth: bool = True  # the mouth's shape from the template (not a smile's)
     # the lips' texture from the template, colour-matched: "open" only where the
     # selfie's lips are apart (its teeth or tongue would show), or always / never
@@ -232,9 +234,17 @@ class ClassicEngine:
     ) -> SwapResult | None:
         """Swap the face with template landmarks ``lm`` in ``frame`` (in place); returns
         where pixels may have changed, or None when nothing was done."""
+        lm = plan.repaired.get(index, lm)
+        k = small_faces.scale_for(lm) if self.options.enlarge_small else 1.0
+        if k > 1.0 and index in plan.to_frame:
+            return small_faces.swap_enlarged(self._swap, frame, index, lm, face, plan, k)
+        return self._swap(frame, index, lm, face, plan)
+
+    def _swap(
+        self, frame: Frame, index: int, lm: NDArray[np.float32], face: ClassicFace, plan: TrackPlan
+    ) -> SwapResult | None:
         if index not in plan.to_frame or np.isnan(plan.colour[index, 0, 0]):
             return None
-        lm = plan.repaired.get(index, lm)
         delta = (
             _with_lid_gaps(plan.delta, plan.lid_gaps[index])
             if self.options.follow_blinks
@@ -452,6 +462,8 @@ def _match_detail(
     for i in present:
         sigma = detail.sigma_for(curve, float(detail_per_frame[i]))
         per_frame[i] = np.sqrt(max(0.0, sigma**2 - base**2))
+    share = small_faces.detail_share(iod)  # small faces: the blur would merge the eyes
+    base, per_frame = base * share, per_frame * share
     per_frame = np.convolve(per_frame, np.ones(3) / 3, mode="same").astype(np.float32)
     if base <= 0:
         if not restore:
