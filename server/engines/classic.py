@@ -127,10 +127,12 @@ class ClassicEngine:
     def prepare_identity(self, identity: IdentityData) -> ClassicFace:
         tex = glasses.remove_glasses(identity.texture, identity.landmarks)
         lm = identity.landmarks
-        if self.options.complete_turned:
-            tex, lm = symmetry.complete_far_side(tex, lm)
+        # Light first, on the face as taken: completing a turned face copies the near
+        # side's shadows onto the far side, beside the original nose's lit side.
         if self.options.even_light > 0:
             tex = relight.even_light(tex, lm, self.options.even_light)
+        if self.options.complete_turned:
+            tex, lm = symmetry.complete_far_side(tex, lm)
         upright = _uncross(lm.astype(np.float64), np.array([0.0, 1.0]))
         pts = shape.with_forehead(upright.astype(np.float32))
         iod = shape.interocular(lm)
