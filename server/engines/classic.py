@@ -79,6 +79,7 @@ class ClassicOptions:
     # the lips' texture from the template, colour-matched: "open" only where the
     # selfie's lips are apart (its teeth or tongue would show), or always / never
     template_lips: str = "open"
+    tame_lips: bool = True  # lips standing out far more than the template's toned down
     even_light: float = 1.0  # how much of the selfie's own side lighting to take out
     skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
     restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
@@ -330,13 +331,18 @@ class ClassicEngine:
                 lab[:, :, 0] += o.shading * color.shading_difference(
                     under, lab[:, :, 0], alpha, o.shading_scale * iod
                 )
+        template_lips = o.template_lips == "always" or (
+            o.template_lips == "open" and face.mouth_open
+        )
+        mouth = face_parts.mouth_mask(box, target, iod)
+        if o.tame_lips and not template_lips:
+            lab = face_parts.tamed_lips(lab, under, mouth, alpha)
         rgb = color.lab_to_bgr(lab)
         if plan.blur[index] > 0.3:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
         # Keep the template's mouth interior (and eyes, if chosen).
         height = shape.face_height(lm)
-        if o.template_lips == "always" or (o.template_lips == "open" and face.mouth_open):
-            mouth = face_parts.mouth_mask(box, target, iod)
+        if template_lips:
             rgb = face_parts.with_template_mouth(rgb, under, mouth, alpha)
         if o.keep_mouth:
             alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)

@@ -7,8 +7,10 @@ contrast template face asks for a blur of a pixel or more: enough to merge the
 selfie's lashes, iris, lids and brows into dark blobs where the eyes should be (s18,
 an inter-ocular distance of 28 px: eyes legible without the blur, blobs with it).
 :func:`detail_share` fades that blur out below ``DETAIL_FULL_IOD`` (to none at
-``DETAIL_NONE_IOD``): at s18's size a third of it is kept, which leaves the eyes
-legible and the face still near the template's softness.
+``DETAIL_NONE_IOD``). Kept at a third at s18's size, the eyes were legible but the
+sharper face flickered (flicker 1.15-1.27 against the template's, bar 1.1) once the
+colour transfer's lightness gain was capped (which had darkened the eyes into the
+blobs in the first place); the fade now starts at 32 px, so s18 keeps five sixths.
 
 Scale. Below ``MIN_IOD`` px the mesh's triangles and the masks' feathers are smaller
 than a pixel. Such a face is swapped in an enlarged copy of its neighbourhood and
@@ -35,8 +37,8 @@ if TYPE_CHECKING:
     from server.engines.classic import TrackPlan
 
 MIN_IOD = 24.0  # faces with a smaller inter-ocular distance are swapped enlarged
-DETAIL_NONE_IOD = 16.0  # no detail-matching blur at or below this inter-ocular distance
-DETAIL_FULL_IOD = 48.0  # all of it from this one
+DETAIL_NONE_IOD = 8.0  # no detail-matching blur at or below this inter-ocular distance
+DETAIL_FULL_IOD = 32.0  # all of it from this one
 MARGIN = 0.7  # neighbourhood around the landmarks, share of the face height
 
 Swap = Callable[[Frame, int, NDArray[np.float32], Any, Any], SwapResult | None]

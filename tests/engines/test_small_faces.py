@@ -25,9 +25,9 @@ from tools.artefacts import measure
 
 
 def test_detail_share_fades_with_face_size() -> None:
-    assert small_faces.detail_share(14.0) == 0.0
-    assert small_faces.detail_share(32.0) == pytest.approx(0.5)
-    assert small_faces.detail_share(60.0) == 1.0
+    assert small_faces.detail_share(6.0) == 0.0
+    assert small_faces.detail_share(20.0) == pytest.approx(0.5)
+    assert small_faces.detail_share(40.0) == 1.0
     small = np.zeros((68, 2), np.float32)
     small[36:42], small[42:48] = (100.0, 100.0), (112.0, 100.0)
     assert small_faces.scale_for(small) == pytest.approx(2.0)
