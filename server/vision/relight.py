@@ -46,7 +46,7 @@ def turn_fade(lm: NDArray[np.floating]) -> float:
     return float(np.clip((YAW_NONE - yaw) / (YAW_NONE - YAW_FULL), 0.0, 1.0))
 
 
-def mirrored(image: NDArray[np.generic], lm: NDArray[np.floating]) -> NDArray[np.generic]:
+def mirrored(image: NDArray[np.float32], lm: NDArray[np.floating]) -> NDArray[np.float32]:
     """The face's mirror image, each point of it carried onto its partner on the other
     side (dlib's left/right correspondence, a mesh warp): on a turned face the far
     cheek meets the near one, however unequal their widths."""
@@ -56,7 +56,7 @@ def mirrored(image: NDArray[np.generic], lm: NDArray[np.floating]) -> NDArray[np
     h, w = image.shape[:2]
     flipped = cv2.warpAffine(image, flip, (w, h), borderMode=cv2.BORDER_REFLECT)
     partner = p[shape.MIRROR] * np.array([-1.0, 1.0]) + np.array([2 * mid, 0.0])
-    return warp_points(np.asarray(flipped), partner, p)
+    return warp_points(np.asarray(flipped, np.float32), partner, p)
 
 
 def side_light(image: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
