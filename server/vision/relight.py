@@ -27,6 +27,10 @@ from server.vision.warp import warp_points
 SCALE = 0.08  # smoothing of the left-right difference, share of the inter-ocular distance
 PASSES = 2
 YAW_FULL, YAW_NONE = 30.0, 45.0  # head turn (degrees): full correction, none
+# Below this turn (degrees) the mirror is a plain reflection about the nose line, each
+# half stretched to the other's width (smooth; what the correction was measured with on
+# frontal faces); from it, a mesh warp that follows the landmarks (see :func:`mirrored`).
+MESH_FROM = 12.0
 MAX_GAIN = 2.5  # the most a side is brightened (or 1/this darkened)
 
 
@@ -44,6 +48,20 @@ def turn_fade(lm: NDArray[np.floating]) -> float:
     the far cheek is a sliver whose mirror partner says little."""
     yaw = abs(pose.yaw_degrees(pose.fit(lm)))
     return float(np.clip((YAW_NONE - yaw) / (YAW_NONE - YAW_FULL), 0.0, 1.0))
+
+
+def mirror_maps(
+    size: tuple[int, int], lm: NDArray[np.floating]
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """remap() maps of an upright face's mirror image about its nose line, each side
+    stretched to the other's width (a slightly turned face has unequal halves)."""
+    mid, left, right = _halves(lm)
+    h, w = size
+    x = np.arange(w, dtype=np.float64)
+    mx = np.where(x < mid, mid + (mid - x) * right / left, mid - (x - mid) * left / right)
+    map_x = np.broadcast_to(mx.astype(np.float32), (h, w)).copy()
+    map_y = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (h, w)).copy()
+    return map_x, map_y
 
 
 def mirrored(image: NDArray[np.float32], lm: NDArray[np.floating]) -> NDArray[np.float32]:
@@ -72,7 +90,11 @@ def side_light(image: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     log = np.log(cv2.GaussianBlur(grey, (0, 0), 0.03 * iod) + 4.0)
     skin = hull_mask(size, pts[:27]).astype(np.float32) * (1.0 - feature_mask(size, pts))
-    other = np.asarray(mirrored(np.stack([log, skin], axis=-1), pts), np.float32)
+    both = np.stack([log, skin], axis=-1)
+    if abs(pose.yaw_degrees(pose.fit(pts))) < MESH_FROM:
+        other = np.asarray(cv2.remap(both, *mirror_maps(size, pts), cv2.INTER_LINEAR), np.float32)
+    else:
+        other = np.asarray(mirrored(both, pts), np.float32)
     weight = skin * other[:, :, 1]
     bound = float(np.log(1.0 / 0.3))  # a strand of hair or a shadowless mole is not light
     raw = np.clip(log - other[:, :, 0], -bound, bound) * weight
