@@ -13,6 +13,10 @@ Per frame, for a template face with landmarks T:
 3. the selfie texture is warped onto the target mesh (forehead included), colour-
    matched to the template face (statistics smoothed over ~9 frames), and blended
    with a feathered mask; the template's mouth interior is kept where it opens.
+
+Before planning, the track's landmarks are checked against the picture's own motion
+(:mod:`server.vision.track_check`): frames where dlib placed a face beside the head
+get landmarks carried from their neighbours.
 """
 
 from __future__ import annotations
