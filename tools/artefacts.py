@@ -10,8 +10,9 @@ its mouth):
                template's is (inner-lip gap over mouth width above ``MOUTH_OPEN``);
 - mouth_corr:  correlation of the two mouth openings over the clip (NaN when either
                does not move);
-- eye_light:   mean lightness around the eyes, output over template, median (a dark
-               blob for an eye reads well below 1);
+- eye_light:   mean lightness around the eyes, output over template, median;
+- eye_detail:  fine detail around the eyes, output over template, median (eyes
+               smeared into dark blobs read well below 1);
 - bridge:      horizontal-edge energy on the nose bridge between the eyes, output over
                template, median (on a template with glasses: below 1 where the frame's
                bridge was erased).
@@ -43,6 +44,7 @@ class Artefacts:
     mouth_agree: float
     mouth_corr: float
     eye_light: float
+    eye_detail: float
     bridge: float
 
 
@@ -53,13 +55,15 @@ def measure(
     output_lm: Sequence[Points | None],
 ) -> Artefacts:
     """The measures over a clip; landmarks are (68, 2) per frame, None where no face."""
-    detail, eyes, bridge, t_open, o_open = [], [], [], [], []
+    detail, eyes, eye_detail, bridge, t_open, o_open = [], [], [], [], [], []
     for t, o, tl, ol in zip(template, output, template_lm, output_lm, strict=True):
         if tl is None:
             continue
         gt, go = _gray(t), _gray(o)
         detail.append(_ratio(_detail(go, tl), _detail(gt, tl)))
-        eyes.append(_ratio(_eye_light(go, tl), _eye_light(gt, tl)))
+        region = _eye_region(gt.shape[:2], tl)
+        eyes.append(_ratio(float(go[region].mean()), float(gt[region].mean())))
+        eye_detail.append(_ratio(detail_energy(go, region), detail_energy(gt, region)))
         bridge.append(_ratio(_bridge_edges(go, tl), _bridge_edges(gt, tl)))
         if ol is not None:
             t_open.append(shape.mouth_openness(np.asarray(tl, np.float32)))
@@ -69,6 +73,7 @@ def measure(
         mouth_agree=_agreement(t_open, o_open),
         mouth_corr=_correlation(t_open, o_open),
         eye_light=_median(eyes),
+        eye_detail=_median(eye_detail),
         bridge=_median(bridge),
     )
 
@@ -81,14 +86,13 @@ def _detail(gray: NDArray[np.float32], lm: Points) -> float:
     return detail_energy(gray, hull_mask(gray.shape[:2], lm))
 
 
-def _eye_light(gray: NDArray[np.float32], lm: Points) -> float:
-    mask = np.zeros(gray.shape[:2], np.uint8)
+def _eye_region(size: tuple[int, int], lm: Points) -> NDArray[np.bool_]:
+    mask = np.zeros(size, np.uint8)
     r = max(1, int(round(EYE_MARGIN * shape.interocular(np.asarray(lm, np.float32)))))
     for eye in (shape.EYE_L, shape.EYE_R):
         pts = np.round(np.asarray(lm)[eye]).astype(np.int32)
         cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1)
-    mask = np.asarray(cv2.dilate(mask, np.ones((2 * r + 1, 2 * r + 1), np.uint8)), np.uint8)
-    return float(gray[mask > 0].mean()) if mask.any() else float("nan")
+    return np.asarray(cv2.dilate(mask, np.ones((2 * r + 1, 2 * r + 1), np.uint8)), bool)
 
 
 def _bridge_edges(gray: NDArray[np.float32], lm: Points) -> float:

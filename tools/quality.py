@@ -51,6 +51,7 @@ class ClipScore:
     mouth_agree: float = float("nan")
     mouth_corr: float = float("nan")
     eye_light: float = float("nan")
+    eye_detail: float = float("nan")
     bridge: float = float("nan")
 
 

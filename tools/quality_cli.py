@@ -16,8 +16,8 @@ def fmt(s: ClipScore) -> str:
     return (
         f"closer {s.id_closer:.2f} transfer {s.id_transfer:.2f}  flicker {s.flicker:.2f} "
         f"bg {s.bg_psnr:.1f} dist {s.mean_distance:.3f}  detail {s.detail:.2f} "
-        f"eyes {s.eye_light:.2f}  mouth {s.mouth_agree:.2f} r {s.mouth_corr:.2f}  "
-        f"bridge {s.bridge:.2f}"
+        f"eyes {s.eye_light:.2f} detail {s.eye_detail:.2f}  "
+        f"mouth {s.mouth_agree:.2f} r {s.mouth_corr:.2f}  bridge {s.bridge:.2f}"
     )
 
 
@@ -48,7 +48,7 @@ def table(rows: list[tuple[str, ClipScore, float]]) -> str:
 
 def artefact_table(rows: list[tuple[str, ClipScore, float]]) -> str:
     """The artefact measures per pair, with medians (and the lowest) over the pairs."""
-    keys = ("detail", "eye_light", "mouth_agree", "mouth_corr", "bridge")
+    keys = ("detail", "eye_light", "eye_detail", "mouth_agree", "mouth_corr", "bridge")
     lines = ["| pair | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for name, s, _ in rows:
         lines.append(f"| {name} | " + " | ".join(f"{getattr(s, k):.2f}" for k in keys) + " |")

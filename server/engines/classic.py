@@ -13,19 +13,24 @@ Per frame, for a template face with landmarks T:
 3. the selfie texture is warped onto the target mesh (forehead included), colour-
    matched to the template face (statistics smoothed over ~9 frames), and blended
    with a feathered mask; the template's mouth interior is kept where it opens.
+
+Before planning, the track's landmarks are checked against the picture's own motion
+(:mod:`server.vision.track_check`): frames where dlib placed a face beside the head
+get landmarks carried from their neighbours.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.engines import small_faces
 from server.engines.base import SwapResult
-from server.gif_templates.occluders import occluder_for_render
+from server.gif_templates.occluders import OCCLUDER, occluder_for_render
 from server.types import Frame, IdentityData
 from server.vision import (
     color,
@@ -39,11 +44,12 @@ from server.vision import (
     shape,
     sharpen,
     symmetry,
+    track_check,
 )
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
-ENGINE_VERSION = 4  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 5  # bump when output changes, so identical requests are not reused
 N_INNER = 68 + 8  # landmarks + forehead row
 _OUTLINE = np.concatenate([np.arange(0, 17), np.arange(75, 67, -1)])  # jaw, forehead back
 _LIP_PAIRS = {60: 48, 61: 50, 62: 51, 63: 52, 64: 54, 65: 56, 66: 57, 67: 58}
@@ -71,10 +77,13 @@ class ClassicOptions:
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
+    check_track: bool = True  # landmarks out of step with the image's motion repaired
+    enlarge_small: bool = True  # swap faces under small_faces.MIN_IOD px at a larger scale
     template_mouth: bool = True  # the mouth's shape from the template (not a smile's)
     # the lips' texture from the template, colour-matched: "open" only where the
     # selfie's lips are apart (its teeth or tongue would show), or always / never
     template_lips: str = "open"
+    tame_lips: bool = True  # lips standing out far more than the template's toned down
     even_light: float = 1.0  # how much of the selfie's own side lighting to take out
     skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
     restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
@@ -109,6 +118,8 @@ class TrackPlan:
     blur: NDArray[np.float32]  # (N,) extra blur per frame, output px (motion-blurred frames)
     lid_gaps: NDArray[np.float64]  # (N, 4) identity offset gap per lid pair, canonical y
     occluder: NDArray[np.float32] | None = None  # (N, h, w) template occluders, canonical crop
+    # landmarks that replace the track's on frames found out of step with the image
+    repaired: dict[int, NDArray[np.float32]] = field(default_factory=dict)
 
 
 class ClassicEngine:
@@ -121,10 +132,12 @@ class ClassicEngine:
     def prepare_identity(self, identity: IdentityData) -> ClassicFace:
         tex = glasses.remove_glasses(identity.texture, identity.landmarks)
         lm = identity.landmarks
-        if self.options.complete_turned:
-            tex, lm = symmetry.complete_far_side(tex, lm)
+        # Light first, on the face as taken: completing a turned face copies the near
+        # side's shadows onto the far side, beside the original nose's lit side.
         if self.options.even_light > 0:
             tex = relight.even_light(tex, lm, self.options.even_light)
+        if self.options.complete_turned:
+            tex, lm = symmetry.complete_far_side(tex, lm)
         upright = _uncross(lm.astype(np.float64), np.array([0.0, 1.0]))
         pts = shape.with_forehead(upright.astype(np.float32))
         iod = shape.interocular(lm)
@@ -149,6 +162,10 @@ class ClassicEngine:
         from the 68 points alone and ignores ``landmarks5``); ``features``: the
         template's precomputed per-frame face statistics (see
         :mod:`server.gif_templates.features`), computed here when missing."""
+        feats = dict(features) if features is not None else {}
+        repaired: dict[int, NDArray[np.float32]] = {}
+        if self.options.check_track:
+            landmarks, repaired = _checked_track(frames, landmarks, feats)
         present = [i for i in range(len(landmarks)) if not np.isnan(landmarks[i, 0, 0])]
         ref, to_canon = _reference_shape(landmarks, present)
         selfie = face.points[:68].astype(np.float64)
@@ -166,7 +183,6 @@ class ClassicEngine:
         delta *= self.options.shape_strength
         topo = _open_features(ref)
         tris = triangulate(_mesh_points(topo, topo, self.options.ring_margin))
-        feats = features if features is not None else {}
         stats = feats.get("colour_stats")
         if stats is None or stats.shape != (len(landmarks), 2, 3):
             stats = np.full((len(landmarks), 2, 3), np.nan, np.float32)
@@ -190,7 +206,9 @@ class ClassicEngine:
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         lid_gaps = _lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
-        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder)
+        return TrackPlan(
+            delta, to_frame, tris, colour, inner, scaled, blur, lid_gaps, occluder, repaired
+        )
 
     def _light_gain(
         self, colour: NDArray[np.float32], face: ClassicFace, present: list[int]
@@ -223,6 +241,15 @@ class ClassicEngine:
     ) -> SwapResult | None:
         """Swap the face with template landmarks ``lm`` in ``frame`` (in place); returns
         where pixels may have changed, or None when nothing was done."""
+        lm = plan.repaired.get(index, lm)
+        k = small_faces.scale_for(lm) if self.options.enlarge_small else 1.0
+        if k > 1.0 and index in plan.to_frame:
+            return small_faces.swap_enlarged(self._swap, frame, index, lm, face, plan, k)
+        return self._swap(frame, index, lm, face, plan)
+
+    def _swap(
+        self, frame: Frame, index: int, lm: NDArray[np.float32], face: ClassicFace, plan: TrackPlan
+    ) -> SwapResult | None:
         if index not in plan.to_frame or np.isnan(plan.colour[index, 0, 0]):
             return None
         delta = (
@@ -308,13 +335,18 @@ class ClassicEngine:
                 lab[:, :, 0] += o.shading * color.shading_difference(
                     under, lab[:, :, 0], alpha, o.shading_scale * iod
                 )
+        template_lips = o.template_lips == "always" or (
+            o.template_lips == "open" and face.mouth_open
+        )
+        mouth = face_parts.mouth_mask(box, target, iod)
+        if o.tame_lips and not template_lips:
+            lab = face_parts.tamed_lips(lab, under, mouth, alpha)
         rgb = color.lab_to_bgr(lab)
         if plan.blur[index] > 0.3:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
         # Keep the template's mouth interior (and eyes, if chosen).
         height = shape.face_height(lm)
-        if o.template_lips == "always" or (o.template_lips == "open" and face.mouth_open):
-            mouth = face_parts.mouth_mask(box, target, iod)
+        if template_lips:
             rgb = face_parts.with_template_mouth(rgb, under, mouth, alpha)
         if o.keep_mouth:
             alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
@@ -324,6 +356,44 @@ class ClassicEngine:
         if plan.occluder is not None:  # the template's glasses stay in front
             alpha *= 1.0 - glasses.mask_in_box(plan.occluder[index], target, box)
         return rgb, alpha
+
+
+def _checked_track(
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+    feats: dict[str, NDArray[np.floating]],
+) -> tuple[NDArray[np.float32], dict[int, NDArray[np.float32]]]:
+    """The track with frames out of step with the image's motion repaired (see
+    :mod:`server.vision.track_check`) or, where they cannot be, left out; the stored
+    per-frame statistics of those frames are dropped from ``feats`` (in place) so they
+    are measured again on the repaired landmarks."""
+    repaired, lost = track_check.repair_track(frames, landmarks)
+    if not repaired and not lost:
+        return landmarks, repaired
+    fixed = np.array(landmarks, np.float32, copy=True)
+    for i, lm in repaired.items():
+        fixed[i] = lm
+    fixed[lost] = np.nan
+    for key in ("colour_stats", "detail"):
+        if key in feats and len(feats[key]) == len(fixed):
+            values = np.array(feats[key], copy=True)
+            for i in (*repaired, *lost):
+                values[i] = _measured(key, frames[i], fixed[i])
+            feats[key] = values
+    if OCCLUDER in feats and len(feats[OCCLUDER]) == len(fixed):
+        masks_ = np.array(feats[OCCLUDER], np.float32, copy=True)
+        for i, lm in repaired.items():
+            masks_[i] = glasses.recentred(masks_[i], landmarks[i], lm)
+        feats[OCCLUDER] = masks_
+    return fixed, repaired
+
+
+def _measured(key: str, frame: Frame, lm: NDArray[np.float32]) -> NDArray[np.float32] | float:
+    if np.isnan(lm[0, 0]):
+        return np.nan
+    if key == "detail":
+        return detail.face_detail(frame, lm)
+    return masks.face_colour_stats(frame, lm)
 
 
 def _skin_weight(
@@ -404,6 +474,8 @@ def _match_detail(
     for i in present:
         sigma = detail.sigma_for(curve, float(detail_per_frame[i]))
         per_frame[i] = np.sqrt(max(0.0, sigma**2 - base**2))
+    share = small_faces.detail_share(iod)  # small faces: the blur would merge the eyes
+    base, per_frame = base * share, per_frame * share
     per_frame = np.convolve(per_frame, np.ones(3) / 3, mode="same").astype(np.float32)
     if base <= 0:
         if not restore:

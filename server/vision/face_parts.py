@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from server.types import Box
 from server.vision import shape
+from server.vision.color import to_lab
 
 _NOSTRILS = np.array([31, 32, 33, 34, 35, 30])
 
@@ -71,6 +72,37 @@ def with_template_mouth(
     shift = (layer[ring] - under[ring]).mean(0).astype(np.float32)
     m = mouth[..., None]
     return np.asarray(layer * (1.0 - m) + (under + shift) * m, np.float32)
+
+
+LIP_COLOUR_RATIO = 1.3  # the most the lips' colour may stand out more than the template's
+LIP_COLOUR_SLACK = 4.0  # Lab a*b* units allowed beyond that ratio
+
+
+def tamed_lips(
+    layer_lab: NDArray[np.float32],
+    under_bgr: NDArray[np.float32],
+    mouth: NDArray[np.float32],
+    alpha: NDArray[np.float32],
+) -> NDArray[np.float32]:
+    """``layer_lab`` (the swapped face, Lab) with its lips' colour pulled towards the
+    skin around them where they stand out from it far more than the template's lips
+    do from its skin in this frame (a painted portrait's red lips, raised further by
+    the colour transfer, look pasted onto a pale-lipped template face)."""
+    lips = (mouth > 0.5) & (alpha > 0.5)
+    ring = (mouth > 0.02) & (mouth < 0.5) & (alpha > 0.5)
+    if int(lips.sum()) < 4 or int(ring.sum()) < 8:
+        return layer_lab
+    under = to_lab(np.clip(under_bgr, 0, 255).astype(np.uint8))
+    skin = layer_lab[ring, 1:].mean(0)
+    own = float(np.linalg.norm(layer_lab[lips, 1:].mean(0) - skin))
+    theirs = float(np.linalg.norm(under[lips, 1:].mean(0) - under[ring, 1:].mean(0)))
+    allowed = LIP_COLOUR_RATIO * theirs + LIP_COLOUR_SLACK
+    if own <= allowed:
+        return layer_lab
+    k = (1.0 - allowed / own) * mouth
+    out = layer_lab.copy()
+    out[:, :, 1:] -= (layer_lab[:, :, 1:] - skin) * k[..., None]
+    return out
 
 
 _LIPS = np.arange(48, 68)

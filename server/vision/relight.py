@@ -19,13 +19,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.types import Frame
-from server.vision import shape
+from server.vision import pose, shape
 from server.vision.face_parts import feature_mask
 from server.vision.masks import hull_mask
+from server.vision.warp import warp_points
 
 SCALE = 0.08  # smoothing of the left-right difference, share of the inter-ocular distance
 PASSES = 2
-FRONTAL, TURNED = 0.8, 0.55  # narrower half over wider: full correction, none
+YAW_FULL, YAW_NONE = 30.0, 45.0  # head turn (degrees): full correction, none
+# Below this turn (degrees) the mirror is a plain reflection about the nose line, each
+# half stretched to the other's width (smooth; what the correction was measured with on
+# frontal faces); from it, a mesh warp that follows the landmarks (see :func:`mirrored`).
+MESH_FROM = 12.0
 MAX_GAIN = 2.5  # the most a side is brightened (or 1/this darkened)
 
 
@@ -38,12 +43,11 @@ def _halves(lm: NDArray[np.floating]) -> tuple[float, float, float]:
     return mid, left, right
 
 
-def frontality(lm: NDArray[np.floating]) -> float:
-    """1 for a face whose two halves are about equally wide, falling to 0 as the
-    narrower one shrinks from ``FRONTAL`` to ``TURNED`` of the wider one."""
-    _, left, right = _halves(lm)
-    ratio = min(left, right) / max(left, right)
-    return float(np.clip((ratio - TURNED) / (FRONTAL - TURNED), 0.0, 1.0))
+def turn_fade(lm: NDArray[np.floating]) -> float:
+    """1 up to ``YAW_FULL`` degrees of head turn, falling to 0 at ``YAW_NONE``: beyond,
+    the far cheek is a sliver whose mirror partner says little."""
+    yaw = abs(pose.yaw_degrees(pose.fit(lm)))
+    return float(np.clip((YAW_NONE - yaw) / (YAW_NONE - YAW_FULL), 0.0, 1.0))
 
 
 def mirror_maps(
@@ -60,6 +64,19 @@ def mirror_maps(
     return map_x, map_y
 
 
+def mirrored(image: NDArray[np.float32], lm: NDArray[np.floating]) -> NDArray[np.float32]:
+    """The face's mirror image, each point of it carried onto its partner on the other
+    side (dlib's left/right correspondence, a mesh warp): on a turned face the far
+    cheek meets the near one, however unequal their widths."""
+    p = np.asarray(lm, np.float64)
+    mid = _halves(p)[0]
+    flip = np.array([[-1.0, 0.0, 2 * mid], [0.0, 1.0, 0.0]])
+    h, w = image.shape[:2]
+    flipped = cv2.warpAffine(image, flip, (w, h), borderMode=cv2.BORDER_REFLECT)
+    partner = p[shape.MIRROR] * np.array([-1.0, 1.0]) + np.array([2 * mid, 0.0])
+    return warp_points(np.asarray(flipped, np.float32), partner, p)
+
+
 def side_light(image: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
     """Per pixel, the log-brightness of the face's lighting relative to the mean of its
     two sides (positive on the lit side), smooth, over the face and forehead.
@@ -73,11 +90,14 @@ def side_light(image: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     log = np.log(cv2.GaussianBlur(grey, (0, 0), 0.03 * iod) + 4.0)
     skin = hull_mask(size, pts[:27]).astype(np.float32) * (1.0 - feature_mask(size, pts))
-    map_x, map_y = mirror_maps(size, pts)
-    mirrored = cv2.remap(log, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    weight = skin * cv2.remap(skin, map_x, map_y, cv2.INTER_LINEAR)
+    both = np.stack([log, skin], axis=-1)
+    if abs(pose.yaw_degrees(pose.fit(pts))) < MESH_FROM:
+        other = np.asarray(cv2.remap(both, *mirror_maps(size, pts), cv2.INTER_LINEAR), np.float32)
+    else:
+        other = np.asarray(mirrored(both, pts), np.float32)
+    weight = skin * other[:, :, 1]
     bound = float(np.log(1.0 / 0.3))  # a strand of hair or a shadowless mole is not light
-    raw = np.clip(log - mirrored, -bound, bound) * weight
+    raw = np.clip(log - other[:, :, 0], -bound, bound) * weight
     num = np.zeros(size, np.float32)
     den = np.full(size, 1e-4, np.float32)
     for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
@@ -92,10 +112,10 @@ def even_light(image: Frame, lm: NDArray[np.floating], strength: float = 1.0) ->
     """``image`` with its face's side lighting taken out (see the module's text).
 
     Two passes: the smoothing rounds off a steep shadow edge, whose remainder the
-    second pass finds and takes out. A turned face is not its own mirror image: the
-    correction fades out as the face's two halves grow unequal (see
-    :func:`frontality`)."""
-    strength *= frontality(lm)
+    second pass finds and takes out. The mirror follows the landmarks, so a turned face
+    compares each cheek with the other; the correction fades out on faces turned so far
+    that the far side is a sliver (see :func:`turn_fade`)."""
+    strength *= turn_fade(lm)
     if strength <= 0:
         return image
     bound = float(np.log(MAX_GAIN))

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.types import Box, Frame, Landmarks68
+from server.types import Frame, Landmarks68
 from server.vision import pose, shape
-from server.vision.warp import triangulate, warp_mesh
+from server.vision.warp import warp_points
 
 YAW_START = 10.0  # degrees of turn below which the texture is left as it is
 YAW_FULL = 20.0  # degrees of turn from which the far side is wholly mirrored
@@ -86,17 +86,4 @@ def frontal_shape(p: NDArray[np.float64], midline: float) -> NDArray[np.float64]
 def _warp(image: Frame, src: NDArray[np.float64], dst: NDArray[np.float64]) -> Frame:
     """``image`` warped so that the 68 points (and the forehead raised from their
     brows) move from ``src`` to ``dst``; the image border stays put."""
-    h, w = image.shape[:2]
-    t = np.linspace(0.0, 1.0, 5)
-    edge = np.concatenate(
-        [
-            np.stack([t * (w - 1), np.zeros(5)], 1),
-            np.stack([t * (w - 1), np.full(5, h - 1.0)], 1),
-            np.stack([np.zeros(3), t[1:4] * (h - 1)], 1),
-            np.stack([np.full(3, w - 1.0), t[1:4] * (h - 1)], 1),
-        ]
-    )
-    s = np.concatenate([shape.with_forehead(src.astype(np.float32)), edge])
-    d = np.concatenate([shape.with_forehead(dst.astype(np.float32)), edge])
-    out, covered = warp_mesh(image, s, d, triangulate(d), Box(0, 0, w, h))
-    return np.where(covered[..., None], out, image).astype(np.uint8)
+    return np.asarray(warp_points(image, src, dst), np.uint8)

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from scipy.spatial import Delaunay
 
 from server.types import Box
+from server.vision import shape
 
 Triangles = NDArray[np.int32]  # (T, 3) vertex indices
 ImageT = TypeVar("ImageT", np.uint8, np.float32)
@@ -123,3 +124,26 @@ def warp_mesh(
     raster = MeshRaster.build(dst, tris, box)
     mx, my = raster.maps(triangle_affines(src, dst, tris))
     return remap(image, mx, my), raster.inside
+
+
+def warp_points(
+    image: NDArray[ImageT], src: NDArray[np.floating], dst: NDArray[np.floating]
+) -> NDArray[ImageT]:
+    """``image`` warped so that the 68 face points (and the forehead raised from their
+    brows) move from ``src`` to ``dst``; the image border stays put, and so does what
+    the mesh does not cover."""
+    h, w = image.shape[:2]
+    t = np.linspace(0.0, 1.0, 5)
+    edge = np.concatenate(
+        [
+            np.stack([t * (w - 1), np.zeros(5)], 1),
+            np.stack([t * (w - 1), np.full(5, h - 1.0)], 1),
+            np.stack([np.zeros(3), t[1:4] * (h - 1)], 1),
+            np.stack([np.full(3, w - 1.0), t[1:4] * (h - 1)], 1),
+        ]
+    )
+    s = np.concatenate([shape.with_forehead(np.asarray(src, np.float32)), edge])
+    d = np.concatenate([shape.with_forehead(np.asarray(dst, np.float32)), edge])
+    out, covered = warp_mesh(image, s, d, triangulate(d), Box(0, 0, w, h))
+    keep = covered.reshape(covered.shape + (1,) * (image.ndim - 2))
+    return np.asarray(np.where(keep, out, image), image.dtype)
