@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.gif_templates.lift import DEPTH, turned
+from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.gif_templates.paint import (
     mouth_opening,
     paint_closing_eye,
@@ -36,6 +38,7 @@ INNER_MARGIN = 0.16
 # a pixel, and a frame costs a fraction of a per-pixel map.
 GRID = 4
 STILL = 1e-3  # px: a mesh point moved less than this is still
+RING_DEPTH = -0.5  # face units: the ring around the head turns like the head's sides
 
 
 class FaceRig:
@@ -66,33 +69,64 @@ class FaceRig:
         self.pivot = self.face[8] + self.v * 0.4 * self.iod  # the neck
         h, w = image.shape[:2]
         self.still_frame = still_frame
-        self.inner, self.outer = self._rings(w, h, still_frame)
+        self.inner, self.inner_depth, self.outer = self._rings(w, h, still_frame)
+        self.origin, self.axis = face_frame(self.face)
         self.border = border_points(w, h)
         if still_frame:
             self.border = np.concatenate([self.border, inset_points(w, h, FRAME_INSET)])
         mesh_face = self.face if opened is None else np.asarray(opened, np.float64)
         self.tris = triangulate(self._all(mesh_face, self.inner))
         self.src = self._all(self.face, self.inner)
+        # Triangles as the mesh was made (the mouth open); those already inverted in
+        # the picture itself (inside closed lips) are left out of the fold check.
+        made = np.sign(_signed_areas(self._all(mesh_face, self.inner), self.tris))
+        before = _signed_areas(self.src, self.tris)
+        self.checked = np.flatnonzero((np.sign(before) == made) & (np.abs(before) > 1e-6))
         self.colours = sample_colours(image, self.face)
         self.opening = mouth_opening(self.face[60:68])
 
-    def _rings(self, w: int, h: int, still_frame: bool) -> tuple[Points, Points]:
+    def _rings(self, w: int, h: int, still_frame: bool) -> tuple[Points, Points, Points]:
+        """The inner ring (around the head, then points on the forehead), the depth of
+        each (face units, for head turns) and the outer ring."""
         angles = np.linspace(0, 2 * np.pi, 18, endpoint=False)
         ring = np.stack([np.cos(angles), np.sin(angles)], 1)
         c = self.centre
         inner = c + (ring[:, :1] * 1.55 * self.u + ring[:, 1:] * 2.1 * self.v) * self.iod
         outer = c + (ring[:, :1] * 2.6 * self.u + ring[:, 1:] * 3.0 * self.v) * self.iod
         forehead = self.face[17:27:2] - self.v * 0.55 * self.iod
+        depth = np.concatenate([np.full(len(inner), RING_DEPTH), DEPTH[17:27:2]])
+        inner = np.concatenate([inner, forehead])
         if not still_frame:
-            return np.concatenate([inner, forehead]), outer
+            return inner, depth, outer
         # Ring points that do not fit are left out (moved inward they could land on the
         # face and fold the mesh): the picture then bends between face and fixed frame.
-        inner = np.concatenate([inner, forehead])
-        inner = inner[_inside(inner, w, h, INNER_MARGIN)]
+        fits = _inside(inner, w, h, INNER_MARGIN)
         ox, oy = (FRAME_INSET + 0.03) * w, (FRAME_INSET + 0.03) * h
         keep = (outer[:, 0] > ox) & (outer[:, 0] < w - 1 - ox)
         keep &= (outer[:, 1] > oy) & (outer[:, 1] < h - 1 - oy)
-        return inner, outer[keep]
+        return inner[fits], depth[fits], outer[keep]
+
+    def mesh(
+        self,
+        face: Points,
+        head: Matrix,
+        turn: tuple[float, float] = (0.0, 0.0),
+        unfold: bool = True,
+    ) -> Points:
+        """Where the mesh points go (``self.src`` order) for :meth:`render`'s arguments;
+        ``unfold``: drawn back toward the still picture until no triangle flips."""
+        ring = apply(head, self.inner) + self._ring_turn(head, turn)
+        dst = self._all(self.keep_inside(face), ring)
+        return unfolded(self.src, dst, self.tris[self.checked]) if unfold else dst
+
+    def _ring_turn(self, head: Matrix, turn: tuple[float, float]) -> Points:
+        """Pixel displacement of the inner ring's points by a head turn."""
+        if turn == (0.0, 0.0):
+            return np.zeros_like(self.inner)
+        units = (as_complex(self.inner) - self.origin) / self.axis
+        moved = turned(units, self.inner_depth, *turn) - units
+        scale_roll = complex(head[0, 0], head[1, 0])
+        return as_points(self.axis * scale_roll * moved)
 
     def _all(self, face: Points, inner: Points) -> Points:
         return np.concatenate([face, inner, self.outer, self.border])
@@ -105,19 +139,45 @@ class FaceRig:
         m = FRAME_INSET + 0.02
         return np.clip(face, (m * w, m * h), ((1 - m) * (w - 1), (1 - m) * (h - 1)))
 
-    def render(self, face: Points, head: Matrix, blink: tuple[float, float] = (0.0, 0.0)) -> Frame:
+    def render(
+        self,
+        face: Points,
+        head: Matrix,
+        blink: tuple[float, float] = (0.0, 0.0),
+        turn: tuple[float, float] = (0.0, 0.0),
+    ) -> Frame:
         """The picture with its landmarks moved to ``face`` (68, 2), the ring around the
-        head moved by ``head`` and the eyes closed by ``blink`` (image-left, image-right;
-        0 open .. 1 closed)."""
-        face = self.keep_inside(face)
-        frame = warp_moving(
-            self.image, self.src, self._all(face, apply(head, self.inner)), self.tris
-        )
+        head moved by ``head`` and turned with the head by ``turn`` (yaw, pitch radians,
+        each ring point at its depth), the eyes closed by ``blink`` (image-left,
+        image-right; 0 open .. 1 closed). A mesh that would fold is drawn back toward
+        the still picture until no triangle flips."""
+        dst = self.mesh(face, head, turn)
+        face = dst[:68]
+        frame = warp_moving(self.image, self.src, dst, self.tris)
         scale = float(np.sqrt(abs(np.linalg.det(head[:, :2]))))
         paint_mouth(frame, face[60:68], self.iod * scale, self.colours, self.opening * scale)
         for eye, amount in enumerate(blink):
             paint_closing_eye(frame, face[36 + 6 * eye : 42 + 6 * eye], amount, self.colours.skin)
         return frame
+
+
+def unfolded(src: Points, dst: Points, tris: NDArray[np.int32]) -> Points:
+    """``dst``, or ``src + k (dst - src)`` with the largest ``k`` of 1, 0.85, 0.85^2 ...
+    for which none of ``tris`` (each with an area in ``src``) flips or collapses (k = 0
+    at worst: the still mesh)."""
+    before = _signed_areas(src, tris)
+    k = 1.0
+    for _ in range(24):
+        moved = src + k * (dst - src)
+        if np.all(_signed_areas(moved, tris) * before > 0):
+            return moved
+        k *= 0.85
+    return src.copy()
+
+
+def _signed_areas(pts: Points, tris: NDArray[np.int32]) -> NDArray[np.float64]:
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    return np.asarray((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
 
 
 def warp_moving(image: Frame, src: Points, dst: Points, tris: NDArray[np.int32]) -> Frame:

@@ -3,9 +3,11 @@
 Relative motion with adaptive scale: each frame's expression is the clip's landmark
 displacement from its frame 0 in face units (inter-ocular distance, along and across the
 eye line), applied to the portrait's landmarks in the portrait's own face units (the
-vertical part rescaled by the faces' proportions); the head's motion relative to frame 0
-(shift, scale, roll) is applied as one similarity about the face, moving the landmarks
-and the ring around the head together. Eyelids close by the clip's eye-opening ratio.
+vertical part rescaled by the faces' proportions); the clip's head turn and nod are
+measured on a 3-D lift of its landmarks (:mod:`.lift`) and applied to the portrait's
+lifted landmarks as rotations; the head's in-plane motion relative to frame 0 (shift,
+scale, roll) is applied as one similarity about the face, moving the landmarks and the
+ring around the head together. Eyelids close by the clip's eye-opening ratio.
 :func:`animate_portrait` drives :class:`~server.gif_templates.animate.FaceRig` with it;
 the classic motion engine and the motion templates' previews both call it.
 """
@@ -19,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from server.gif_templates.animate import FaceRig, Matrix, Points
+from server.gif_templates.lift import DEPTH, capped, fit_turn, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.types import Frame, Landmarks68, MotionData
 
@@ -37,21 +40,19 @@ def retarget(
     face: Points, motion: MotionData, index: int
 ) -> tuple[Points, Matrix, tuple[float, float]]:
     """Frame ``index`` of ``motion`` on ``face`` (68, 2 pixels): the moved landmarks, the
-    head's (2, 3) transform and how closed each eye is (0..1)."""
+    head's (2, 3) transform and how closed each eye is (0..1). The clip's head turn and
+    nod (:func:`~.lift.fit_turn`) are taken out of its displacements and applied to the
+    face as a rotation of its 3-D lift; what is left is expression."""
     assert motion.shape is not None and motion.pose is not None
     origin, axis = face_frame(face)
     rest = (as_complex(face) - origin) / axis
-    clip0 = as_complex(motion.shape[0])
-    delta = _proportioned(as_complex(motion.shape[index]) - clip0, rest, clip0)
+    clip0, clip = as_complex(motion.shape[0]), as_complex(motion.shape[index])
+    yaw, pitch = fit_turn(clip0, clip)  # all of the turn is taken out of the clip...
+    delta = _proportioned(clip - turned(clip0, DEPTH, yaw, pitch), rest, clip0)
     closed = _eyes_closed(motion.shape[index], motion.shape[0])
-    target = _shut_lips(_close_lids(rest + _lids_follow_corners(delta), rest, closed))
-    dx, dy, log_scale, roll = (float(v) for v in motion.pose[index])
-    b = np.exp(np.clip(log_scale, -MAX_LOG_SCALE, MAX_LOG_SCALE)) * np.exp(
-        1j * np.clip(roll, -MAX_ROLL, MAX_ROLL)
-    )
-    shift = complex(dx, dy)
-    if abs(shift) > MAX_SHIFT:
-        shift *= MAX_SHIFT / abs(shift)
+    facing = turned(rest, DEPTH, *capped(yaw, pitch))  # ...and as much as fits put in
+    target = _shut_lips(_close_lids(facing + _lids_follow_corners(delta), facing, closed))
+    b, shift = _head(motion.pose[index])
     moved = origin + axis * (b * target + shift)
     head = np.array(
         [[b.real, -b.imag, 0.0], [b.imag, b.real, 0.0]], np.float64
@@ -59,6 +60,24 @@ def retarget(
     offset = origin - b * origin + axis * shift
     head[:, 2] = (offset.real, offset.imag)
     return as_points(moved), head, closed
+
+
+def turn(motion: MotionData, index: int) -> tuple[float, float]:
+    """The clip's (yaw, pitch) at frame ``index`` relative to frame 0 (radians, capped)."""
+    assert motion.shape is not None
+    return capped(*fit_turn(as_complex(motion.shape[0]), as_complex(motion.shape[index])))
+
+
+def _head(pose: np.ndarray) -> tuple[complex, complex]:
+    """(scale and roll as one complex factor, shift in face units), capped."""
+    dx, dy, log_scale, roll = (float(v) for v in pose)
+    b = np.exp(np.clip(log_scale, -MAX_LOG_SCALE, MAX_LOG_SCALE)) * np.exp(
+        1j * np.clip(roll, -MAX_ROLL, MAX_ROLL)
+    )
+    shift = complex(dx, dy)
+    if abs(shift) > MAX_SHIFT:
+        shift *= MAX_SHIFT / abs(shift)
+    return complex(b), shift
 
 
 def _proportioned(delta: np.ndarray, rest: np.ndarray, clip0: np.ndarray) -> np.ndarray:
@@ -135,7 +154,8 @@ def animate_portrait(
 
     def one(i: int) -> Frame:
         points, head, closed = retarget(face, motion, i)
-        frame = rig.render(points, head, (_blink(closed[0]), _blink(closed[1])))
+        blink = (_blink(closed[0]), _blink(closed[1]))
+        frame = rig.render(points, head, blink, turn(motion, i))
         with lock:
             done[0] += 1
             if progress is not None:
