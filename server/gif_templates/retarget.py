@@ -30,7 +30,10 @@ MAX_LOG_SCALE = np.log(1.08)  # more reads as a stretched face, the hair left be
 MAX_SHIFT = 0.3  # IOD
 ANIMATE_THREADS = 2
 BLINK_FROM = 0.45  # lids lowered less than this (looking down) are not painted shut
+BLINK_WINDOW_MS = 400  # a blink's dip is measured against the widest eye this near
+BLINK_FROM_DIP, BLINK_DIP = 0.2, 0.45  # opening dips: where a blink starts, shut
 _LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))  # (upper, lower) per eye
+_LIDS_FLAT = [pair for eye in _LIDS for pair in eye]
 _CORNERS = ((36, 39), (42, 45))
 _INNER_LIPS = ((61, 67), (62, 66), (63, 65))
 _LOWER_LIP = [56, 57, 58, 65, 66, 67]
@@ -49,7 +52,9 @@ def retarget(
     clip0, clip = as_complex(motion.shape[0]), as_complex(motion.shape[index])
     yaw, pitch = fit_turn(clip0, clip)  # all of the turn is taken out of the clip...
     delta = _proportioned(clip - turned(clip0, DEPTH, yaw, pitch), rest, clip0)
-    closed = _eyes_closed(motion.shape[index], motion.shape[0])
+    ratio = _eyes_closed(motion.shape[index], motion.shape[0])
+    blink = blinks(motion)[index]
+    closed = (max(ratio[0], float(blink[0])), max(ratio[1], float(blink[1])))
     facing = turned(rest, DEPTH, *capped(yaw, pitch))  # ...and as much as fits put in
     target = _shut_lips(_close_lids(facing + _lids_follow_corners(delta), facing, closed))
     b, shift = _head(motion.pose[index])
@@ -95,6 +100,26 @@ def _lids_follow_corners(delta: np.ndarray) -> np.ndarray:
         corner = (delta[a] + delta[b]) / 2
         for upper, lower in eye:
             out[upper] = out[lower] = corner
+    return out
+
+
+def blinks(motion: MotionData) -> np.ndarray:
+    """(N, 2) how shut each eye is in a blink (0..1), per frame. dlib's landmarks follow
+    a closing lid only part of the way (a shut eye reads as about half open), so a blink
+    is found as a quick dip of the eye's opening below its widest within
+    ``BLINK_WINDOW_MS`` either side, and a dip of ``BLINK_DIP`` or more counts as shut.
+    A look down lowers the lids for longer than the window and is not a blink."""
+    assert motion.shape is not None
+    shape = np.asarray(motion.shape, np.float64)
+    gaps = [np.linalg.norm(shape[:, lo] - shape[:, up], axis=-1) for up, lo in _LIDS_FLAT]
+    opening = np.stack([np.mean(gaps[:2], 0), np.mean(gaps[2:], 0)], 1)  # (N, 2)
+    starts = np.concatenate([[0.0], np.cumsum(motion.durations_ms)[:-1]])
+    out = np.zeros_like(opening)
+    for i, t in enumerate(starts):
+        near = np.abs(starts - t) <= BLINK_WINDOW_MS
+        widest = np.maximum(opening[near].max(axis=0), 1e-6)
+        dip = 1.0 - opening[i] / widest
+        out[i] = np.clip((dip - BLINK_FROM_DIP) / (BLINK_DIP - BLINK_FROM_DIP), 0.0, 1.0)
     return out
 
 
