@@ -153,7 +153,9 @@ class FaceRig:
         the still picture until no triangle flips."""
         dst = self.mesh(face, head, turn)
         face = dst[:68]
-        frame = warp_moving(self.image, self.src, dst, self.tris)
+        # Authoring (no still frame) is offline and warps exactly; renders use the lattice.
+        grid = GRID if self.still_frame else 1
+        frame = warp_moving(self.image, self.src, dst, self.tris, grid)
         scale = float(np.sqrt(abs(np.linalg.det(head[:, :2]))))
         paint_mouth(frame, face[60:68], self.iod * scale, self.colours, self.opening * scale)
         for eye, amount in enumerate(blink):
@@ -180,10 +182,13 @@ def _signed_areas(pts: Points, tris: NDArray[np.int32]) -> NDArray[np.float64]:
     return np.asarray((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
 
 
-def warp_moving(image: Frame, src: Points, dst: Points, tris: NDArray[np.int32]) -> Frame:
+def warp_moving(
+    image: Frame, src: Points, dst: Points, tris: NDArray[np.int32], grid: int = GRID
+) -> Frame:
     """``image`` warped so that mesh ``src`` lands on ``dst``. Only the box covered by
     triangles that move is resampled (the rest is copied); inside it the source
-    coordinates are exact on a ``GRID`` lattice and bilinear between lattice points."""
+    coordinates are exact on a ``grid`` lattice and bilinear between lattice points
+    (``grid`` 1: exact everywhere)."""
     frame = image.copy()
     moving = (np.abs(dst - src).max(axis=1) > STILL)[tris].any(axis=1)
     if not moving.any():
@@ -194,10 +199,10 @@ def warp_moving(image: Frame, src: Points, dst: Points, tris: NDArray[np.int32])
     x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, (w, h))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return frame
-    mx, my = _grid_maps(src, dst, tris, moving, (int(x0), int(y0), int(x1), int(y1)))
+    mx, my = _grid_maps(src, dst, tris, moving, (int(x0), int(y0), int(x1), int(y1)), grid)
     fixed, frac = cv2.convertMaps(mx, my, cv2.CV_16SC2)
     warped = cv2.remap(image, fixed, frac, cv2.INTER_LINEAR, None, cv2.BORDER_REPLICATE)
-    frame[y0:y1, x0:x1] = warped[GRID : GRID + y1 - y0, GRID : GRID + x1 - x0]
+    frame[y0:y1, x0:x1] = warped[grid : grid + y1 - y0, grid : grid + x1 - x0]
     return frame
 
 
@@ -207,21 +212,22 @@ def _grid_maps(
     tris: NDArray[np.int32],
     moving: NDArray[np.bool_],
     box: tuple[int, int, int, int],
+    grid: int,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Source x and y for every pixel of ``box`` (x0, y0, x1, y1) grown by ``GRID`` on
+    """Source x and y for every pixel of ``box`` (x0, y0, x1, y1) grown by ``grid`` on
     every side (so no pixel of the box falls in the resize's clamped edge): pixels
     outside the moving triangles map to themselves."""
-    x0, y0 = box[0] - GRID, box[1] - GRID
-    bw, bh = box[2] - box[0] + 2 * GRID, box[3] - box[1] + 2 * GRID
+    x0, y0 = box[0] - grid, box[1] - grid
+    bw, bh = box[2] - box[0] + 2 * grid, box[3] - box[1] + 2 * grid
     labels = np.full((bh, bw), -1, np.int32)
     pts = np.round((dst - (x0, y0)) * 16).astype(np.int32)
     for i in np.flatnonzero(moving):
         cv2.fillConvexPoly(labels, pts[tris[i]], int(i), lineType=cv2.LINE_8, shift=4)
-    # Lattice point (i, j) sits at pixel (GRID i + (GRID - 1) / 2, ...) of the padded
-    # box: where cv2.resize by GRID puts a source pixel's centre.
-    cw, ch = -(-bw // GRID), -(-bh // GRID)
-    gx = np.arange(cw) * GRID + (GRID - 1) / 2
-    gy = np.arange(ch) * GRID + (GRID - 1) / 2
+    # Lattice point (i, j) sits at pixel (grid i + (grid - 1) / 2, ...) of the padded
+    # box: where cv2.resize by grid puts a source pixel's centre.
+    cw, ch = -(-bw // grid), -(-bh // grid)
+    gx = np.arange(cw) * grid + (grid - 1) / 2
+    gy = np.arange(ch) * grid + (grid - 1) / 2
     rows, cols = np.minimum(gy.astype(int) + 1, bh - 1), np.minimum(gx.astype(int) + 1, bw - 1)
     table = np.zeros((len(tris) + 1, 2, 3))
     table[-1] = ((1, 0, 0), (0, 1, 0))  # label -1: the identity
@@ -231,7 +237,7 @@ def _grid_maps(
     maps = []
     for k in range(2):
         coarse = (a[..., k, 0] * px + a[..., k, 1] * py + a[..., k, 2]).astype(np.float32)
-        maps.append(cv2.resize(coarse, (cw * GRID, ch * GRID)))
+        maps.append(cv2.resize(coarse, (cw * grid, ch * grid)))
     return maps[0], maps[1]
 
 

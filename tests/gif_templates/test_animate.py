@@ -43,3 +43,14 @@ def test_a_still_mesh_copies_the_picture() -> None:
     face = face_points(128.0, 136.0, 90.0)
     rig = FaceRig(image, face)
     np.testing.assert_array_equal(warp_moving(image, rig.src, rig.src.copy(), rig.tris), image)
+
+
+def test_grid_1_is_the_exact_warp() -> None:
+    image = _picture()
+    face = face_points(128.0, 136.0, 90.0)
+    rig = FaceRig(image, face, opened_mouth(face))
+    dst = rig.src.copy()
+    dst[:68] += np.array([6.0, -4.0])
+    ours = warp_moving(image, rig.src, dst, rig.tris, grid=1)
+    exact, _ = warp_mesh(image, rig.src, dst, rig.tris, Box(0, 0, 256, 256))
+    assert np.abs(ours.astype(int) - exact.astype(int)).max() <= 1  # fixed-point rounding
