@@ -149,9 +149,10 @@ class FaceRig:
         """The picture with its landmarks moved to ``face`` (68, 2), the ring around the
         head moved by ``head`` and turned with the head by ``turn`` (yaw, pitch radians,
         each ring point at its depth), the eyes closed by ``blink`` (image-left,
-        image-right; 0 open .. 1 closed). A mesh that would fold is drawn back toward
-        the still picture until no triangle flips."""
-        dst = self.mesh(face, head, turn)
+        image-right; 0 open .. 1 closed). With a still frame, a mesh that would fold is
+        drawn back toward the still picture until no triangle flips."""
+        # Authoring (no still frame) poses whole scenes on purpose and is left as posed.
+        dst = self.mesh(face, head, turn, unfold=self.still_frame)
         face = dst[:68]
         # Authoring (no still frame) is offline and warps exactly; renders use the lattice.
         grid = GRID if self.still_frame else 1
