@@ -2,6 +2,7 @@
 
     python -m tools.bench [--template ID_OR_PATH] [--selfie PATH] [--runs 5] [--format gif]
     python -m tools.bench --engine neural     # own cost per face, see tools.bench_neural
+    python -m tools.bench --kind motion       # motion renders, see tools.bench_motion
 
 - render: identity texture + precomputed template tracks -> swap -> encode (the product);
 - I/O floor: decoding the template and encoding its frames with the same encoder, with
@@ -51,6 +52,12 @@ DEFAULT_TEMPLATE = "pearl-earring-chatter"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.kind == "motion":
+        from tools import bench_motion
+
+        forward = ["--runs", str(args.runs), "--format", args.format]
+        forward += ["--selfie", str(args.selfie)] if args.selfie else []
+        return bench_motion.main(forward + (["--dir", str(args.dir)] if args.dir else []))
     if args.engine == "neural":
         # Without real weights the neural path runs on generated stand-in graphs, where
         # only the pipeline's own cost per face means something: see tools.bench_neural.
@@ -102,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         default="classic",
         choices=list(ENGINE_NAMES),
         help="neural: the pipeline's own cost per face on generated graphs (tools.bench_neural)",
+    )
+    p.add_argument(
+        "--kind",
+        default="swap",
+        choices=["swap", "motion"],
+        help="motion: the classic animator against its 1 s bar (tools.bench_motion)",
     )
     p.add_argument("--format", default="gif", choices=["gif", "mp4", "webp"])
     p.add_argument("--runs", type=int, default=5)

@@ -15,7 +15,11 @@ another motion) engine animates its portrait. Per pair:
   the eye vector; bar >= 0.8);
 - ``r_mouth``: Pearson r of the inner-lip opening (in IOD) over the frames (bar >= 0.6);
 - ``border``: mean absolute grey change of the outer 8 % border from the first frame,
-  averaged over the frames (bar <= 3 grey levels); ``border_max``: the worst frame.
+  averaged over the frames (bar <= 3 grey levels); ``border_max``: the worst frame;
+- ``blink_ear``: on the frames where the clip blinks (an eye at least 0.8 shut by
+  :func:`~server.gif_templates.retarget.blinks`), the output's eye aspect ratio (dlib)
+  of that eye over its ratio in the output's frame 0; 1 = the eye stays open, about
+  0.5 or less reads as shut (NaN when the clip does not blink).
 
 ``--sheets`` writes one contact sheet per clip (a row per selfie, six frames) to look at.
 """
@@ -33,13 +37,15 @@ import cv2
 import numpy as np
 
 from server.faces.dlib_models import DlibFaceModels, descriptor_distance
-from server.faces.identity import build_identity
+from server.faces.identity import FaceError, build_identity
 from server.gif_templates.analysis import analyse_animation
 from server.gif_templates.media import read_animation
 from server.gif_templates.motion_authoring import extract_motion
-from server.types import Frame, Landmarks68, MotionData
+from server.gif_templates.retarget import blinks
+from server.types import Frame, IdentityData, Landmarks68, MotionData
 
 BORDER = 0.08
+SELFIE_TYPES = (".jpg", ".jpeg", ".png")
 SAME_PERSON = 0.6
 
 
@@ -110,11 +116,38 @@ def output_landmarks(
     return marks, descs
 
 
+def eye_aspect(landmarks: Landmarks68) -> np.ndarray:
+    """Eye aspect ratio (lid gaps over eye width) of the image-left and -right eye."""
+    p = np.asarray(landmarks, np.float64)
+    out = []
+    for a in (36, 42):
+        q = p[a : a + 6]
+        lids = np.linalg.norm(q[1] - q[5]) + np.linalg.norm(q[2] - q[4])
+        out.append(lids / (2 * max(float(np.linalg.norm(q[0] - q[3])), 1e-6)))
+    return np.array(out)
+
+
+def blink_ear(marks: Sequence[Landmarks68 | None], shut: np.ndarray) -> float:
+    """Mean output EAR over frame 0's, on the (frame, eye) pairs with ``shut`` >= 0.8."""
+    if marks[0] is None:
+        return float("nan")
+    base = eye_aspect(marks[0])
+    ratios = [
+        eye_aspect(m)[eye] / max(base[eye], 1e-6)
+        for m, row in zip(marks, shut, strict=True)
+        if m is not None
+        for eye in (0, 1)
+        if row[eye] >= 0.8
+    ]
+    return float(np.mean(ratios)) if ratios else float("nan")
+
+
 def score_pair(
     models: DlibFaceModels,
     selfie_desc: np.ndarray,
     clip_marks: Sequence[Landmarks68 | None],
     frames: Sequence[Frame],
+    shut: np.ndarray | None = None,
 ) -> dict[str, float]:
     marks, descs = output_landmarks(models, frames)
     ok = [d is not None and descriptor_distance(d, selfie_desc) < SAME_PERSON for d in descs]
@@ -128,6 +161,7 @@ def score_pair(
         "border": border,
         "border_max": worst,
         "lost_frames": float(sum(m is None for m in marks)),
+        "blink_ear": blink_ear(marks, shut) if shut is not None else float("nan"),
     }
 
 
@@ -153,18 +187,17 @@ def main(argv: list[str] | None = None) -> int:
 
     models = DlibFaceModels(cnn_fallback=False)
     engine = load_engines(models).motion[args.engine]
-    selfies = sorted(args.selfies.glob("*.jpg"))
+    identities = _identities(args.selfies, models)
     rows: list[dict[str, Any]] = []
     for clip in sorted(args.clips.glob("*.gif")):
         motion, clip_marks = clip_motion(clip, models)
         sheet = []
-        for selfie_path in selfies:
-            selfie = cv2.imread(str(selfie_path))
-            identity = build_identity([selfie], models)
+        for name, identity in identities.items():
             assert identity.portrait is not None
             frames = engine.animate(identity.portrait, identity.portrait_landmarks, motion)
-            scores = score_pair(models, identity.descriptor, clip_marks, frames)
-            rows.append({"selfie": selfie_path.stem, "clip": clip.stem, **scores})
+            shut = blinks(motion)
+            scores = score_pair(models, identity.descriptor, clip_marks, frames, shut)
+            rows.append({"selfie": name, "clip": clip.stem, **scores})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             sheet.append(contact_row(frames))
         if args.sheets:
@@ -173,6 +206,21 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(rows, indent=1))
     print(table(rows))
     return 0
+
+
+def _identities(folder: Path, models: DlibFaceModels) -> dict[str, IdentityData]:
+    """Each selfie of ``folder`` made an identity as at upload (those refused are said
+    on stderr and left out)."""
+    out = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SELFIE_TYPES):
+        image = cv2.imread(str(path))
+        if image is None:
+            continue
+        try:
+            out[path.stem] = build_identity([np.asarray(image, np.uint8)], models)
+        except (FaceError, ValueError) as exc:
+            print(f"{path.name}: no identity ({exc})", file=sys.stderr)
+    return out
 
 
 def _write_sheet(path: Path, rows: list[Frame]) -> None:
@@ -184,13 +232,16 @@ def _write_sheet(path: Path, rows: list[Frame]) -> None:
 
 def table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table of the rows and the share of pairs meeting each bar."""
-    head = "| selfie | clip | id ok | id dist | r disp | r mouth | border | border max |"
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    head = (
+        "| selfie | clip | id ok | id dist | r disp | r mouth | border | border max | blink EAR |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        blink = r.get("blink_ear", float("nan"))
         lines.append(
             f"| {r['selfie']} | {r['clip']} | {r['id_ok']:.2f} | {r['id_dist_median']:.3f} | "
             f"{r['r_disp']:.2f} | {r['r_mouth']:.2f} | {r['border']:.2f} | "
-            f"{r['border_max']:.2f} |"
+            f"{r['border_max']:.2f} | {'-' if np.isnan(blink) else f'{blink:.2f}'} |"
         )
     bars = {
         "id_ok": lambda v: v >= 0.9,
@@ -199,7 +250,12 @@ def table(rows: list[dict[str, Any]]) -> str:
         "border": lambda v: v <= 3.0,
     }
     met = ", ".join(f"{k}: {sum(ok(r[k]) for r in rows)}/{len(rows)}" for k, ok in bars.items())
-    return "\n".join(lines) + f"\n\npairs meeting each bar: {met}"
+    blinking = [r["blink_ear"] for r in rows if not np.isnan(r.get("blink_ear", np.nan))]
+    shut = sum(v <= 0.6 for v in blinking)
+    return "\n".join(lines) + (
+        f"\n\npairs meeting each bar: {met}; blinks read as shut (EAR <= 0.6 of frame 0's): "
+        f"{shut}/{len(blinking)}"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -15,14 +15,16 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.gif_templates.lift import DEPTH, turned
+from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.gif_templates.paint import (
     mouth_opening,
     paint_closing_eye,
     paint_mouth,
     sample_colours,
 )
-from server.types import Box, Frame, Landmarks68
-from server.vision.warp import triangulate, warp_mesh
+from server.types import Frame, Landmarks68
+from server.vision.warp import triangle_affines, triangulate
 
 Points = NDArray[np.float64]
 Matrix = NDArray[np.float64]  # (2, 3) similarity, source (x, y, 1) -> destination
@@ -31,6 +33,12 @@ Matrix = NDArray[np.float64]  # (2, 3) similarity, source (x, y, 1) -> destinati
 # to move, outer ring points beyond it are dropped).
 FRAME_INSET = 0.09
 INNER_MARGIN = 0.16
+# The warp's source coordinates are computed exactly every GRID pixels and interpolated
+# in between: the map is continuous and piecewise affine, so the error stays far below
+# a pixel, and a frame costs a fraction of a per-pixel map.
+GRID = 4
+STILL = 1e-3  # px: a mesh point moved less than this is still
+RING_DEPTH = -0.5  # face units: the ring around the head turns like the head's sides
 
 
 class FaceRig:
@@ -61,32 +69,64 @@ class FaceRig:
         self.pivot = self.face[8] + self.v * 0.4 * self.iod  # the neck
         h, w = image.shape[:2]
         self.still_frame = still_frame
-        self.inner, self.outer = self._rings(w, h, still_frame)
+        self.inner, self.inner_depth, self.outer = self._rings(w, h, still_frame)
+        self.origin, self.axis = face_frame(self.face)
         self.border = border_points(w, h)
         if still_frame:
             self.border = np.concatenate([self.border, inset_points(w, h, FRAME_INSET)])
         mesh_face = self.face if opened is None else np.asarray(opened, np.float64)
         self.tris = triangulate(self._all(mesh_face, self.inner))
+        self.src = self._all(self.face, self.inner)
+        # Triangles as the mesh was made (the mouth open); those already inverted in
+        # the picture itself (inside closed lips) are left out of the fold check.
+        made = np.sign(_signed_areas(self._all(mesh_face, self.inner), self.tris))
+        before = _signed_areas(self.src, self.tris)
+        self.checked = np.flatnonzero((np.sign(before) == made) & (np.abs(before) > 1e-6))
         self.colours = sample_colours(image, self.face)
         self.opening = mouth_opening(self.face[60:68])
 
-    def _rings(self, w: int, h: int, still_frame: bool) -> tuple[Points, Points]:
+    def _rings(self, w: int, h: int, still_frame: bool) -> tuple[Points, Points, Points]:
+        """The inner ring (around the head, then points on the forehead), the depth of
+        each (face units, for head turns) and the outer ring."""
         angles = np.linspace(0, 2 * np.pi, 18, endpoint=False)
         ring = np.stack([np.cos(angles), np.sin(angles)], 1)
         c = self.centre
         inner = c + (ring[:, :1] * 1.55 * self.u + ring[:, 1:] * 2.1 * self.v) * self.iod
         outer = c + (ring[:, :1] * 2.6 * self.u + ring[:, 1:] * 3.0 * self.v) * self.iod
         forehead = self.face[17:27:2] - self.v * 0.55 * self.iod
+        depth = np.concatenate([np.full(len(inner), RING_DEPTH), DEPTH[17:27:2]])
+        inner = np.concatenate([inner, forehead])
         if not still_frame:
-            return np.concatenate([inner, forehead]), outer
+            return inner, depth, outer
         # Ring points that do not fit are left out (moved inward they could land on the
         # face and fold the mesh): the picture then bends between face and fixed frame.
-        inner = np.concatenate([inner, forehead])
-        inner = inner[_inside(inner, w, h, INNER_MARGIN)]
+        fits = _inside(inner, w, h, INNER_MARGIN)
         ox, oy = (FRAME_INSET + 0.03) * w, (FRAME_INSET + 0.03) * h
         keep = (outer[:, 0] > ox) & (outer[:, 0] < w - 1 - ox)
         keep &= (outer[:, 1] > oy) & (outer[:, 1] < h - 1 - oy)
-        return inner, outer[keep]
+        return inner[fits], depth[fits], outer[keep]
+
+    def mesh(
+        self,
+        face: Points,
+        head: Matrix,
+        turn: tuple[float, float] = (0.0, 0.0),
+        unfold: bool = True,
+    ) -> Points:
+        """Where the mesh points go (``self.src`` order) for :meth:`render`'s arguments;
+        ``unfold``: drawn back toward the still picture until no triangle flips."""
+        ring = apply(head, self.inner) + self._ring_turn(head, turn)
+        dst = self._all(self.keep_inside(face), ring)
+        return unfolded(self.src, dst, self.tris[self.checked]) if unfold else dst
+
+    def _ring_turn(self, head: Matrix, turn: tuple[float, float]) -> Points:
+        """Pixel displacement of the inner ring's points by a head turn."""
+        if turn == (0.0, 0.0):
+            return np.zeros_like(self.inner)
+        units = (as_complex(self.inner) - self.origin) / self.axis
+        moved = turned(units, self.inner_depth, *turn) - units
+        scale_roll = complex(head[0, 0], head[1, 0])
+        return as_points(self.axis * scale_roll * moved)
 
     def _all(self, face: Points, inner: Points) -> Points:
         return np.concatenate([face, inner, self.outer, self.border])
@@ -99,21 +139,107 @@ class FaceRig:
         m = FRAME_INSET + 0.02
         return np.clip(face, (m * w, m * h), ((1 - m) * (w - 1), (1 - m) * (h - 1)))
 
-    def render(self, face: Points, head: Matrix, blink: tuple[float, float] = (0.0, 0.0)) -> Frame:
+    def render(
+        self,
+        face: Points,
+        head: Matrix,
+        blink: tuple[float, float] = (0.0, 0.0),
+        turn: tuple[float, float] = (0.0, 0.0),
+    ) -> Frame:
         """The picture with its landmarks moved to ``face`` (68, 2), the ring around the
-        head moved by ``head`` and the eyes closed by ``blink`` (image-left, image-right;
-        0 open .. 1 closed)."""
-        face = self.keep_inside(face)
-        dst = self._all(face, apply(head, self.inner))
-        src = self._all(self.face, self.inner)
-        h, w = self.image.shape[:2]
-        warped, _ = warp_mesh(self.image, src, dst, self.tris, Box(0, 0, w, h))
-        frame = np.ascontiguousarray(warped, np.uint8)
+        head moved by ``head`` and turned with the head by ``turn`` (yaw, pitch radians,
+        each ring point at its depth), the eyes closed by ``blink`` (image-left,
+        image-right; 0 open .. 1 closed). With a still frame, a mesh that would fold is
+        drawn back toward the still picture until no triangle flips."""
+        # Authoring (no still frame) poses whole scenes on purpose and is left as posed.
+        dst = self.mesh(face, head, turn, unfold=self.still_frame)
+        face = dst[:68]
+        # Authoring (no still frame) is offline and warps exactly; renders use the lattice.
+        grid = GRID if self.still_frame else 1
+        frame = warp_moving(self.image, self.src, dst, self.tris, grid)
         scale = float(np.sqrt(abs(np.linalg.det(head[:, :2]))))
         paint_mouth(frame, face[60:68], self.iod * scale, self.colours, self.opening * scale)
         for eye, amount in enumerate(blink):
             paint_closing_eye(frame, face[36 + 6 * eye : 42 + 6 * eye], amount, self.colours.skin)
         return frame
+
+
+def unfolded(src: Points, dst: Points, tris: NDArray[np.int32]) -> Points:
+    """``dst``, or ``src + k (dst - src)`` with the largest ``k`` of 1, 0.85, 0.85^2 ...
+    for which none of ``tris`` (each with an area in ``src``) flips or collapses (k = 0
+    at worst: the still mesh)."""
+    before = _signed_areas(src, tris)
+    k = 1.0
+    for _ in range(24):
+        moved = src + k * (dst - src)
+        if np.all(_signed_areas(moved, tris) * before > 0):
+            return moved
+        k *= 0.85
+    return src.copy()
+
+
+def _signed_areas(pts: Points, tris: NDArray[np.int32]) -> NDArray[np.float64]:
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    return np.asarray((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
+
+
+def warp_moving(
+    image: Frame, src: Points, dst: Points, tris: NDArray[np.int32], grid: int = GRID
+) -> Frame:
+    """``image`` warped so that mesh ``src`` lands on ``dst``. Only the box covered by
+    triangles that move is resampled (the rest is copied); inside it the source
+    coordinates are exact on a ``grid`` lattice and bilinear between lattice points
+    (``grid`` 1: exact everywhere)."""
+    frame = image.copy()
+    moving = (np.abs(dst - src).max(axis=1) > STILL)[tris].any(axis=1)
+    if not moving.any():
+        return frame
+    h, w = image.shape[:2]
+    corners = dst[tris[moving]].reshape(-1, 2)
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, (w, h))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return frame
+    mx, my = _grid_maps(src, dst, tris, moving, (int(x0), int(y0), int(x1), int(y1)), grid)
+    fixed, frac = cv2.convertMaps(mx, my, cv2.CV_16SC2)
+    warped = cv2.remap(image, fixed, frac, cv2.INTER_LINEAR, None, cv2.BORDER_REPLICATE)
+    frame[y0:y1, x0:x1] = warped[grid : grid + y1 - y0, grid : grid + x1 - x0]
+    return frame
+
+
+def _grid_maps(
+    src: Points,
+    dst: Points,
+    tris: NDArray[np.int32],
+    moving: NDArray[np.bool_],
+    box: tuple[int, int, int, int],
+    grid: int,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Source x and y for every pixel of ``box`` (x0, y0, x1, y1) grown by ``grid`` on
+    every side (so no pixel of the box falls in the resize's clamped edge): pixels
+    outside the moving triangles map to themselves."""
+    x0, y0 = box[0] - grid, box[1] - grid
+    bw, bh = box[2] - box[0] + 2 * grid, box[3] - box[1] + 2 * grid
+    labels = np.full((bh, bw), -1, np.int32)
+    pts = np.round((dst - (x0, y0)) * 16).astype(np.int32)
+    for i in np.flatnonzero(moving):
+        cv2.fillConvexPoly(labels, pts[tris[i]], int(i), lineType=cv2.LINE_8, shift=4)
+    # Lattice point (i, j) sits at pixel (grid i + (grid - 1) / 2, ...) of the padded
+    # box: where cv2.resize by grid puts a source pixel's centre.
+    cw, ch = -(-bw // grid), -(-bh // grid)
+    gx = np.arange(cw) * grid + (grid - 1) / 2
+    gy = np.arange(ch) * grid + (grid - 1) / 2
+    rows, cols = np.minimum(gy.astype(int) + 1, bh - 1), np.minimum(gx.astype(int) + 1, bw - 1)
+    table = np.zeros((len(tris) + 1, 2, 3))
+    table[-1] = ((1, 0, 0), (0, 1, 0))  # label -1: the identity
+    table[:-1][moving] = triangle_affines(src, dst, tris[moving])
+    a = table[labels[rows][:, cols]]  # (ch, cw, 2, 3)
+    px, py = gx[None, :] + x0, gy[:, None] + y0
+    maps = []
+    for k in range(2):
+        coarse = (a[..., k, 0] * px + a[..., k, 1] * py + a[..., k, 2]).astype(np.float32)
+        maps.append(cv2.resize(coarse, (cw * grid, ch * grid)))
+    return maps[0], maps[1]
 
 
 def _inside(pts: Points, w: int, h: int, margin: float) -> NDArray[np.bool_]:

@@ -163,7 +163,10 @@ def _poly(size: tuple[int, int], pts: Points) -> NDArray[np.float32]:
 
 def _mix(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     a = alpha[..., None] if alpha.ndim == 2 else alpha
-    return (base * (1 - a) + np.asarray(top, np.float32) * a).astype(np.float32)
+    out = np.asarray(top, np.float32) - base  # base + (top - base) a, in float32
+    out *= a
+    out += base
+    return out
 
 
 def _composite(

@@ -3,28 +3,37 @@
 Relative motion with adaptive scale: each frame's expression is the clip's landmark
 displacement from its frame 0 in face units (inter-ocular distance, along and across the
 eye line), applied to the portrait's landmarks in the portrait's own face units (the
-vertical part rescaled by the faces' proportions); the head's motion relative to frame 0
-(shift, scale, roll) is applied as one similarity about the face, moving the landmarks
-and the ring around the head together. Eyelids close by the clip's eye-opening ratio.
+vertical part rescaled by the faces' proportions); the clip's head turn and nod are
+measured on a 3-D lift of its landmarks (:mod:`.lift`) and applied to the portrait's
+lifted landmarks as rotations; the head's in-plane motion relative to frame 0 (shift,
+scale, roll) is applied as one similarity about the face, moving the landmarks and the
+ring around the head together. Eyelids close by the clip's eye-opening ratio.
 :func:`animate_portrait` drives :class:`~server.gif_templates.animate.FaceRig` with it;
 the classic motion engine and the motion templates' previews both call it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from server.gif_templates.animate import FaceRig, Matrix, Points
+from server.gif_templates.lift import DEPTH, capped, fit_turn, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.types import Frame, Landmarks68, MotionData
 
 MAX_ROLL = np.radians(20.0)  # beyond this the warp would fold the background
 MAX_LOG_SCALE = np.log(1.08)  # more reads as a stretched face, the hair left behind
 MAX_SHIFT = 0.3  # IOD
+ANIMATE_THREADS = 2
 BLINK_FROM = 0.45  # lids lowered less than this (looking down) are not painted shut
+BLINK_WINDOW_MS = 400  # a blink's dip is measured against the widest eye this near
+BLINK_FROM_DIP, BLINK_DIP = 0.2, 0.45  # opening dips: where a blink starts, shut
 _LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))  # (upper, lower) per eye
+_LIDS_FLAT = [pair for eye in _LIDS for pair in eye]
 _CORNERS = ((36, 39), (42, 45))
 _INNER_LIPS = ((61, 67), (62, 66), (63, 65))
 _LOWER_LIP = [56, 57, 58, 65, 66, 67]
@@ -34,21 +43,21 @@ def retarget(
     face: Points, motion: MotionData, index: int
 ) -> tuple[Points, Matrix, tuple[float, float]]:
     """Frame ``index`` of ``motion`` on ``face`` (68, 2 pixels): the moved landmarks, the
-    head's (2, 3) transform and how closed each eye is (0..1)."""
+    head's (2, 3) transform and how closed each eye is (0..1). The clip's head turn and
+    nod (:func:`~.lift.fit_turn`) are taken out of its displacements and applied to the
+    face as a rotation of its 3-D lift; what is left is expression."""
     assert motion.shape is not None and motion.pose is not None
     origin, axis = face_frame(face)
     rest = (as_complex(face) - origin) / axis
-    clip0 = as_complex(motion.shape[0])
-    delta = _proportioned(as_complex(motion.shape[index]) - clip0, rest, clip0)
-    closed = _eyes_closed(motion.shape[index], motion.shape[0])
-    target = _shut_lips(_close_lids(rest + _lids_follow_corners(delta), rest, closed))
-    dx, dy, log_scale, roll = (float(v) for v in motion.pose[index])
-    b = np.exp(np.clip(log_scale, -MAX_LOG_SCALE, MAX_LOG_SCALE)) * np.exp(
-        1j * np.clip(roll, -MAX_ROLL, MAX_ROLL)
-    )
-    shift = complex(dx, dy)
-    if abs(shift) > MAX_SHIFT:
-        shift *= MAX_SHIFT / abs(shift)
+    clip0, clip = as_complex(motion.shape[0]), as_complex(motion.shape[index])
+    yaw, pitch = fit_turn(clip0, clip)  # all of the turn is taken out of the clip...
+    delta = _proportioned(clip - turned(clip0, DEPTH, yaw, pitch), rest, clip0)
+    ratio = _eyes_closed(motion.shape[index], motion.shape[0])
+    blink = blinks(motion)[index]
+    closed = (max(ratio[0], float(blink[0])), max(ratio[1], float(blink[1])))
+    facing = turned(rest, DEPTH, *capped(yaw, pitch))  # ...and as much as fits put in
+    target = _shut_lips(_close_lids(facing + _lids_follow_corners(delta), facing, closed))
+    b, shift = _head(motion.pose[index])
     moved = origin + axis * (b * target + shift)
     head = np.array(
         [[b.real, -b.imag, 0.0], [b.imag, b.real, 0.0]], np.float64
@@ -56,6 +65,24 @@ def retarget(
     offset = origin - b * origin + axis * shift
     head[:, 2] = (offset.real, offset.imag)
     return as_points(moved), head, closed
+
+
+def turn(motion: MotionData, index: int) -> tuple[float, float]:
+    """The clip's (yaw, pitch) at frame ``index`` relative to frame 0 (radians, capped)."""
+    assert motion.shape is not None
+    return capped(*fit_turn(as_complex(motion.shape[0]), as_complex(motion.shape[index])))
+
+
+def _head(pose: np.ndarray) -> tuple[complex, complex]:
+    """(scale and roll as one complex factor, shift in face units), capped."""
+    dx, dy, log_scale, roll = (float(v) for v in pose)
+    b = np.exp(np.clip(log_scale, -MAX_LOG_SCALE, MAX_LOG_SCALE)) * np.exp(
+        1j * np.clip(roll, -MAX_ROLL, MAX_ROLL)
+    )
+    shift = complex(dx, dy)
+    if abs(shift) > MAX_SHIFT:
+        shift *= MAX_SHIFT / abs(shift)
+    return complex(b), shift
 
 
 def _proportioned(delta: np.ndarray, rest: np.ndarray, clip0: np.ndarray) -> np.ndarray:
@@ -73,6 +100,26 @@ def _lids_follow_corners(delta: np.ndarray) -> np.ndarray:
         corner = (delta[a] + delta[b]) / 2
         for upper, lower in eye:
             out[upper] = out[lower] = corner
+    return out
+
+
+def blinks(motion: MotionData) -> np.ndarray:
+    """(N, 2) how shut each eye is in a blink (0..1), per frame. dlib's landmarks follow
+    a closing lid only part of the way (a shut eye reads as about half open), so a blink
+    is found as a quick dip of the eye's opening below its widest within
+    ``BLINK_WINDOW_MS`` either side, and a dip of ``BLINK_DIP`` or more counts as shut.
+    A look down lowers the lids for longer than the window and is not a blink."""
+    assert motion.shape is not None
+    shape = np.asarray(motion.shape, np.float64)
+    gaps = [np.linalg.norm(shape[:, lo] - shape[:, up], axis=-1) for up, lo in _LIDS_FLAT]
+    opening = np.stack([np.mean(gaps[:2], 0), np.mean(gaps[2:], 0)], 1)  # (N, 2)
+    starts = np.concatenate([[0.0], np.cumsum(motion.durations_ms)[:-1]])
+    out = np.zeros_like(opening)
+    for i, t in enumerate(starts):
+        near = np.abs(starts - t) <= BLINK_WINDOW_MS
+        widest = np.maximum(opening[near].max(axis=0), 1e-6)
+        dip = 1.0 - opening[i] / widest
+        out[i] = np.clip((dip - BLINK_FROM_DIP) / (BLINK_DIP - BLINK_FROM_DIP), 0.0, 1.0)
     return out
 
 
@@ -118,20 +165,32 @@ def animate_portrait(
     landmarks: Landmarks68,
     motion: MotionData,
     progress: Callable[[float], None] | None = None,
+    threads: int = ANIMATE_THREADS,
 ) -> list[Frame]:
-    """``motion.frame_count`` frames of ``portrait`` moving as the clip did."""
+    """``motion.frame_count`` frames of ``portrait`` moving as the clip did. Frames are
+    independent once the rig is built, so ``threads`` warp them side by side (OpenCV and
+    NumPy release the GIL for the pixel work)."""
     if motion.format != "landmarks" or motion.shape is None or motion.pose is None:
         raise ValueError(f"landmark retargeting cannot play {motion.format} motion")
     face = np.asarray(landmarks, np.float64)
     rig = FaceRig(portrait, face, opened_mouth(face))
-    frames = []
-    for i in range(motion.frame_count):
+    lock = threading.Lock()
+    done = [0]
+
+    def one(i: int) -> Frame:
         points, head, closed = retarget(face, motion, i)
         blink = (_blink(closed[0]), _blink(closed[1]))
-        frames.append(rig.render(points, head, blink))
-        if progress is not None:
-            progress((i + 1) / motion.frame_count)
-    return frames
+        frame = rig.render(points, head, blink, turn(motion, i))
+        with lock:
+            done[0] += 1
+            if progress is not None:
+                progress(done[0] / motion.frame_count)
+        return frame
+
+    if threads <= 1:
+        return [one(i) for i in range(motion.frame_count)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(one, range(motion.frame_count)))
 
 
 def _blink(closed: float) -> float:

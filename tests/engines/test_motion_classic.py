@@ -10,7 +10,7 @@ from server.engines.motion_classic import ClassicMotionEngine
 from server.faces.dlib_models import DlibFaceModels
 from server.faces.portrait import head_and_shoulders
 from server.gif_templates.motion import as_complex, as_points, face_frame
-from server.gif_templates.retarget import retarget
+from server.gif_templates.retarget import blinks, retarget
 from server.types import Frame, Landmarks68, MotionData
 from tests.render.samples import astronaut, dlib_models
 
@@ -98,3 +98,50 @@ def test_the_opened_mouth_is_dark_inside(portrait: tuple[Frame, Landmarks68]) ->
     lp = MotionData("liveportrait", (40,))
     with pytest.raises(ValueError, match="liveportrait"):
         engine.animate(image, rest, lp)
+
+
+def weak_blink(rest: Landmarks68, frames: int = 9, shut: tuple[int, ...] = (4, 5)) -> MotionData:
+    """Still frames with a blink as dlib reads one off a clip: the lids come only half
+    way together, for two frames (160 ms)."""
+    origin, axis = face_frame(rest)
+    shape0 = (as_complex(rest) - origin) / axis
+    shapes = []
+    for i in range(frames):
+        z = shape0.copy()
+        if i in shut:
+            for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
+                z[upper] += (z[lower] - z[upper]) * 0.5
+        shapes.append(as_points(z))
+    return MotionData(
+        "landmarks", (80,) * frames, 0, shape=np.asarray(shapes, np.float32),
+        pose=np.zeros((frames, 4), np.float32),
+    )  # fmt: skip
+
+
+def eye_aspect(points: np.ndarray) -> float:
+    """dlib's eye aspect ratio (EAR), both eyes' mean."""
+    p = np.asarray(points, np.float64)
+    ears = []
+    for a in (36, 42):
+        q = p[a : a + 6]
+        lids = np.linalg.norm(q[1] - q[5]) + np.linalg.norm(q[2] - q[4])
+        ears.append(lids / (2 * np.linalg.norm(q[0] - q[3])))
+    return float(np.mean(ears))
+
+
+def test_a_blink_read_half_way_shuts_the_eyes(
+    portrait: tuple[Frame, Landmarks68], models: DlibFaceModels
+) -> None:
+    image, rest = portrait
+    motion = weak_blink(rest)
+    assert blinks(motion)[[4, 5]].min() == 1.0 and blinks(motion)[[0, 1, 8]].max() == 0.0
+    frames = ClassicMotionEngine().animate(image, rest, motion)
+    ears = [eye_aspect(models.detect(f, use_cnn=False)[0].landmarks) for f in frames]
+    assert max(ears[4], ears[5]) < 0.6 * ears[0]  # dlib sees the output's eyes shut
+    # the eyelid's skin covers the eye: its dark iris and white are gone
+    eye = np.zeros(image.shape[:2], np.uint8)
+    for a in (36, 42):
+        cv2.fillPoly(eye, [np.round(np.asarray(rest)[a : a + 6]).astype(np.int32)], 1)
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)[eye > 0].astype(float) for f in frames]
+    assert grey[4].std() < 0.6 * grey[0].std()
+    assert abs(ears[8] - ears[0]) < 0.03  # and open again after

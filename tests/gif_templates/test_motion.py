@@ -55,9 +55,10 @@ def test_motion_follows_the_clip(motion: MotionData) -> None:
     roll = np.degrees(motion.pose[:, 3])
     assert np.corrcoef(2.0 * np.sin(2 * np.pi * t), roll)[0, 1] > 0.8
     assert 1.0 < np.abs(roll).max() < 3.5  # in degrees, as posed
-    # in frame 0's face units: the eyes are one unit apart along x
+    # in frame 0's face units: the eyes are one unit apart along x (up to the offline
+    # smoothing, which lets later frames' landmarks pull on frame 0's by a few 1e-3)
     eyes = motion.shape[0, 42:48].mean(0) - motion.shape[0, 36:42].mean(0)
-    np.testing.assert_allclose(eyes, [1.0, 0.0], atol=1e-3)
+    np.testing.assert_allclose(eyes, [1.0, 0.0], atol=3e-3)
 
 
 def test_gaps_are_filled_by_blending_neighbours() -> None:

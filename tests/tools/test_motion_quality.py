@@ -54,3 +54,18 @@ def test_border_motion_sees_only_the_border() -> None:
     rows = [{"selfie": "a", "clip": "b", "id_ok": 1.0, "id_dist_median": 0.3, "r_disp": 0.9,
              "r_mouth": 0.5, "border": 1.0, "border_max": 2.0}]  # fmt: skip
     assert "r_mouth: 0/1" in table(rows) and "| a | b | 1.00 |" in table(rows)
+
+
+def test_blink_ear_compares_the_blinking_eye_with_frame_0() -> None:
+    from tools.motion_quality import blink_ear
+
+    face = _face()
+    face[[37, 38]] = (45, 47)
+    face[[41, 40]] = (45, 53)  # left eye 6 px open, 20 wide
+    face[36], face[39] = (35, 50), (55, 50)
+    shut = face.copy()
+    shut[[41, 40], 1] = 48.5  # lids 1.5 px apart: a quarter of the opening
+    blinks = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 0.0]])
+    assert blink_ear([face, shut, shut], blinks) == 0.25  # frame 2 is not a blink
+    assert np.isnan(blink_ear([face, face], np.zeros((2, 2))))
+    assert np.isnan(blink_ear([None, face], np.ones((2, 2))))
