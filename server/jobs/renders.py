@@ -198,12 +198,17 @@ class RenderService:
 
     def _fail_with(self, render_id: str, exc: Exception) -> None:
         """Record why a render failed: the error's own code, a storage problem (disk
-        full, read-only data dir) or, for anything else, render_failed."""
+        full, read-only data dir), out_of_memory or, for anything else, render_failed."""
         if isinstance(exc, OSError) and (problem := storage_error(exc)) is not None:
             log.error("render %s: %s (errno %s)", render_id, problem.code, exc.errno)
             exc = problem
         code, message = getattr(exc, "code", None), getattr(exc, "message", None)
-        if isinstance(code, str) and isinstance(message, str):
+        if isinstance(exc, MemoryError):  # the worker's memory cap (server.worker_memory)
+            log.error("render %s: out of memory", render_id)
+            self._fail_latest(
+                render_id, "out_of_memory", "the render needed more memory than allowed"
+            )
+        elif isinstance(code, str) and isinstance(message, str):
             self._fail_latest(render_id, code, message)
         elif self._store.exists(render_id):  # else: deleted meanwhile, pipeline stopped
             log.exception("render %s failed", render_id)
