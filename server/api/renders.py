@@ -67,7 +67,8 @@ def get_render(render_id: str) -> dict[str, object]:
 
 @bp.get("/<render_id>/result")
 def get_result(render_id: str) -> Response:
-    """The GIF / MP4 / WebP; 409 render_not_ready until the render is done."""
+    """The GIF / MP4 / WebP; 409 render_not_ready until the render is done, result_missing
+    if its file is gone."""
     path, media_type = services().renders.result(render_id, current_device())
     ext = path.suffix
     try:

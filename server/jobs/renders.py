@@ -123,9 +123,13 @@ class RenderService:
         record = self.get(render_id, device_id)
         if record.status == "failed":
             raise Conflict("the render failed; it has no result", "render_failed")
-        path = self._store.result_path(record) if record.status == "done" else None
-        if path is None:
+        if record.status != "done":
             raise Conflict(f"the render is {record.status}; poll its status", "render_not_ready")
+        path = self._store.result_path(record)
+        if path is None:  # the file vanished: say so, in the status too
+            message = "the result file is gone; request the render again"
+            self._fail(record, "result_missing", message)
+            raise Conflict(message, "result_missing")
         return path, record.media_type or MEDIA_TYPES[record.format]
 
     def delete(self, render_id: str) -> None:

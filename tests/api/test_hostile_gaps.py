@@ -2,8 +2,8 @@
 status: an oversize body is refused before it is read (declared or chunked), the decode
 budget refuses before any pixel is decoded, documents never reach a renderer, upload
 names are never paths, unusual pixel modes get a clean answer, and a result file that
-vanished is a clean JSON 409 (its render is "not ready") while an identical request
-renders anew instead of reusing it."""
+vanished is a clean JSON 409 `result_missing` (the render then reads failed) while an
+identical request renders anew instead of reusing it."""
 
 from __future__ import annotations
 
@@ -90,7 +90,10 @@ def test_a_vanished_result_is_json_409_and_not_reused(
         result.unlink()
     response = client.get(done["result_url"])
     assert response.status_code == 409, response.json
-    assert response.json["error"]["code"] == "render_not_ready"
+    assert response.json["error"]["code"] == "result_missing"
+    status = client.get(f"/v1/renders/{done['id']}")
+    assert status.json["status"] == "failed"
+    assert status.json["error"]["code"] == "result_missing"
     again = post_render(client, identity_id=ident, template_id=TEMPLATE_ID)
     assert again.status_code == 202, again.json  # rendered anew, the gone file not reused
     assert again.json["id"] != done["id"]
