@@ -5,9 +5,11 @@ same worker goes on serving the next request."""
 from __future__ import annotations
 
 import json
+import socket
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +161,27 @@ def test_request_over_the_cap_is_503_and_worker_serves_on(capped_service: Servic
     status, _, body = post_selfie(capped_service, token, licence_clean_faces()[0])
     assert status == 201, body
     assert capped_service.worker_pids() == [pid]  # the same worker, never restarted
+
+
+def test_development_server_is_capped_too(tmp_path: Path) -> None:
+    """``python -m server`` sets the same cap on itself before it loads anything."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**_QUIET_ENV, "PATH": "/usr/bin:/bin", ENV_VAR: "3000",
+           "FACELOOP_DATA_DIR": str(tmp_path / "data"), "FACELOOP_PORT": str(port)}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "server"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            limits = Path(f"/proc/{proc.pid}/limits").read_text().splitlines()
+            line = next(ln for ln in limits if "data size" in ln)
+            if str(3000 * 2**20) in line:
+                break
+            time.sleep(0.1)
+        assert str(3000 * 2**20) in line, line
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
