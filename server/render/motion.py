@@ -4,19 +4,19 @@ the one renderer the render service calls, which picks by the template's kind.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from server.engines.base import MotionEngine
-from server.render.encode import encode
 from server.render.pipeline import (
     DEFAULT_THREADS,
     RenderCancelled,
     RenderOutput,
     Stamp,
+    encode_output,
     render,
 )
-from server.types import MEDIA_TYPES, Frame, IdentityData, OutputFormat
+from server.types import MEDIA_TYPES, IdentityData, OutputFormat
 
 Progress = Callable[[float], None]
 
@@ -58,16 +58,8 @@ def render_motion(
     # The still portrait plays the template's part for the GIF encoder: what the motion
     # left as it was keeps its colours exactly, the moved pixels share one palette.
     still = [identity.portrait] * len(frames)
-    durations = list(motion.durations_ms)
-
-    def encoder(out: Sequence[Frame], stills: Sequence[Frame], reports: bool) -> bytes:
-        step = (lambda p: report(0.8 + 0.2 * p)) if reports else None
-        return encode(fmt, out, stills, durations, motion.loop, step, threads)
-
-    if stamp is None:
-        data = encoder(frames, still, True)
-    else:
-        data = stamp.encode(frames, still, fmt, encoder)
+    timing = (list(motion.durations_ms), motion.loop)
+    data = encode_output(fmt, frames, still, timing, report, threads, stamp)
     report(1.0)
     seconds = {"animate": animated - started, "encode": time.perf_counter() - animated}
     stats = {"frames": len(frames), "seconds": seconds, **engine.describe()}

@@ -94,19 +94,36 @@ def render(
     if stop():
         raise RenderCancelled
 
-    def encoder(frames: Sequence[Frame], templates: Sequence[Frame], reports: bool) -> bytes:
-        a = template.analysis
-        step = (lambda p: report(0.8 + 0.2 * p)) if reports else None
-        return encode(fmt, frames, templates, a.durations_ms, a.loop, step, threads)
-
-    if stamp is None:
-        data = encoder(swapped, anim.frames, True)
-    else:
-        data = stamp.encode(swapped, anim.frames, fmt, encoder)
+    a = template.analysis
+    timing = (a.durations_ms, a.loop)
+    data = encode_output(fmt, swapped, anim.frames, timing, report, threads, stamp)
     clock.lap("encode")
     report(1.0)
     stats = {"frames": len(swapped), "seconds": clock.times, **engine.describe()}
     return RenderOutput(data, MEDIA_TYPES[fmt], len(swapped), stats)
+
+
+def encode_output(
+    fmt: OutputFormat,
+    frames: Sequence[Frame],
+    templates: Sequence[Frame],
+    timing: tuple[Sequence[int], int],
+    report: Progress,
+    threads: int,
+    stamp: Stamp | None,
+) -> bytes:
+    """Encode a render's frames (``timing``: durations in ms, loop), marked by ``stamp``
+    when given; progress goes 0.8 -> 1 during the first encode (a stamp may encode
+    again, silently)."""
+    durations, loop = timing
+
+    def encoder(out: Sequence[Frame], under: Sequence[Frame], reports: bool) -> bytes:
+        step = (lambda p: report(0.8 + 0.2 * p)) if reports else None
+        return encode(fmt, out, under, durations, loop, step, threads)
+
+    if stamp is None:
+        return encoder(frames, templates, True)
+    return stamp.encode(frames, templates, fmt, encoder)
 
 
 def swap_frames(

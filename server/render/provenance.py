@@ -104,7 +104,7 @@ class Provenance:
             frames = [draw_badge(f) for f in frames]
             templates = [draw_badge(f) for f in templates]
         res = watermark.residual(frames, self.key(render_id), EMBED_MARGIN * watermark.STRENGTH)
-        return _add(frames, res), _add(templates, res)
+        return watermark.apply_residual(frames, res), watermark.apply_residual(templates, res)
 
     def encode(
         self,
@@ -125,7 +125,7 @@ class Provenance:
             if need.max() <= GIF_REFINE_TOLERANCE * watermark.STRENGTH:
                 break
             fix = watermark.residual_for(need, key)
-            out, tpl = _add(out, fix), _add(tpl, fix)
+            out, tpl = watermark.apply_residual(out, fix), watermark.apply_residual(tpl, fix)
             data = encoder(out, tpl, False)
         return self.label(data, fmt, render_id)
 
@@ -181,10 +181,6 @@ class RenderStamp:
         encoder: Encoder,
     ) -> bytes:
         return self.provenance.encode(self.render_id, frames, templates, fmt, encoder)
-
-
-def _add(frames: Sequence[Frame], res: NDArray[np.float32]) -> list[Frame]:
-    return watermark.apply_residual(frames, res)
 
 
 def gif_frames(data: bytes) -> list[Frame]:
