@@ -107,6 +107,28 @@ def test_video_demuxer_is_forced_from_the_magic_bytes(tmp_path: Path) -> None:
         read_animation(fake)
 
 
+def test_ffmpeg_gets_the_forced_demuxer_and_only_the_file_protocol(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What reaches FFmpeg: an open file object, the demuxer named by the magic bytes
+    and a protocol whitelist of ``file`` alone, so no reference inside a container can
+    make it open a network or pipe URL."""
+    clip = make_video(tmp_path / "c.mkv", 64, 64, 10, 0.3)
+    seen: list[tuple[Any, dict[str, Any]]] = []
+    real_open = av.open
+
+    def spy(source: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append((source, kwargs))
+        return real_open(source, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", spy)
+    assert len(read_video(clip, max_seconds=11.0).frames) == 3
+    ((source, kwargs),) = seen
+    assert not isinstance(source, (str, Path)) and hasattr(source, "read")
+    assert kwargs["format"] == "matroska"
+    assert kwargs["options"] == {"protocol_whitelist": "file"}
+
+
 _RSS_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys, time
