@@ -14,15 +14,14 @@ Per frame, for a template face with landmarks T:
    matched to the template face (statistics smoothed over ~9 frames), and blended
    with a feathered mask; the template's mouth interior is kept where it opens.
 
-Before planning, the track's landmarks are checked against the picture's own motion
-(:mod:`server.vision.track_check`): frames where dlib placed a face beside the head
-get landmarks carried from their neighbours.
+Template tracks arrive checked against the picture's own motion: the offline analysis
+repairs frames where dlib placed a face beside the head (:mod:`server.gif_templates.repair`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,7 +47,7 @@ from server.engines.classic_texture import (
     skin_weight,
     texture_mask,
 )
-from server.gif_templates.occluders import OCCLUDER, occluder_for_render
+from server.gif_templates.occluders import occluder_for_render
 from server.types import Frame, IdentityData
 from server.vision import (
     color,
@@ -60,14 +59,13 @@ from server.vision import (
     relight,
     shape,
     symmetry,
-    track_check,
 )
 from server.vision.boxes import clip_box, intersect, points_box
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 5  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 6  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,6 @@ class ClassicOptions:
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
-    check_track: bool = True  # landmarks out of step with the image's motion repaired
     enlarge_small: bool = True  # swap faces under small_faces.MIN_IOD px at a larger scale
     template_mouth: bool = True  # the mouth's shape from the template (not a smile's)
     # the lips' texture from the template, colour-matched: "open" only where the
@@ -118,8 +115,6 @@ class TrackPlan:
     blur: NDArray[np.float32]  # (N,) extra blur per frame, output px (motion-blurred frames)
     lid_gaps: NDArray[np.float64]  # (N, 4) identity offset gap per lid pair, canonical y
     occluder: NDArray[np.float32] | None = None  # (N, h, w) template occluders, canonical crop
-    # landmarks that replace the track's on frames found out of step with the image
-    repaired: dict[int, NDArray[np.float32]] = field(default_factory=dict)
 
 
 class ClassicEngine:
@@ -163,9 +158,6 @@ class ClassicEngine:
         template's precomputed per-frame face statistics (see
         :mod:`server.gif_templates.features`), computed here when missing."""
         feats = dict(features) if features is not None else {}
-        repaired: dict[int, NDArray[np.float32]] = {}
-        if self.options.check_track:
-            landmarks, repaired = _checked_track(frames, landmarks, feats)
         present = [i for i in range(len(landmarks)) if not np.isnan(landmarks[i, 0, 0])]
         ref, to_canon = reference_shape(landmarks, present)
         delta = self._identity_delta(face, ref)
@@ -179,9 +171,7 @@ class ClassicEngine:
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         gaps = lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
-        return TrackPlan(
-            delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, repaired
-        )
+        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder)
 
     def _identity_delta(self, face: ClassicFace, ref: NDArray[np.float64]) -> NDArray[np.float64]:
         """The identity's shape offsets from the track's reference shape ``ref``
@@ -258,7 +248,6 @@ class ClassicEngine:
     ) -> SwapResult | None:
         """Swap the face with template landmarks ``lm`` in ``frame`` (in place); returns
         where pixels may have changed, or None when nothing was done."""
-        lm = plan.repaired.get(index, lm)
         k = small_faces.scale_for(lm) if self.options.enlarge_small else 1.0
         if k > 1.0 and index in plan.to_frame:
             return small_faces.swap_enlarged(self._swap, frame, index, lm, face, plan, k)
@@ -317,44 +306,6 @@ class ClassicEngine:
         # where a moved background shows most, beyond the face's own outline.
         dst[68:] = src[68:]
         return target, src, dst
-
-
-def _checked_track(
-    frames: Sequence[Frame],
-    landmarks: NDArray[np.float32],
-    feats: dict[str, NDArray[np.floating]],
-) -> tuple[NDArray[np.float32], dict[int, NDArray[np.float32]]]:
-    """The track with frames out of step with the image's motion repaired (see
-    :mod:`server.vision.track_check`) or, where they cannot be, left out; the stored
-    per-frame statistics of those frames are dropped from ``feats`` (in place) so they
-    are measured again on the repaired landmarks."""
-    repaired, lost = track_check.repair_track(frames, landmarks)
-    if not repaired and not lost:
-        return landmarks, repaired
-    fixed = np.array(landmarks, np.float32, copy=True)
-    for i, lm in repaired.items():
-        fixed[i] = lm
-    fixed[lost] = np.nan
-    for key in ("colour_stats", "detail"):
-        if key in feats and len(feats[key]) == len(fixed):
-            values = np.array(feats[key], copy=True)
-            for i in (*repaired, *lost):
-                values[i] = _measured(key, frames[i], fixed[i])
-            feats[key] = values
-    if OCCLUDER in feats and len(feats[OCCLUDER]) == len(fixed):
-        masks_ = np.array(feats[OCCLUDER], np.float32, copy=True)
-        for i, lm in repaired.items():
-            masks_[i] = glasses.recentred(masks_[i], landmarks[i], lm)
-        feats[OCCLUDER] = masks_
-    return fixed, repaired
-
-
-def _measured(key: str, frame: Frame, lm: NDArray[np.float32]) -> NDArray[np.float32] | float:
-    if np.isnan(lm[0, 0]):
-        return np.nan
-    if key == "detail":
-        return detail.face_detail(frame, lm)
-    return masks.face_colour_stats(frame, lm)
 
 
 def _colour_stats(
