@@ -7,7 +7,10 @@ Run once per template (``tools.templates``) and stored beside it as ``analysis.n
 Steps: detect faces per frame (HOG; see :mod:`.detection`), link them into tracks
 (:mod:`.linking`), drop false positives, fill gaps of up to 5 frames, smooth the
 landmarks with Savitzky-Golay on each contiguous run (:mod:`.tracks`), put the main
-face first. Frames where a face is absent for longer stay absent (NaN).
+face first, repair frames whose landmarks are out of step with the picture's own motion
+(:mod:`.repair`), then measure the per-frame 5-point landmarks, face features and
+occluders on the repaired landmarks. Frames where a face is absent for longer (or that
+cannot be repaired) stay absent (NaN).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from server.gif_templates.features import attach_face_features
 from server.gif_templates.landmarks5 import FivePointDetect, attach_landmarks5
 from server.gif_templates.linking import Detection, Linker, RawTrack, box_iou, dedupe
 from server.gif_templates.occluders import attach_occluders
+from server.gif_templates.repair import hold_repeats, repair_tracks
 from server.gif_templates.smoothing import jitter, smooth_landmarks, stable_boxes
 from server.gif_templates.tracks import (
     FaceTrack,
@@ -37,8 +41,9 @@ from server.gif_templates.tracks import (
 )
 from server.types import Animation, Frame, Landmarks68
 
-# Bump when the analysis changes in a way stored analyses must be rebuilt for.
-ANALYSIS_VERSION = 2
+# Bump when the analysis changes in a way stored analyses must be rebuilt for
+# (3: tracks repaired against the picture's motion, offline instead of per render).
+ANALYSIS_VERSION = 3
 SCAN_EVERY = 5  # full-frame scan at least every this many frames
 # A frame whose pixels differ from the previous one by less than this on average
 # (0..255 scale) repeats it: GIFs made from video often hold a frame for two ticks,
@@ -125,6 +130,7 @@ def analyse_animation(
             else:
                 stats[f"track{track.track_id}_jitter_{name}"] = value
     stats.update({f"{k}_calls": float(v) for k, v in detector.calls.items()})
+    stats.update(repair_tracks(tracks, anim.frames, repeats))
     stats.update(attach_landmarks5(tracks, anim.frames, five_points))
     attach_face_features(tracks, anim.frames)
     attach_occluders(tracks, anim.frames)
@@ -168,9 +174,7 @@ def _finish_track(
     refitted = jitter(track.landmarks, track.present)["shape_accel"]
     new = ~repeats
     track.landmarks[new] = smooth_landmarks(track.landmarks[new], track.present[new])
-    for f in np.flatnonzero(repeats):
-        track.landmarks[f] = track.landmarks[f - 1]
-        track.present[f] = track.present[f - 1]
+    hold_repeats(track, repeats)
     smoothed = jitter(track.landmarks, track.present)["shape_accel"]
     return {"filled": float(filled), "raw": raw, "refit": refitted, "smooth": smoothed}
 

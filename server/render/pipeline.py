@@ -2,8 +2,8 @@
 
 No HTTP and no storage here: the caller hands in the template (from the catalog), the
 identities by face track, an engine, and gets bytes back. Everything expensive that
-does not depend on the user (tracks, smoothing, repeated frames) was computed offline;
-everything that depends only on the user was computed at upload.
+does not depend on the user (tracks, smoothing, track repairs, repeated frames) was
+computed offline; everything that depends only on the user was computed at upload.
 """
 
 from __future__ import annotations

@@ -261,19 +261,6 @@ def mask_in_box(
     return np.asarray(out, np.float32)
 
 
-def recentred(
-    mask: NDArray[np.floating], old: NDArray[np.floating], new: NDArray[np.floating]
-) -> NDArray[np.float32]:
-    """A canonical-crop mask made for face landmarks ``old`` moved to the canonical crop
-    of landmarks ``new`` in the same frame (the mask stays where it was in the frame)."""
-    m = np.vstack([to_canonical(new), [0.0, 0.0, 1.0]])
-    back = np.vstack([cv2.invertAffineTransform(to_canonical(old)), [0.0, 0.0, 1.0]])
-    out = cv2.warpAffine(
-        np.asarray(mask, np.float32), (m @ back)[:2], (mask.shape[1], mask.shape[0])
-    )
-    return np.asarray(out, np.float32)
-
-
 def remove_glasses(image: Frame, lm: NDArray[np.floating]) -> Frame:
     """``image`` with the frames of the glasses on face ``lm`` painted over from the
     skin around them (unchanged when the face wears none), so they never reach a swap."""

@@ -16,6 +16,9 @@ neighbours agree with. A dropped frame gets landmarks carried by the measured mo
 from the nearest trusted frames on either side (mixed by distance); one with no
 trusted frame within ``REACH`` is left out (the template's face shows unchanged
 rather than a face off the head).
+
+It runs once per template, in the offline analysis (:mod:`server.gif_templates.repair`),
+so renders read the repaired track as stored.
 """
 
 from __future__ import annotations

@@ -1,0 +1,119 @@
+"""The classic engine's face layer for one frame: the selfie's texture warped onto the
+target mesh, colour-matched and lit like the template face, with its blend weights
+(the template's mouth interior, eyes and occluders left in front).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.engines.classic_shape import OUTLINE
+from server.types import Box
+from server.vision import color, face_parts, glasses, masks, shading, shape
+from server.vision.warp import MeshRaster, remap, triangle_affines
+
+if TYPE_CHECKING:
+    from server.engines.classic import ClassicOptions, TrackPlan
+
+
+def face_layer(
+    o: ClassicOptions,
+    raster: MeshRaster,
+    dst: NDArray[np.float64],
+    target: NDArray[np.float64],
+    lm: NDArray[np.float32],
+    under: NDArray[np.float32],
+    plan: TrackPlan,
+    index: int,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The selfie's face (BGR floats) over ``raster``'s box and its blend weights."""
+    face, box = plan.face, raster.box
+    iod = shape.interocular(lm)
+    lab, alpha = _warped(o, raster, dst, target, under, plan, index, iod)
+    template_lips = o.template_lips == "always" or (o.template_lips == "open" and face.mouth_open)
+    mouth = face_parts.mouth_mask(box, target, iod)
+    if o.tame_lips and not template_lips:
+        lab = face_parts.tamed_lips(lab, under, mouth, alpha)
+    rgb = color.lab_to_bgr(lab)
+    if plan.blur[index] > 0.3:
+        rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
+    # Keep the template's mouth interior (and eyes, if chosen).
+    if template_lips:
+        rgb = face_parts.with_template_mouth(rgb, under, mouth, alpha)
+    _keep_in_front(o, alpha, target, lm, plan, index, box)
+    return rgb, alpha
+
+
+def _warped(
+    o: ClassicOptions,
+    raster: MeshRaster,
+    dst: NDArray[np.float64],
+    target: NDArray[np.float64],
+    under: NDArray[np.float32],
+    plan: TrackPlan,
+    index: int,
+    iod: float,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The selfie's texture (Lab) on the target mesh, colour-matched and shaded like the
+    template face, and its feathered mask."""
+    face, box = plan.face, raster.box
+    aff = np.zeros((len(plan.triangles), 2, 3))
+    aff[plan.inner] = triangle_affines(face.points, dst, plan.triangles[plan.inner])
+    tx, ty = raster.restricted(plan.inner).maps(aff)
+    alpha = remap(face.alpha, tx, ty, cv2.BORDER_CONSTANT)
+    # A thin output-space feather as well: where the texture is squeezed (the far
+    # side of a turned selfie) its own feather would end in a hard edge.
+    alpha *= masks.feathered_polygon(box, dst[OUTLINE], 0.06 * iod)
+    gains = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else None
+    lab = color.transfer(
+        remap(face.texture_lab, tx, ty), face.stats, plan.colour[index], light_gain=gains
+    )
+    if o.shading > 0:
+        lab[:, :, 0] += o.shading * _shading(o, raster, target, under, lab, alpha, iod)
+    return lab, alpha
+
+
+def _shading(
+    o: ClassicOptions,
+    raster: MeshRaster,
+    target: NDArray[np.float64],
+    under: NDArray[np.float32],
+    lab: NDArray[np.float32],
+    alpha: NDArray[np.float32],
+    iod: float,
+) -> NDArray[np.float32]:
+    """The template's shading less the selfie's (Lab L), weighted by the mask: hair or
+    background the mask leaves out of the selfie must not pull the selfie's lighting
+    estimate down."""
+    box = raster.box
+    if o.skin_shading:
+        skin = 1.0 - face_parts.feature_mask(alpha.shape, target, (box.left, box.top))
+        return shading.shading_difference(
+            under, lab[:, :, 0], alpha * skin, o.shading_scale * iod, alpha
+        )
+    return color.shading_difference(under, lab[:, :, 0], alpha, o.shading_scale * iod)
+
+
+def _keep_in_front(
+    o: ClassicOptions,
+    alpha: NDArray[np.float32],
+    target: NDArray[np.float64],
+    lm: NDArray[np.float32],
+    plan: TrackPlan,
+    index: int,
+    box: Box,
+) -> None:
+    """Take the template's mouth interior (and eyes, if chosen) and its occluders
+    (glasses) out of the face layer's weights ``alpha`` (in place)."""
+    height = shape.face_height(lm)
+    if o.keep_mouth:
+        alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
+    if o.keep_eyes:
+        for eye in (shape.EYE_L, shape.EYE_R):
+            alpha *= 1.0 - masks.polygon_mask(box, target[eye], 0.015 * height)
+    if plan.occluder is not None:  # the template's glasses stay in front
+        alpha *= 1.0 - glasses.mask_in_box(plan.occluder[index], target, box)
