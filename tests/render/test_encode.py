@@ -346,3 +346,13 @@ def test_other_formats_are_encoded_at_once_and_again() -> None:
     done = draft("mp4", frames, frames, [100, 100], 0)
     assert done.shown() is None and done.data()[4:8] == b"ftyp"
     assert done.again(frames, frames).data()[4:8] == b"ftyp"
+
+
+def test_pack_is_one_rgb_integer_per_pixel() -> None:
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, (7, 9, 3)).astype(np.uint8)
+    b, g, r = (frame[:, :, i].astype(np.uint32) for i in range(3))
+    expected = (r << 16) | (g << 8) | b
+    np.testing.assert_array_equal(gif.pack(frame), expected)
+    np.testing.assert_array_equal(gif.pack(frame[:, ::-1]), expected[:, ::-1])  # a view
+    assert gif.pack(frame).dtype == np.uint32
