@@ -43,7 +43,8 @@ GIF_REFINE_ROUNDS = 2
 GIF_REFINE_TOLERANCE = 0.5  # no top-up while every bit has half its strength or more
 # The first embed aims this much above the detector's strength, so what a GIF's palettes
 # take off usually leaves every bit above the tolerance: most GIF renders then need one
-# encode and one read-back instead of two of each (measured on the starter library).
+# quantisation and one measurement instead of two of each (measured on the starter
+# library).
 EMBED_MARGIN = 1.3
 
 
