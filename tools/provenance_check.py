@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 from server.gif_templates.media import read_animation
-from server.render.encode import encode_gif, encode_mp4
+from server.render.encode import Draft, encode_mp4, quantise_gif
 from server.render.provenance import Provenance, ProvenanceOptions
 from server.settings import REPO_ROOT
 from server.types import Frame
@@ -116,11 +116,11 @@ def service_output(
     own marking and GIF encoding (badge, watermark, GIF refinement, comment)."""
     out = with_faces(frames)
 
-    def encoder(f: Sequence[Frame], t: Sequence[Frame], _: bool) -> bytes:
-        return encode_gif(f, t, durations, 0)
+    def encoder(f: Sequence[Frame], t: Sequence[Frame], _: bool) -> Draft:
+        return quantise_gif(f, t, (durations, 0))
 
     if marks is None:
-        return decode_gif(encoder(out, frames, False))
+        return decode_gif(encoder(out, frames, False).data())
     return decode_gif(marks.encode(render_id, out, frames, "gif", encoder))
 
 

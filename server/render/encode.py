@@ -9,11 +9,14 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from server.render import gif
@@ -41,6 +44,57 @@ def encode(
     raise ValueError(f"unknown output format {fmt!r}")
 
 
+class Draft(Protocol):
+    """An encoding of a render's frames whose bytes may not be written yet."""
+
+    def data(self) -> bytes: ...
+
+    def shown(self) -> list[Frame] | None:
+        """The frames as a viewer shows them, where known without decoding (GIF)."""
+        ...
+
+    def again(self, frames: Sequence[Frame], templates: Sequence[Frame]) -> Draft:
+        """Changed frames of the same render, encoded with this draft's settings."""
+        ...
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Bytes written at once (MP4, WebP), and how to encode changed frames again."""
+
+    encoded: bytes
+    redo: Callable[[Sequence[Frame], Sequence[Frame]], bytes]
+
+    def data(self) -> bytes:
+        return self.encoded
+
+    def shown(self) -> None:
+        return None
+
+    def again(self, frames: Sequence[Frame], templates: Sequence[Frame]) -> Encoded:
+        return Encoded(self.redo(frames, templates), self.redo)
+
+
+def draft(
+    fmt: OutputFormat,
+    frames: Sequence[Frame],
+    templates: Sequence[Frame],
+    durations_ms: Sequence[int],
+    loop: int,
+    progress: Progress | None = None,
+    threads: int = 1,
+) -> Draft:
+    """As :func:`encode`, but a GIF stays a :class:`GifDraft` until its bytes are asked
+    for."""
+    if fmt == "gif":
+        return quantise_gif(frames, templates, (durations_ms, loop), progress, threads)
+
+    def redo(out: Sequence[Frame], under: Sequence[Frame]) -> bytes:
+        return encode(fmt, out, under, durations_ms, loop, None, threads)
+
+    return Encoded(encode(fmt, frames, templates, durations_ms, loop, progress, threads), redo)
+
+
 def encode_gif(
     frames: Sequence[Frame],
     templates: Sequence[Frame],
@@ -49,28 +103,78 @@ def encode_gif(
     progress: Progress | None = None,
     threads: int = 1,
 ) -> bytes:
+    return quantise_gif(frames, templates, (durations_ms, loop), progress, threads).data()
+
+
+FacePalette = tuple[NDArray[np.uint8], NDArray[np.uint8]]  # RGB colours, their 5-6-5 LUT
+
+
+@dataclass(frozen=True)
+class GifDraft:
+    """A GIF whose frames are quantised (deltas, palettes, indices) but not yet LZW
+    coded: what a viewer will see is known without writing and decoding it."""
+
+    deltas: list[gif.FrameDelta]
+    size: tuple[int, int]
+    timing: tuple[Sequence[int], int]  # durations (ms), loop
+    faces: FacePalette
+    threads: int
+
+    def shown(self) -> list[Frame]:
+        """The frames as a viewer shows them (equal to decoding :meth:`data`)."""
+        return gif.composite(self.deltas, self.size)
+
+    def again(self, frames: Sequence[Frame], templates: Sequence[Frame]) -> GifDraft:
+        """Changed frames (of the same render) quantised with this draft's colours:
+        its face palette and each frame's fitted background colours are not fitted
+        again, only mapped to."""
+        fitted = [d.fitted for d in self.deltas]
+        return quantise_gif(frames, templates, self.timing, None, self.threads, self.faces, fitted)
+
+    def data(self) -> bytes:
+        """The GIF file."""
+        durations, loop = self.timing
+        with ThreadPoolExecutor(max_workers=max(1, self.threads)) as pool:
+            blocks = list(pool.map(gif.frame_bytes, self.deltas, durations))
+        return gif.write_gif(blocks, self.size, loop)
+
+
+def quantise_gif(
+    frames: Sequence[Frame],
+    templates: Sequence[Frame],
+    timing: tuple[Sequence[int], int],
+    progress: Progress | None = None,
+    threads: int = 1,
+    faces: FacePalette | None = None,
+    fitted: Sequence[NDArray[np.uint8] | None] | None = None,
+) -> GifDraft:
+    """Quantise output ``frames`` made from ``templates`` into GIF deltas (see
+    :mod:`.gif`), fitting the shared face palette unless ``faces`` is given and each
+    frame's background colours where needed unless ``fitted`` has them."""
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         packed = list(pool.map(gif.pack, frames))
         originals = list(pool.map(gif.pack, templates))
-        changed = [p != o for p, o in zip(packed, originals, strict=True)]
-        faces = gif.face_palette(frames, changed)
-        lut = gif.palette_lut(faces)
+        if faces is None:
+            changed = [p != o for p, o in zip(packed, originals, strict=True)]
+            colours = gif.face_palette(frames, changed)
+            faces = (colours, gif.palette_lut(colours))
+        palette, lut = faces
         done = [0]
         lock = threading.Lock()
 
-        def one(i: int) -> bytes:
+        def one(i: int) -> gif.FrameDelta:
             previous = packed[i - 1] if i else None
-            delta = gif.encode_delta(packed[i], previous, originals[i], faces, lut)
-            data = gif.frame_bytes(delta, durations_ms[i])
+            back = fitted[i] if fitted is not None else None
+            delta = gif.encode_delta(packed[i], previous, originals[i], palette, lut, back)
             with lock:
                 done[0] += 1
                 if progress is not None:
                     progress(done[0] / len(packed))
-            return data
+            return delta
 
-        blocks = list(pool.map(one, range(len(packed))))
+        deltas = list(pool.map(one, range(len(packed))))
     h, w = frames[0].shape[:2]
-    return gif.write_gif(blocks, (w, h), loop)
+    return GifDraft(deltas, (w, h), timing, faces, threads)
 
 
 def encode_mp4(

@@ -22,7 +22,7 @@ from server.engines.base import SwapEngine, SwapResult
 from server.gif_templates.analysis import TemplateAnalysis
 from server.gif_templates.features import track_features
 from server.gif_templates.landmarks5 import track_landmarks5
-from server.render.encode import encode
+from server.render.encode import Draft, draft
 from server.types import MEDIA_TYPES, Animation, Frame, IdentityData, OutputFormat
 
 Progress = Callable[[float], None]
@@ -36,14 +36,14 @@ class TemplateLike(Protocol):
     def animation(self) -> Animation: ...
 
 
-# (output frames, their template frames, report progress?) -> encoded bytes
-Encoder = Callable[[Sequence[Frame], Sequence[Frame], bool], bytes]
+# (output frames, their template frames, report progress?) -> their encoding
+Encoder = Callable[[Sequence[Frame], Sequence[Frame], bool], Draft]
 
 
 class Stamp(Protocol):
     """Provenance marks for one render: it marks the frames (with their template
     frames, so the GIF encoder still tells swapped pixels apart), encodes them with
-    ``encoder`` (maybe more than once) and labels the bytes."""
+    ``encoder`` (a draft may be encoded again, changed) and labels the bytes."""
 
     def encode(
         self,
@@ -117,12 +117,12 @@ def encode_output(
     again, silently)."""
     durations, loop = timing
 
-    def encoder(out: Sequence[Frame], under: Sequence[Frame], reports: bool) -> bytes:
+    def encoder(out: Sequence[Frame], under: Sequence[Frame], reports: bool) -> Draft:
         step = (lambda p: report(0.8 + 0.2 * p)) if reports else None
-        return encode(fmt, out, under, durations, loop, step, threads)
+        return draft(fmt, out, under, durations, loop, step, threads)
 
     if stamp is None:
-        return encoder(frames, templates, True)
+        return encoder(frames, templates, True).data()
     return stamp.encode(frames, templates, fmt, encoder)
 
 

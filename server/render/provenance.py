@@ -43,7 +43,8 @@ GIF_REFINE_ROUNDS = 2
 GIF_REFINE_TOLERANCE = 0.5  # no top-up while every bit has half its strength or more
 # The first embed aims this much above the detector's strength, so what a GIF's palettes
 # take off usually leaves every bit above the tolerance: most GIF renders then need one
-# encode and one read-back instead of two of each (measured on the starter library).
+# quantisation and one measurement instead of two of each (measured on the starter
+# library).
 EMBED_MARGIN = 1.3
 
 
@@ -115,19 +116,23 @@ class Provenance:
         encoder: Encoder,
     ) -> bytes:
         """Mark, encode and label. A GIF's palettes (a shared one of few colours for
-        the faces) cost the watermark some strength, so a GIF is read back after
-        encoding and what its bits lack is added before encoding it again."""
+        the faces) cost the watermark some strength: what its frames will show is
+        measured before the GIF is written, and what its bits lack is added before
+        quantising them again with the same face palette."""
         out, tpl = self.mark(render_id, frames, templates)
-        data = encoder(out, tpl, True)
+        draft = encoder(out, tpl, True)
         key = self.key(render_id)
         for _ in range(GIF_REFINE_ROUNDS if fmt == "gif" else 0):
-            need = watermark.shortfall(gif_frames(data), key)
+            shown = draft.shown()
+            if shown is None:
+                break
+            need = watermark.shortfall(shown, key)
             if need.max() <= GIF_REFINE_TOLERANCE * watermark.STRENGTH:
                 break
             fix = watermark.residual_for(need, key)
             out, tpl = watermark.apply_residual(out, fix), watermark.apply_residual(tpl, fix)
-            data = encoder(out, tpl, False)
-        return self.label(data, fmt, render_id)
+            draft = draft.again(out, tpl)
+        return self.label(draft.data(), fmt, render_id)
 
     def label(self, data: bytes, fmt: OutputFormat, render_id: str) -> bytes:
         """The encoded output with its machine-readable labels."""

@@ -14,13 +14,14 @@ import tempfile
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from server.gif_templates.media import read_animation
 from server.render import gif
-from server.render.encode import encode, encode_gif, encode_mp4, encode_webp
+from server.render.encode import draft, encode, encode_gif, encode_mp4, encode_webp, quantise_gif
 from server.types import Animation
 
 H, W = 48, 64
@@ -285,3 +286,73 @@ def test_gif_of_photographic_frames_is_quick_and_close() -> None:
     for a, b in zip(frames, back, strict=True):
         mse = float(((a.astype(float) - b) ** 2).mean())
         assert 10 * np.log10(255**2 / mse) > 30
+
+
+def photographic_render() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Template frames with far more than MAX_EXACT_COLOURS colours (so their backgrounds
+    are fitted, not kept exactly), a moving background and a changed 'face'."""
+    from skimage import data
+
+    photo = np.ascontiguousarray(data.astronaut()[:128, :160, ::-1])
+    templates = [np.roll(photo, 2 * i, axis=0) for i in range(4)]
+    frames = [t.copy() for t in templates]
+    for i, f in enumerate(frames):
+        f[30 + i : 70 + i, 50:100] = np.clip(f[30 + i : 70 + i, 50:100].astype(int) + 9, 0, 255)
+    return templates, frames
+
+
+def test_gif_draft_shows_what_its_gif_decodes_to(
+    clip: tuple[list[np.ndarray], list[np.ndarray]],
+) -> None:
+    for templates, frames in [clip, photographic_render()]:
+        durations = DURATIONS[: len(frames)]
+        draft = quantise_gif(frames, templates, (durations, 0))
+        data = draft.data()
+        assert data == encode_gif(frames, templates, durations, 0)
+        decoded, _, _ = decode_gif(data)
+        shown = draft.shown()
+        assert len(shown) == len(decoded) == len(frames)
+        for a, b in zip(shown, decoded, strict=True):
+            assert a.dtype == np.uint8 and a.flags.c_contiguous
+            np.testing.assert_array_equal(a, b)
+
+
+def test_gif_draft_again_keeps_its_fitted_colours() -> None:
+    templates, frames = photographic_render()
+    first = quantise_gif(frames, templates, ([100] * 4, 0))
+    assert all(d.fitted is not None for d in first.deltas)  # backgrounds were fitted
+    step = np.zeros(frames[0].shape, np.uint8)
+    step[::3] = 2  # a small change, the same on output and template frames
+    changed = [cv2.add(f, step) for f in frames]
+    under = [cv2.add(t, step) for t in templates]
+    second = first.again(changed, under)
+    assert second.faces is first.faces
+    for a, b in zip(first.deltas, second.deltas, strict=True):
+        assert b.fitted is a.fitted
+        used = b.palette[np.unique(b.indices[b.indices != gif.TRANSPARENT])]
+        allowed = {tuple(c) for c in np.concatenate([a.fitted, first.faces[0]]).tolist()}
+        assert {tuple(c) for c in used.tolist()} <= allowed
+    decoded, _, _ = decode_gif(second.data())
+    for a, b in zip(second.shown(), decoded, strict=True):
+        np.testing.assert_array_equal(a, b)
+    refitted = quantise_gif(changed, under, ([100] * 4, 0))
+    for mapped, fitted in zip(second.shown(), refitted.shown(), strict=True):
+        # mapping to the old colours is about as close as fitting new ones
+        assert np.abs(mapped.astype(int) - fitted).mean() < 4
+
+
+def test_other_formats_are_encoded_at_once_and_again() -> None:
+    frames = smooth_frames(2)
+    done = draft("mp4", frames, frames, [100, 100], 0)
+    assert done.shown() is None and done.data()[4:8] == b"ftyp"
+    assert done.again(frames, frames).data()[4:8] == b"ftyp"
+
+
+def test_pack_is_one_rgb_integer_per_pixel() -> None:
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, (7, 9, 3)).astype(np.uint8)
+    b, g, r = (frame[:, :, i].astype(np.uint32) for i in range(3))
+    expected = (r << 16) | (g << 8) | b
+    np.testing.assert_array_equal(gif.pack(frame), expected)
+    np.testing.assert_array_equal(gif.pack(frame[:, ::-1]), expected[:, ::-1])  # a view
+    assert gif.pack(frame).dtype == np.uint32

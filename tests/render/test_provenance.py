@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -111,3 +112,49 @@ def test_generated_chain_is_kept(tmp_path: Path) -> None:
     assert c2pa_sign.load_or_create(tmp_path) == first
     assert stat.S_IMODE((tmp_path / c2pa_sign.KEY_FILE).stat().st_mode) == 0o600
     assert first.chain_pem.count(b"BEGIN CERTIFICATE") == 2
+
+
+def test_gif_is_measured_and_topped_up_before_it_is_written(
+    provenance: Provenance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GIF's key survives its palettes: its shown frames are measured (not decoded)
+    and quantised again with what the bits lack, and what is written is what was
+    measured."""
+    from server.render.encode import GifDraft, quantise_gif
+
+    rng = np.random.default_rng(3)
+    base = cv2.resize(rng.uniform(0, 255, (8, 8, 3)).astype(np.float32), (192, 160))
+    templates = [np.clip(np.roll(base, 3 * i, 1), 0, 255).astype(np.uint8) for i in range(6)]
+    frames = [t.copy() for t in templates]
+    for f in frames:  # a 'face' the encoder codes with its shared palette
+        f[40:120, 50:140] = np.clip(f[40:120, 50:140].astype(int) + 11, 0, 255)
+    drafts: list[GifDraft] = []
+
+    def encoder(out: Sequence[Frame], under: Sequence[Frame], _: bool) -> GifDraft:
+        drafts.append(quantise_gif(out, under, ([100] * 6, 0)))
+        return drafts[-1]
+
+    again = GifDraft.again
+
+    def counted(self: GifDraft, out: Sequence[Frame], under: Sequence[Frame]) -> GifDraft:
+        drafts.append(again(self, out, under))
+        return drafts[-1]
+
+    monkeypatch.setattr(GifDraft, "again", counted)
+    monkeypatch.setattr("server.render.provenance.EMBED_MARGIN", 0.6)  # too weak for GIF
+    data = provenance.encode(RENDER_ID, frames, templates, "gif", encoder)
+    assert len(drafts) >= 2  # topped up at least once
+    key = provenance.key(RENDER_ID)
+    assert watermark.shortfall(drafts[0].shown(), key).max() > 0.5 * watermark.STRENGTH
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.n_frames == 6
+        decoded = []
+        for i in range(6):
+            im.seek(i)
+            decoded.append(np.asarray(im.convert("RGB"))[:, :, ::-1])
+    for a, b in zip(drafts[-1].shown(), decoded, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert read_gif_comments(data) == [GIF_COMMENT]
+    keys, _ = provenance.known_keys()
+    row, score = watermark.best_match(watermark.soft_bits(decoded), keys)
+    assert row == 0 and score >= watermark.THRESHOLD

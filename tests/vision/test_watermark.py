@@ -125,3 +125,17 @@ def test_key_bytes() -> None:
         wm.key_from_bytes(b"\x00" * 7)
     with pytest.raises(ValueError):
         wm.soft_bits([])
+
+
+def test_apply_residual_adds_integer_steps_and_saturates() -> None:
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 256, (40, 56, 3)).astype(np.uint8) for _ in range(2)]
+    frames[0][:10] = 0
+    frames[1][:10] = 255
+    canon = rng.normal(0, 20, (wm.CANON, wm.CANON)).astype(np.float32)  # steps beyond +-40
+    step = np.rint(cv2.resize(canon, (56, 40), interpolation=cv2.INTER_CUBIC)).astype(int)
+    out = wm.apply_residual(frames, canon)
+    for f, o in zip(frames, out, strict=True):
+        assert o.dtype == np.uint8 and o.shape == f.shape
+        np.testing.assert_array_equal(o, np.clip(f.astype(int) + step[:, :, None], 0, 255))
+    assert wm.apply_residual([], canon) == []
