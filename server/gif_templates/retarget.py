@@ -23,6 +23,7 @@ import numpy as np
 from server.gif_templates.animate import FaceRig, Matrix, Points
 from server.gif_templates.lift import DEPTH, capped, fit_turn, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
+from server.gif_templates.rest_mouth import rest_pose
 from server.types import Frame, Landmarks68, MotionData
 
 MAX_ROLL = np.radians(20.0)  # beyond this the warp would fold the background
@@ -172,8 +173,7 @@ def animate_portrait(
     NumPy release the GIL for the pixel work)."""
     if motion.format != "landmarks" or motion.shape is None or motion.pose is None:
         raise ValueError(f"landmark retargeting cannot play {motion.format} motion")
-    face = np.asarray(landmarks, np.float64)
-    rig = FaceRig(portrait, face, opened_mouth(face))
+    rig, face = portrait_rig(portrait, landmarks)
     lock = threading.Lock()
     done = [0]
 
@@ -191,6 +191,17 @@ def animate_portrait(
         return [one(i) for i in range(motion.frame_count)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(one, range(motion.frame_count)))
+
+
+def portrait_rig(portrait: Frame, landmarks: Landmarks68) -> tuple[FaceRig, Points]:
+    """The portrait's rig and the landmarks a clip's motion starts from: the picture's
+    with the mouth closed (:mod:`.rest_mouth`), not with its own expression."""
+    picture = np.asarray(landmarks, np.float64)
+    opened = opened_mouth(picture)
+    rig = FaceRig(portrait, picture, opened)
+    face = rest_pose(picture, rig.folds)
+    rig.set_rest(face)
+    return rig, face
 
 
 def _blink(closed: float) -> float:
