@@ -5,8 +5,8 @@ motion engine (:mod:`server.engines.motion_classic`, a clip's motion) both drive
 The picture is warped over a triangle mesh: the face's landmarks, an inner ring around
 the head that follows the head transform, an outer ring and the image border that stay
 put, so the background between the rings bends gently and never tears. A mouth opened
-beyond the picture's own gets a painted interior (dark gap, teeth, tongue); a closing
-eye gets an eyelid.
+beyond the rest pose's gets a painted interior (dark gap, teeth, tongue), a picture's
+open mouth warped shut gets lip colour over what it showed; a closing eye, an eyelid.
 """
 
 from __future__ import annotations
@@ -102,8 +102,7 @@ class FaceRig:
             self.image = fill_open_mouth(self.picture, self.face, self.colours)
 
     def _fixed(self, w: int, h: int) -> Points:
-        """The image border and, with a still frame, the fixed frame inside it (open
-        around landmarks in the band)."""
+        """The image border and, with a still frame, the fixed frame (open by landmarks)."""
         if not self.still_frame:
             return border_points(w, h)
         inset = inset_points(w, h, FRAME_INSET)

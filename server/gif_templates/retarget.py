@@ -2,12 +2,14 @@
 
 Relative motion with adaptive scale: each frame's expression is the clip's landmark
 displacement from its frame 0 in face units (inter-ocular distance, along and across the
-eye line), applied to the portrait's landmarks in the portrait's own face units (the
-vertical part rescaled by the faces' proportions); the clip's head turn and nod are
-measured on a 3-D lift of its landmarks (:mod:`.lift`) and applied to the portrait's
-lifted landmarks as rotations; the head's in-plane motion relative to frame 0 (shift,
-scale, roll) is applied as one similarity about the face, moving the landmarks and the
-ring around the head together. Eyelids close by the clip's eye-opening ratio.
+eye line), applied to the portrait's landmarks, their mouth closed first
+(:mod:`.rest_mouth`: the clip decides the expression, not the selfie), in the
+portrait's own face units (the vertical part rescaled by the faces' proportions); the
+clip's head turn and nod are measured on a 3-D lift of its landmarks (:mod:`.lift`)
+and applied to the portrait's lifted landmarks as rotations; the head's in-plane
+motion relative to frame 0 (shift, scale, roll) is applied as one similarity about the
+face, moving the landmarks and the ring around the head together. Eyelids close by the
+clip's eye-opening ratio.
 :func:`animate_portrait` drives :class:`~server.gif_templates.animate.FaceRig` with it;
 the classic motion engine and the motion templates' previews both call it.
 """
