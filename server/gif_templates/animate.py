@@ -5,8 +5,8 @@ motion engine (:mod:`server.engines.motion_classic`, a clip's motion) both drive
 The picture is warped over a triangle mesh: the face's landmarks, an inner ring around
 the head that follows the head transform, an outer ring and the image border that stay
 put, so the background between the rings bends gently and never tears. A mouth opened
-beyond the picture's own gets a painted interior (dark gap, teeth, tongue); a closing
-eye gets an eyelid.
+beyond the rest pose's gets a painted interior (dark gap, teeth, tongue), a picture's
+open mouth warped shut gets lip colour over what it showed; a closing eye, an eyelid.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.gif_templates.folds import flips, fold_checked, unfolded
 from server.gif_templates.lift import DEPTH, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.gif_templates.paint import (
+    fill_open_mouth,
     mouth_opening,
+    paint_closed_lips,
     paint_closing_eye,
     paint_mouth,
     sample_colours,
@@ -37,6 +40,7 @@ INNER_MARGIN = 0.16
 # in between: the map is continuous and piecewise affine, so the error stays far below
 # a pixel, and a frame costs a fraction of a per-pixel map.
 GRID = 4
+FREE_ROOM = 0.5  # IOD: fixed-frame points this near a landmark in the band are left out
 STILL = 1e-3  # px: a mesh point moved less than this is still
 RING_DEPTH = -0.5  # face units: the ring around the head turns like the head's sides
 
@@ -58,8 +62,9 @@ class FaceRig:
         inside the lips (None: the mesh is made from ``landmarks``). ``still_frame``:
         keep the outer band of the picture exactly still (a fixed frame of points
         ``FRAME_INSET`` inside, the rings kept within it); False leaves the rings where
-        the face puts them and only the image border fixed (authoring whole scenes)."""
-        self.image = image
+        the face puts them and only the image border fixed (authoring whole scenes).
+        The rest pose is the picture's landmarks until :meth:`set_rest`."""
+        self.image = self.picture = image
         self.face = np.asarray(landmarks, np.float64)
         left, right = self.face[36:42].mean(0), self.face[42:48].mean(0)
         self.iod = float(np.linalg.norm(right - left))
@@ -69,21 +74,41 @@ class FaceRig:
         self.pivot = self.face[8] + self.v * 0.4 * self.iod  # the neck
         h, w = image.shape[:2]
         self.still_frame = still_frame
+        # Landmarks the picture has in its still band (a chin at the crop's edge) are
+        # not kept inside; the fixed frame is left open around them.
+        self.free = still_frame & (self._clipped(self.face) != self.face).any(axis=1)
         self.inner, self.inner_depth, self.outer = self._rings(w, h, still_frame)
         self.origin, self.axis = face_frame(self.face)
-        self.border = border_points(w, h)
-        if still_frame:
-            self.border = np.concatenate([self.border, inset_points(w, h, FRAME_INSET)])
+        self.border = self._fixed(w, h)
         mesh_face = self.face if opened is None else np.asarray(opened, np.float64)
         self.tris = triangulate(self._all(mesh_face, self.inner))
         self.src = self._all(self.face, self.inner)
-        # Triangles as the mesh was made (the mouth open); those already inverted in
-        # the picture itself (inside closed lips) are left out of the fold check.
-        made = np.sign(_signed_areas(self._all(mesh_face, self.inner), self.tris))
-        before = _signed_areas(self.src, self.tris)
-        self.checked = np.flatnonzero((np.sign(before) == made) & (np.abs(before) > 1e-6))
+        self.checked = fold_checked(self.src, self._all(mesh_face, self.inner), self.tris)
         self.colours = sample_colours(image, self.face)
-        self.opening = mouth_opening(self.face[60:68])
+        self.set_rest(self.face)
+
+    def set_rest(self, rest: Points) -> None:
+        """Where a motion starts from (68, 2), when not the picture's landmarks (the
+        mouth closed, :mod:`.rest_mouth`): the mesh at rest (folds draw back to it) and
+        its mouth; what the picture's mouth shows beyond it is filled in from the lips
+        and covered with lip colour."""
+        rest = np.asarray(rest, np.float64)
+        self.base = self._all(self.keep_inside(rest), self.inner)
+        self.opening = mouth_opening(rest[60:68])
+        shut = mouth_opening(self.face[60:68]) - self.opening  # px of open mouth closed
+        self.cover = float(np.clip(shut / (0.03 * self.iod), 0.0, 1.0))
+        self.image = self.picture
+        if self.cover > 0:
+            self.image = fill_open_mouth(self.picture, self.face, self.colours)
+
+    def _fixed(self, w: int, h: int) -> Points:
+        """The image border and, with a still frame, the fixed frame (open by landmarks)."""
+        if not self.still_frame:
+            return border_points(w, h)
+        inset = inset_points(w, h, FRAME_INSET)
+        gaps = np.linalg.norm(inset[:, None] - self.face[self.free][None], axis=2)
+        near = (gaps < FREE_ROOM * self.iod).any(axis=1)
+        return np.concatenate([border_points(w, h), inset[~near]])
 
     def _rings(self, w: int, h: int, still_frame: bool) -> tuple[Points, Points, Points]:
         """The inner ring (around the head, then points on the forehead), the depth of
@@ -114,10 +139,10 @@ class FaceRig:
         unfold: bool = True,
     ) -> Points:
         """Where the mesh points go (``self.src`` order) for :meth:`render`'s arguments;
-        ``unfold``: drawn back toward the still picture until no triangle flips."""
+        ``unfold``: drawn back toward the rest pose until no triangle flips."""
         ring = apply(head, self.inner) + self._ring_turn(head, turn)
         dst = self._all(self.keep_inside(face), ring)
-        return unfolded(self.src, dst, self.tris[self.checked]) if unfold else dst
+        return unfolded(self.src, dst, self.tris[self.checked], self.base) if unfold else dst
 
     def _ring_turn(self, head: Matrix, turn: tuple[float, float]) -> Points:
         """Pixel displacement of the inner ring's points by a head turn."""
@@ -132,12 +157,21 @@ class FaceRig:
         return np.concatenate([face, inner, self.outer, self.border])
 
     def keep_inside(self, face: Points) -> Points:
-        """``face`` kept within the still frame (a point past it would fold the mesh)."""
+        """``face`` kept within the still frame (a point past it would fold the mesh);
+        points the picture itself has past it are left free."""
         if not self.still_frame:
             return face
+        return np.where(self.free[:, None], face, self._clipped(face))
+
+    def _clipped(self, face: Points) -> Points:
         h, w = self.image.shape[:2]
         m = FRAME_INSET + 0.02
         return np.clip(face, (m * w, m * h), ((1 - m) * (w - 1), (1 - m) * (h - 1)))
+
+    def folds(self, face: Points) -> bool:
+        """Whether the picture warped to landmarks ``face`` (head still) would fold."""
+        dst = self.mesh(face, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), unfold=False)
+        return flips(self.src, dst, self.tris[self.checked])
 
     def render(
         self,
@@ -150,7 +184,7 @@ class FaceRig:
         head moved by ``head`` and turned with the head by ``turn`` (yaw, pitch radians,
         each ring point at its depth), the eyes closed by ``blink`` (image-left,
         image-right; 0 open .. 1 closed). With a still frame, a mesh that would fold is
-        drawn back toward the still picture until no triangle flips."""
+        drawn back toward the rest pose until no triangle flips."""
         # Authoring (no still frame) poses whole scenes on purpose and is left as posed.
         dst = self.mesh(face, head, turn, unfold=self.still_frame)
         face = dst[:68]
@@ -158,29 +192,12 @@ class FaceRig:
         grid = GRID if self.still_frame else 1
         frame = warp_moving(self.image, self.src, dst, self.tris, grid)
         scale = float(np.sqrt(abs(np.linalg.det(head[:, :2]))))
+        if self.cover > 0:
+            paint_closed_lips(frame, face[60:68], self.iod * scale, self.colours, self.cover)
         paint_mouth(frame, face[60:68], self.iod * scale, self.colours, self.opening * scale)
         for eye, amount in enumerate(blink):
             paint_closing_eye(frame, face[36 + 6 * eye : 42 + 6 * eye], amount, self.colours.skin)
         return frame
-
-
-def unfolded(src: Points, dst: Points, tris: NDArray[np.int32]) -> Points:
-    """``dst``, or ``src + k (dst - src)`` with the largest ``k`` of 1, 0.85, 0.85^2 ...
-    for which none of ``tris`` (each with an area in ``src``) flips or collapses (k = 0
-    at worst: the still mesh)."""
-    before = _signed_areas(src, tris)
-    k = 1.0
-    for _ in range(24):
-        moved = src + k * (dst - src)
-        if np.all(_signed_areas(moved, tris) * before > 0):
-            return moved
-        k *= 0.85
-    return src.copy()
-
-
-def _signed_areas(pts: Points, tris: NDArray[np.int32]) -> NDArray[np.float64]:
-    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
-    return np.asarray((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
 
 
 def warp_moving(

@@ -98,6 +98,57 @@ def paint_mouth(
     _composite(frame, box, blurred, mask * strength)
 
 
+def fill_open_mouth(image: Frame, face: Points, colours: FaceColours) -> Frame:
+    """A copy of ``image`` with what its open mouth shows (the inside of the inner lips,
+    and teeth or dark gap dlib's lip points leave outside them) filled in from the lips
+    around it, so lips warped shut over it close on lip colour."""
+    box = _box(image, face[48:60], 4)
+    if box is None:
+        return image.copy()
+    x0, y0, x1, y1 = box
+    region = image[y0:y1, x0:x1]
+    size = (x1 - x0, y1 - y0)
+    outer = _poly(size, face[48:60] - (x0, y0)) > 0
+    inner = cv2.dilate(_poly(size, face[60:68] - (x0, y0)), np.ones((3, 3), np.uint8)) > 0
+    lum, lips = region.astype(np.float32).mean(axis=2), float(colours.lips.mean())
+    chroma = np.ptp(region.astype(np.float32), axis=2)
+    teeth = (lum > 1.15 * lips) & (chroma < 0.6 * float(np.ptp(colours.lips)) + 10)
+    mask = inner | (outer & ((lum < 0.6 * lips) | teeth))
+    out = image.copy()
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2)
+    out[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(region), grown, 3, cv2.INPAINT_TELEA)
+    return out
+
+
+def paint_closed_lips(
+    frame: Frame, inner: Points, iod: float, colours: FaceColours, amount: float = 1.0
+) -> None:
+    """Lip colour over the inner-lip polygon (``inner``: landmarks 60-67), grown by a
+    little, with a soft darker line where the lips meet: what is left of a picture's open
+    mouth (teeth, dark gap) once its lips are warped shut. ``amount``: 0..1."""
+    grow = max(1.0, 0.02 * iod)
+    box = _box(frame, inner, int(np.ceil(grow)) + 3)
+    if amount <= 0 or box is None:
+        return
+    x0, y0, x1, y1 = box
+    # Soft shapes at the picture's own resolution (sub-pixel outlines): a frame's cost
+    # stays small.
+    local = np.round((inner - (x0, y0)) * 16).astype(np.int32)
+    shape = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.fillPoly(shape, [local], 1.0, cv2.LINE_AA, shift=4)
+    cv2.polylines(shape, [local], True, 1.0, 1, cv2.LINE_AA, shift=4)
+    radius = int(np.ceil(grow))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    cover = cv2.GaussianBlur(cv2.dilate(shape, kernel), (0, 0), 0.5 * grow)
+    seam = np.zeros_like(shape)
+    meet = (local[[0, 1, 2, 3, 4]] + local[[0, 7, 6, 5, 4]]) // 2
+    cv2.polylines(seam, [meet], False, 1.0, 1, cv2.LINE_AA, shift=4)
+    colour = np.empty((y1 - y0, x1 - x0, 3), np.float32)
+    colour[:] = colours.lips
+    colour = _mix(colour, colours.lips * 0.55, cv2.GaussianBlur(seam, (0, 0), 0.6))
+    _composite(frame, box, colour, np.clip(cover, 0.0, 1.0) * float(min(amount, 1.0)))
+
+
 def _tone(skin: Colour) -> Colour:
     """Off-white in the picture's light: the skin's hue, lighter and less saturated."""
     grey = float(skin.mean())

@@ -2,12 +2,14 @@
 
 Relative motion with adaptive scale: each frame's expression is the clip's landmark
 displacement from its frame 0 in face units (inter-ocular distance, along and across the
-eye line), applied to the portrait's landmarks in the portrait's own face units (the
-vertical part rescaled by the faces' proportions); the clip's head turn and nod are
-measured on a 3-D lift of its landmarks (:mod:`.lift`) and applied to the portrait's
-lifted landmarks as rotations; the head's in-plane motion relative to frame 0 (shift,
-scale, roll) is applied as one similarity about the face, moving the landmarks and the
-ring around the head together. Eyelids close by the clip's eye-opening ratio.
+eye line), applied to the portrait's landmarks, their mouth closed first
+(:mod:`.rest_mouth`: the clip decides the expression, not the selfie), in the
+portrait's own face units (the vertical part rescaled by the faces' proportions); the
+clip's head turn and nod are measured on a 3-D lift of its landmarks (:mod:`.lift`)
+and applied to the portrait's lifted landmarks as rotations; the head's in-plane
+motion relative to frame 0 (shift, scale, roll) is applied as one similarity about the
+face, moving the landmarks and the ring around the head together. Eyelids close by the
+clip's eye-opening ratio.
 :func:`animate_portrait` drives :class:`~server.gif_templates.animate.FaceRig` with it;
 the classic motion engine and the motion templates' previews both call it.
 """
@@ -23,6 +25,7 @@ import numpy as np
 from server.gif_templates.animate import FaceRig, Matrix, Points
 from server.gif_templates.lift import DEPTH, capped, fit_turn, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
+from server.gif_templates.rest_mouth import rest_pose
 from server.types import Frame, Landmarks68, MotionData
 
 MAX_ROLL = np.radians(20.0)  # beyond this the warp would fold the background
@@ -172,8 +175,7 @@ def animate_portrait(
     NumPy release the GIL for the pixel work)."""
     if motion.format != "landmarks" or motion.shape is None or motion.pose is None:
         raise ValueError(f"landmark retargeting cannot play {motion.format} motion")
-    face = np.asarray(landmarks, np.float64)
-    rig = FaceRig(portrait, face, opened_mouth(face))
+    rig, face = portrait_rig(portrait, landmarks)
     lock = threading.Lock()
     done = [0]
 
@@ -191,6 +193,17 @@ def animate_portrait(
         return [one(i) for i in range(motion.frame_count)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(one, range(motion.frame_count)))
+
+
+def portrait_rig(portrait: Frame, landmarks: Landmarks68) -> tuple[FaceRig, Points]:
+    """The portrait's rig and the landmarks a clip's motion starts from: the picture's
+    with the mouth closed (:mod:`.rest_mouth`), not with its own expression."""
+    picture = np.asarray(landmarks, np.float64)
+    opened = opened_mouth(picture)
+    rig = FaceRig(portrait, picture, opened)
+    face = rest_pose(picture, rig.folds)
+    rig.set_rest(face)
+    return rig, face
 
 
 def _blink(closed: float) -> float:

@@ -9,7 +9,8 @@ import pytest
 
 from server.faces.dlib_models import DlibFaceModels
 from server.faces.portrait import head_and_shoulders
-from server.gif_templates.animate import FaceRig, _signed_areas
+from server.gif_templates.animate import FaceRig
+from server.gif_templates.folds import signed_areas
 from server.gif_templates.lift import DEPTH, MAX_YAW, capped, fit_turn, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.gif_templates.motion_authoring import relative_motion
@@ -94,12 +95,12 @@ def test_the_mesh_never_folds(portrait: tuple[Frame, Landmarks68], degrees: floa
     rig = FaceRig(image, face, opened_mouth(face))
     motion = turning_clip(rest, degrees)
     checked = rig.tris[rig.checked]
-    before = _signed_areas(rig.src, checked)
+    before = signed_areas(rig.src, checked)
     for i in range(motion.frame_count):
         points, head, _ = retarget(face, motion, i)
         raw = rig.mesh(points, head, turn(motion, i), unfold=False)
         drawn = rig.mesh(points, head, turn(motion, i))
-        assert np.all(_signed_areas(drawn, checked) * before > 0)
+        assert np.all(signed_areas(drawn, checked) * before > 0)
         if abs(degrees) <= 30:
             np.testing.assert_array_equal(drawn, raw)
         swing = np.linalg.norm(raw[30] - face[30])
