@@ -41,8 +41,8 @@ def hair_mask(crop: Frame, pts: NDArray[np.float64]) -> NDArray[np.float32]:
     reach = _reach(pts, (h, w), iod)
     border = reach - cv2.erode(reach, np.ones((5, 5), np.uint8))  # the outline's side
     reach[int(pts[33, 1]) :] = 0
-    candidate = not_skin & (reach > 0) & ~_features(pts, (h, w), iod)
-    candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2)))
+    wanted = (not_skin & (reach > 0) & ~_features(pts, (h, w), iod)).astype(np.uint8)
+    candidate = np.asarray(cv2.morphologyEx(wanted, cv2.MORPH_OPEN, np.ones((2, 2))), np.uint8)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(candidate)
     touching = np.unique(labels[(border > 0) & (candidate > 0)])
     keep = [k for k in touching if k > 0 and stats[k, cv2.CC_STAT_AREA] >= _MIN_AREA]
@@ -76,8 +76,8 @@ def _reach(pts: NDArray[np.float64], size: tuple[int, int], iod: float) -> NDArr
     outline = np.concatenate([pts[0:17], [[pts[16, 0], 0.0], [pts[0, 0], 0.0]]])
     cv2.fillPoly(region, [np.round(outline).astype(np.int32)], 1)
     r = max(1, int(round(_REACH * iod)))
-    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
-    return np.asarray(region, np.uint8)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
+    return np.asarray(cv2.dilate(region, disk), np.uint8)
 
 
 def _features(pts: NDArray[np.float64], size: tuple[int, int], iod: float) -> NDArray[np.bool_]:
