@@ -1,17 +1,20 @@
 """Per-frame occluder masks of a template's faces: what stays in front of a swapped
-face. Today: spectacle frames (:mod:`server.vision.glasses`).
+face: spectacle frames (:mod:`server.vision.glasses`) and hair crossing the face
+(:mod:`server.vision.hair`).
 
 Stored as track extras beside the face features:
 
 - ``glasses`` (N,) float32: the evidence of glasses per frame (0..1), NaN where absent;
+- ``hair`` (N,) float32: the share of the canonical crop covered by hair, NaN where
+  absent;
 - ``occluder`` (N, CANON_H, CANON_W) uint8: the occluder mask (0..255) in each frame's
-  canonical face crop (see :func:`server.vision.glasses.to_canonical`), only for tracks
-  that wear glasses (most of the track's frames say so).
+  canonical face crop (see :func:`server.vision.glasses.to_canonical`), for tracks
+  that wear glasses (most of the track's frames say so) or have hair over the face.
 
-A track with ``glasses`` and no ``occluder`` wears none. An analysis stored before
-these existed has neither: its occluders are computed at render time
+A track with ``glasses`` and no ``occluder`` has nothing in front of it. An analysis
+stored before these existed has neither: its glasses are found at render time
 (:func:`occluder_for_render`; the evidence costs a few ms a frame, masks only follow
-for a face with glasses).
+for a face with glasses); hair needs the analysis made again.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from numpy.typing import NDArray
 
 from server.gif_templates.tracks import FaceTrack
 from server.types import Frame
-from server.vision import glasses
+from server.vision import glasses, hair
 
 GLASSES = "glasses"
+HAIR = "hair"
 OCCLUDER = "occluder"
+_HAIR_SHARE = 0.002  # a track has hair over its face when this share of a crop is hair ...
+_HAIR_FRAMES = 0.2  # ... in at least this share of its frames
 
 
 def track_occluders(
@@ -35,18 +41,27 @@ def track_occluders(
     """The occluder extras of one track (see the module's docstring)."""
     n = len(frames)
     evidence = np.full(n, np.nan, np.float32)
+    share = np.full(n, np.nan, np.float32)
+    masks = np.zeros((n, glasses.CANON_H, glasses.CANON_W), np.float32)
     crops = {}
     for i in map(int, np.flatnonzero(present)):
         crop, pts = glasses.canonical_crop(frames[i], landmarks[i])
         crops[i] = (crop, pts)
         evidence[i] = glasses.evidence(crop, pts)
-    out: dict[str, NDArray[np.generic]] = {GLASSES: evidence}
-    if not crops or float(np.nanmedian(evidence)) < glasses.EVIDENCE_AT:
+        masks[i] = hair.hair_mask(crop, pts)
+        share[i] = masks[i].mean()
+    out: dict[str, NDArray[np.generic]] = {GLASSES: evidence, HAIR: share}
+    if not crops:
         return out
-    masks = np.zeros((n, glasses.CANON_H, glasses.CANON_W), np.float32)
-    for i, (crop, pts) in crops.items():
-        masks[i] = glasses.frames_mask(crop, pts)
-    out[OCCLUDER] = np.round(_steady(masks, present) * 255).astype(np.uint8)
+    wears_glasses = float(np.nanmedian(evidence)) >= glasses.EVIDENCE_AT
+    has_hair = float(np.mean(share[present] >= _HAIR_SHARE)) >= _HAIR_FRAMES
+    if not has_hair:
+        masks[:] = 0.0
+    if wears_glasses:
+        for i, (crop, pts) in crops.items():
+            masks[i] = np.maximum(masks[i], glasses.frames_mask(crop, pts))
+    if wears_glasses or has_hair:
+        out[OCCLUDER] = np.round(_steady(masks, present) * 255).astype(np.uint8)
     return out
 
 
