@@ -65,7 +65,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 6  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 7  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from server.gif_templates.retarget import animate_portrait
 from server.types import Frame, Landmarks68, MotionData, MotionFormat
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2  # bump when output changes, so identical requests are not reused
 
 
 class ClassicMotionEngine:
