@@ -122,8 +122,8 @@ class Provenance:
         out, tpl = self.mark(render_id, frames, templates)
         draft = encoder(out, tpl, True)
         key = self.key(render_id)
-        for _ in range(GIF_REFINE_ROUNDS if fmt == "gif" else 0):
-            shown = draft.shown()
+        for _ in range(GIF_REFINE_ROUNDS):
+            shown = draft.shown()  # None: not a GIF, no palettes to make up for
             if shown is None:
                 break
             need = watermark.shortfall(shown, key)
@@ -186,16 +186,6 @@ class RenderStamp:
         encoder: Encoder,
     ) -> bytes:
         return self.provenance.encode(self.render_id, frames, templates, fmt, encoder)
-
-
-def gif_frames(data: bytes) -> list[Frame]:
-    """A GIF's composited frames (BGR), as a viewer shows them."""
-    with Image.open(io.BytesIO(data), formats=["GIF"]) as im:
-        out = []
-        for i in range(getattr(im, "n_frames", 1)):
-            im.seek(i)
-            out.append(np.ascontiguousarray(np.asarray(im.convert("RGB"))[:, :, ::-1]))
-    return out
 
 
 class StampingRenderer:
