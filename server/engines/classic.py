@@ -43,7 +43,9 @@ from server.engines.classic_shape import (
 from server.engines.classic_texture import (
     ClassicFace,
     at_scale,
+    bleed_skin,
     match_detail,
+    paint_out_hair,
     skin_weight,
     texture_mask,
 )
@@ -53,7 +55,7 @@ from server.vision import (
     color,
     detail,
     face_parts,
-    glasses,
+    glasses_removal,
     masks,
     pose,
     relight,
@@ -65,7 +67,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 7  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 8  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class ClassicEngine:
 
     # -- once per identity ----------------------------------------------------------------
     def prepare_identity(self, identity: IdentityData) -> ClassicFace:
-        tex = glasses.remove_glasses(identity.texture, identity.landmarks)
+        tex = glasses_removal.remove_glasses(identity.texture, identity.landmarks)
         lm = identity.landmarks
         # Light first, on the face as taken: completing a turned face copies the near
         # side's shadows onto the far side, beside the original nose's lit side.
@@ -137,12 +139,17 @@ class ClassicEngine:
         pts = shape.with_forehead(upright.astype(np.float32))
         iod = shape.interocular(lm)
         alpha = texture_mask(tex.shape[:2], pts, iod, self.options.feather)
-        lab = color.to_lab(tex)
-        skin = masks.skin_mask(tex.shape[:2], lm)
+        hair = np.zeros(tex.shape[:2], np.float32)
         if self.options.skin_only_edges:
-            alpha *= skin_weight(lab, skin, lm)
+            tex, hair = paint_out_hair(tex, lm)
+        lab = color.to_lab(tex)
+        skin = masks.skin_mask(tex.shape[:2], lm) & (hair < 0.5)
+        weight = None
+        if self.options.skin_only_edges:
+            weight, feathered = skin_weight(lab, skin, lm, hair)
+            alpha *= feathered
         mouth_open = face_parts.lips_apart(identity.landmarks) >= face_parts.LIPS_APART
-        return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin), mouth_open)
+        return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin), mouth_open, weight)
 
     # -- once per track ------------------------------------------------------------------
     def plan_track(
@@ -168,6 +175,7 @@ class ClassicEngine:
         colour = color.smooth_stats(np.asarray(stats, np.float32), self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
         scaled, blur = self._track_face(face, colour, feats, frames, landmarks, present, iod)
+        scaled = bleed_skin(scaled)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         gaps = lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)

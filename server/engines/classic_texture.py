@@ -13,7 +13,13 @@ from numpy.typing import NDArray
 
 from server.engines import small_faces
 from server.engines.classic_shape import OUTLINE
-from server.vision import detail, masks, shape, sharpen
+from server.types import Frame
+from server.vision import detail, hair, masks, shape, sharpen
+
+# Beside the hair a face's edge is often in its shadow: darker than this share of the
+# cheeks' lightness, it is painted over with the hair, or it would lay a dark band
+# along the template's (often lit) cheek.
+_EDGE_DARK = 0.65
 
 
 @dataclass
@@ -25,6 +31,7 @@ class ClassicFace:
     alpha: NDArray[np.float32]  # texture-space feathered face mask
     stats: NDArray[np.float32]  # (2, 3) Lab mean/std of the face skin
     mouth_open: bool = False  # the selfie's lips are apart (expression, not identity)
+    skin: NDArray[np.float32] | None = None  # unblurred skin weight (see bleed_skin)
 
 
 def texture_mask(
@@ -49,23 +56,81 @@ def texture_mask(
 
 
 def skin_weight(
-    lab: NDArray[np.float32], skin: NDArray[np.bool_], lm: NDArray[np.float32]
-) -> NDArray[np.float32]:
+    lab: NDArray[np.float32],
+    skin: NDArray[np.bool_],
+    lm: NDArray[np.float32],
+    hair: NDArray[np.float32],
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Texture-space weight that fades out pixels far in colour from the face's skin
     (cheeks and nose), above the eyes and along the face's outline: bangs, a hat,
     the hair at the temples, or the background beside a turned head would otherwise
     be pasted onto the template. The features' own area (brows, eyes, nose, mouth and
-    what lies between, a moustache included) is always kept."""
-    px = lab[skin]
-    mean = px.mean(0)
-    cov = np.cov(px.T) + np.eye(3) * 4.0  # floor: flat painted skin has tiny variance
-    d = lab - mean
-    d2 = np.einsum("...i,ij,...j->...", d, np.linalg.inv(cov), d)
-    weight = np.clip((25.0 - d2) / (25.0 - 9.0), 0.0, 1.0).astype(np.float32)
+    what lies between, a moustache included) is always kept; ``hair`` (see
+    :func:`paint_out_hair`) never is. Returns the weight unblurred, and the same weight
+    feathered for the face's mask."""
+    weight = _skin_likeness(lab, skin)
     iod = shape.interocular(lm)
     keep = _features_area(lab.shape[:2], lm, iod)
     weight = np.where(keep > 0, 1.0, weight).astype(np.float32)
-    return np.asarray(cv2.GaussianBlur(weight, (0, 0), max(1.0, iod * 0.06)), np.float32)
+    weight *= 1.0 - hair
+    return weight, np.asarray(cv2.GaussianBlur(weight, (0, 0), max(1.0, iod * 0.06)), np.float32)
+
+
+def _skin_likeness(lab: NDArray[np.float32], skin: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """How much each pixel looks like the skin sampled at ``skin``: near its colour (a,
+    b, in robust standard deviations: a rim or a strand of hair in the sample must not
+    widen it) and not much darker than it. Shading keeps skin's colour and seldom takes
+    away a third of its light (the selfie's side light is evened out before); the
+    shadow in the hair beside a cheek, or the hair itself, often does."""
+    px = lab[skin]
+    centre = np.median(px, axis=0)
+    spread = 1.4826 * np.median(np.abs(px - centre), axis=0)
+    var = spread[1:] ** 2 + 4.0  # floor: flat painted skin has tiny variance
+    d2 = (((lab[:, :, 1:] - centre[1:]) ** 2) / var).sum(axis=2)
+    colour = np.clip((25.0 - d2) / (25.0 - 9.0), 0.0, 1.0)
+    ratio = lab[:, :, 0] / max(float(centre[0]), 1.0)
+    light = np.clip((ratio - 0.55) / (0.75 - 0.55), 0.0, 1.0)
+    return np.asarray(colour * light, np.float32)
+
+
+def bleed_skin(face: ClassicFace) -> ClassicFace:
+    """The texture with what its skin weight leaves out (hair, background) replaced by
+    the skin beside it, by normalised convolution at two scales.
+
+    The mask's feather still gives such pixels some weight; left as they are, dark hair
+    mixed half and half into a pale template cheek reads as a grey arc along the face.
+    Done once the texture's detail is matched: measured with the hair's edges, as the
+    template's face is, the selfie's detail stays comparable.
+    """
+    if face.skin is None:
+        return face
+    lab, weight = face.texture_lab, face.skin
+    iod = shape.interocular(face.points[:68])
+    w = weight[..., None]
+    fill = lab.copy()
+    for sigma in (0.5 * iod, 0.1 * iod):  # coarse first, then finer where there is skin
+        num = cv2.GaussianBlur(lab * w, (0, 0), sigma)
+        den = np.asarray(cv2.GaussianBlur(weight, (0, 0), sigma), np.float32)[..., None]
+        fill = np.where(den > 0.05, num / np.maximum(den, 1e-6), fill)
+    return replace(face, texture_lab=np.asarray(lab * w + fill * (1.0 - w), np.float32))
+
+
+def paint_out_hair(tex: Frame, lm: NDArray[np.float32]) -> tuple[Frame, NDArray[np.float32]]:
+    """The selfie's hair over its face's edge (down to the mouth corners: below them a
+    beard is the face's own) painted over from the skin beside it inside the face's
+    outline, and the hair left beyond it.
+
+    dlib's outline often runs over the hair beside a turned cheek. Cut out instead of
+    painted over, such hair would leave the template's own cheek, lit differently,
+    showing as an arc between the swapped face and its outline."""
+    hair_px = hair.hair_mask(tex, lm.astype(np.float64), down_to=48, dark=_EDGE_DARK)
+    inside = masks.hull_mask(tex.shape[:2], lm[0:27]).astype(bool)
+    inside[: int(lm[17:27, 1].min())] = False  # above the brows the mask fades anyway
+    holes = ((hair_px > 0) & inside).astype(np.uint8)
+    if holes.any():
+        radius = max(2, int(round(0.05 * shape.interocular(lm))))
+        tex = np.asarray(cv2.inpaint(tex, holes, radius, cv2.INPAINT_TELEA), np.uint8)
+    return tex, (hair_px * ~inside).astype(np.float32)
 
 
 def _features_area(size: tuple[int, int], lm: NDArray[np.float32], iod: float) -> NDArray[np.uint8]:
@@ -77,11 +142,13 @@ def _features_area(size: tuple[int, int], lm: NDArray[np.float32], iod: float) -
     keep = np.asarray(cv2.dilate(keep, disk), np.uint8)
     eyes_y = float(lm[36:48, 1].mean())
     keep[: int(eyes_y)] = 0  # above the eyes only skin counts ...
-    # ... but the eyes themselves, lids and lashes, always do: faded by their colour
-    # (iris, lashes), the template's eyes would show through the selfie's.
-    for eye in (shape.EYE_L, shape.EYE_R):
-        cv2.fillPoly(keep, [np.round(lm[eye]).astype(np.int32)], 1)
-        cv2.polylines(keep, [np.round(lm[eye]).astype(np.int32)], True, 1, max(1, 2 * r // 3))
+    # ... but the eyes themselves, lids and lashes, and the brows over them always do:
+    # faded by their colour (iris, lashes, dark brows), the template's would show
+    # through the selfie's.
+    for brow, eye in ((lm[17:22], lm[shape.EYE_L]), (lm[22:27], lm[shape.EYE_R])):
+        region = cv2.convexHull(np.round(np.concatenate([brow, eye])).astype(np.int32))
+        cv2.fillConvexPoly(keep, region, 1)
+        cv2.polylines(keep, [region], True, 1, max(1, 2 * r // 3))
     return keep
 
 
@@ -104,6 +171,9 @@ def at_scale(face: ClassicFace, scale: float) -> ClassicFace:
         ),
         points=(face.points * np.array([kx, ky], np.float32)).astype(np.float32),
         alpha=np.asarray(cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA), np.float32),
+        skin=None
+        if face.skin is None
+        else np.asarray(cv2.resize(face.skin, size, interpolation=cv2.INTER_AREA), np.float32),
     )
 
 

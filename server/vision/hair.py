@@ -30,17 +30,21 @@ _FEATURES = 0.12  # margin kept around brows and eyes, share of the inter-ocular
 _MIN_AREA = 6  # px of the canonical crop: smaller specks are noise
 
 
-def hair_mask(crop: Frame, pts: NDArray[np.float64]) -> NDArray[np.float32]:
-    """0/1 mask of the hair over the face in a canonical crop with landmarks ``pts``."""
+def hair_mask(
+    crop: Frame, pts: NDArray[np.float64], down_to: int = 33, dark: float = _DARK
+) -> NDArray[np.float32]:
+    """0/1 mask of the hair over the face in a canonical crop with landmarks ``pts``,
+    looked for down to the row of landmark ``down_to`` (by default the nose tip);
+    a pixel under ``dark`` times the skin's lightness is not skin."""
     h, w = crop.shape[:2]
     lab = color.to_lab(crop)
-    not_skin = _not_skin(lab, pts)
+    not_skin = _not_skin(lab, pts, dark)
     if not_skin is None:
         return np.zeros((h, w), np.float32)
     iod = shape.interocular(pts.astype(np.float32))
     reach = _reach(pts, (h, w), iod)
     border = reach - cv2.erode(reach, np.ones((5, 5), np.uint8))  # the outline's side
-    reach[int(pts[33, 1]) :] = 0
+    reach[int(pts[down_to, 1]) :] = 0
     wanted = (not_skin & (reach > 0) & ~_features(pts, (h, w), iod)).astype(np.uint8)
     candidate = np.asarray(cv2.morphologyEx(wanted, cv2.MORPH_OPEN, np.ones((2, 2))), np.uint8)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(candidate)
@@ -49,7 +53,9 @@ def hair_mask(crop: Frame, pts: NDArray[np.float64]) -> NDArray[np.float32]:
     return np.isin(labels, keep).astype(np.float32)
 
 
-def _not_skin(lab: NDArray[np.float32], pts: NDArray[np.float64]) -> NDArray[np.bool_] | None:
+def _not_skin(
+    lab: NDArray[np.float32], pts: NDArray[np.float64], dark: float
+) -> NDArray[np.bool_] | None:
     """Pixels whose colour is not the cheeks' skin: far from it in colour (robust
     standard deviations of a and b), or darker than half its lightness. A shadow on
     the skin keeps its colour and rarely loses half its light; dark hair does."""
@@ -66,7 +72,7 @@ def _not_skin(lab: NDArray[np.float32], pts: NDArray[np.float64]) -> NDArray[np.
     spread = 1.4826 * np.median(np.abs(sample - centre), axis=0)
     var = spread[1:] ** 2 + _COLOUR_FLOOR
     colour = (((lab[:, :, 1:] - centre[1:]) ** 2) / var).sum(axis=2) > _FAR
-    return np.asarray(colour | (lab[:, :, 0] < _DARK * centre[0]), bool)
+    return np.asarray(colour | (lab[:, :, 0] < dark * centre[0]), bool)
 
 
 def _reach(pts: NDArray[np.float64], size: tuple[int, int], iod: float) -> NDArray[np.uint8]:
