@@ -259,18 +259,3 @@ def mask_in_box(
         borderMode=cv2.BORDER_CONSTANT,
     )
     return np.asarray(out, np.float32)
-
-
-def remove_glasses(image: Frame, lm: NDArray[np.floating]) -> Frame:
-    """``image`` with the frames of the glasses on face ``lm`` painted over from the
-    skin around them (unchanged when the face wears none), so they never reach a swap."""
-    crop, pts = canonical_crop(image, lm)
-    if evidence(crop, pts) < EVIDENCE_AT:
-        return image
-    h, w = image.shape[:2]
-    mask = mask_in_box(frames_mask(crop, pts), lm, Box(0, 0, w, h)) > 0.15
-    grow = max(1, int(round(0.03 * shape.interocular(np.asarray(lm, np.float32)))))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    holes = cv2.dilate(mask.astype(np.uint8), kernel)
-    radius = 2 * grow + 1
-    return np.asarray(cv2.inpaint(image, holes, radius, cv2.INPAINT_TELEA), np.uint8)

@@ -20,7 +20,7 @@ from server.gif_templates.analysis import TemplateAnalysis, analyse_animation
 from server.gif_templates.occluders import GLASSES, OCCLUDER
 from server.render.pipeline import swap_frames
 from server.types import Box, Frame, IdentityData
-from server.vision import glasses, masks, shape
+from server.vision import glasses, glasses_removal, masks, shape
 from tests.engines.conftest import Template
 from tests.engines.synthetic import loaded_store
 from tests.render.samples import astronaut, dlib_models, puppet_clip, t1_face
@@ -142,7 +142,7 @@ def test_the_selfie_glasses_do_not_reach_the_output(monkeypatch: pytest.MonkeyPa
         return float(np.mean(extra))
 
     removed = darker_than_bare(david(True))
-    monkeypatch.setattr(glasses, "remove_glasses", lambda image, lm: image)
+    monkeypatch.setattr(glasses_removal, "remove_glasses", lambda image, lm: image)
     pasted = darker_than_bare(david(True))  # the old behaviour: the selfie's frames come along
     print(f"dark lines gained over the bare selfie: removed {removed:.1f}, kept {pasted:.1f}")
     assert pasted > 40

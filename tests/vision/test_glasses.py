@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from server.types import Box, Frame
-from server.vision import glasses, masks
+from server.vision import glasses, glasses_removal, masks
 from tests.render.samples import astronaut, dlib_models, t1_face
 from tests.vision.spectacles import draw_glasses
 
@@ -47,14 +47,14 @@ def test_a_face_without_glasses_gets_no_mask(name: str) -> None:
     lm = landmarks(image)
     assert glasses.glasses_evidence(image, lm) < glasses.EVIDENCE_AT / 2
     assert not glasses.glasses_mask(image, lm).any()
-    assert glasses.remove_glasses(image, lm) is image
+    assert glasses_removal.remove_glasses(image, lm) is image
 
 
 @pytest.mark.parametrize("name", ["astronaut", "david"])
 def test_frames_are_painted_out_of_a_selfie(name: str) -> None:
     bare = face(name)
     worn, drawn = draw_glasses(bare, landmarks(bare), DARK)
-    cleaned = glasses.remove_glasses(worn, landmarks(worn))
+    cleaned = glasses_removal.remove_glasses(worn, landmarks(worn))
     drawn &= masks.hull_mask(bare.shape[:2], landmarks(bare)[:27])  # what a swap takes
 
     def error(image: Frame) -> float:
@@ -64,3 +64,21 @@ def test_frames_are_painted_out_of_a_selfie(name: str) -> None:
     # Painted from the skin, brows and lids around them: not the bare face, but close.
     assert error(cleaned) < 0.2 * error(worn)
     assert error(cleaned) < 30
+
+
+@pytest.mark.parametrize("name", ["astronaut", "david"])
+def test_thick_frames_leave_no_dark_ring(name: str) -> None:
+    """Heavy frames (a tenth of the eye distance wide, about the line finder's
+    reach) are painted out whole: no dark ring of the rims' edges is left."""
+    bare = face(name)
+    worn, drawn = draw_glasses(bare, landmarks(bare), DARK, thickness=0.1)
+    cleaned = glasses_removal.remove_glasses(worn, landmarks(worn))
+    drawn &= masks.hull_mask(bare.shape[:2], landmarks(bare)[:27])
+
+    def dark_left(image: Frame) -> float:
+        """Share of the drawn rims' pixels still much darker than the bare face."""
+        lost = bare[drawn].astype(np.float32).mean(1) - image[drawn].astype(np.float32).mean(1)
+        return float((lost > 40).mean())
+
+    print(f"{name}: rim pixels still dark {dark_left(worn):.2f} -> {dark_left(cleaned):.2f}")
+    assert dark_left(cleaned) < 0.15
