@@ -136,13 +136,42 @@ def paint_out_hair(tex: Frame, lm: NDArray[np.float32]) -> tuple[Frame, NDArray[
     painted over, such hair would leave the template's own cheek, lit differently,
     showing as an arc between the swapped face and its outline."""
     hair_px = hair.hair_mask(tex, lm.astype(np.float64), down_to=48, dark=_EDGE_DARK)
+    hair_px *= ~_moustache_zone(tex.shape[:2], lm)  # a beard joined to the hair stays
     inside = masks.hull_mask(tex.shape[:2], lm[0:27]).astype(bool)
     inside[: int(lm[17:27, 1].min())] = False  # above the brows the mask fades anyway
-    holes = ((hair_px > 0) & inside).astype(np.uint8)
+    holes = (hair_px > 0) & inside
     if holes.any():
-        radius = max(2, int(round(0.05 * shape.interocular(lm))))
-        tex = np.asarray(cv2.inpaint(tex, holes, radius, cv2.INPAINT_TELEA), np.uint8)
+        tex = _painted_over(tex, holes, hair_px > 0, shape.interocular(lm))
     return tex, (hair_px * ~inside).astype(np.float32)
+
+
+def _painted_over(
+    tex: Frame, holes: NDArray[np.bool_], hair_px: NDArray[np.bool_], iod: float
+) -> Frame:
+    """``tex`` with ``holes`` painted over from around them. All of the hair is a hole
+    to the painter, so the hair beyond the outline is not drawn in; only the holes'
+    pixels are taken. Painted in the holes' box (and as far around as it reads)."""
+    radius = max(2, int(round(0.05 * iod)))
+    ys, xs = np.nonzero(holes)
+    m = 3 * radius
+    box = (
+        slice(max(0, ys.min() - m), ys.max() + m + 1),
+        slice(max(0, xs.min() - m), xs.max() + m + 1),
+    )
+    src = np.ascontiguousarray(tex[box])
+    painted = cv2.inpaint(src, hair_px[box].astype(np.uint8), radius, cv2.INPAINT_TELEA)
+    out = tex.copy()
+    out[box] = np.where(holes[box][..., None], painted, src)
+    return out
+
+
+def _moustache_zone(size: tuple[int, int], lm: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """The lips and what lies between them and the nose, with a margin: a moustache or
+    beard there is the face's own, even where it joins the hair at the sideburns."""
+    zone = masks.hull_mask(size, np.concatenate([lm[31:36], lm[48:60]])).astype(np.uint8)
+    r = max(1, int(0.15 * shape.interocular(lm)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return np.asarray(cv2.dilate(zone, disk), bool)
 
 
 def _features_area(size: tuple[int, int], lm: NDArray[np.float32], iod: float) -> NDArray[np.uint8]:

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 
 from server.engines.classic import ClassicEngine
-from server.engines.classic_texture import ClassicFace, bleed_skin
+from server.engines.classic_texture import ClassicFace, bleed_skin, paint_out_hair
 from server.faces.identity import build_identity
 from server.types import Frame
-from server.vision import color, shape
+from server.vision import color, masks, shape
 from tests.engines.test_classic_look import selfie
 from tests.render.samples import dlib_models
 
@@ -46,3 +46,27 @@ def test_hair_over_the_selfie_cheek_carries_no_weight_in_the_face() -> None:
     print(f"hair px in the texture {raw.sum()}, their weight in the face mask {weight:.1f}")
     assert raw.sum() > 300
     assert weight < 0.005 * raw.sum()
+
+
+def test_a_beard_joined_to_the_hair_keeps_its_moustache() -> None:
+    """Hair reaching the moustache along the cheek: the cheek's strand is painted out,
+    the moustache, the face's own, stays."""
+    identity = build_identity([selfie("plain")], dlib_models())
+    tex, lm = identity.texture.copy(), identity.landmarks
+    iod = shape.interocular(lm)
+    lip = (lm[33] + lm[51]) / 2  # between the nose and the upper lip
+    path = np.array([lm[1] + [-0.3 * iod, 0.0], lm[3], lip, lm[35] + [0.2 * iod, 0.3 * iod]])
+    cv2.polylines(tex, [np.round(path).astype(np.int32)], False, HAIR, int(0.15 * iod))
+    drawn = np.all(tex == np.array(HAIR, np.uint8), axis=2)
+    painted, _ = paint_out_hair(tex, lm)
+    changed = np.abs(painted.astype(np.int16) - tex).sum(axis=2) > 30
+    zone = masks.hull_mask(tex.shape[:2], np.concatenate([lm[31:36], lm[48:60]]))
+    cheek = drawn & masks.hull_mask(tex.shape[:2], lm[0:27]) & ~zone
+    cheek[int(lm[48, 1]) :] = False  # hair is looked for down to the mouth corners ...
+    cheek[:, int(lm[3, 0] + 0.2 * iod) :] = False  # ... and away from the nose
+    moustache = drawn & zone
+    shares = changed[cheek].mean(), changed[moustache].mean()
+    print("painted: cheek strand {:.2f}, moustache {:.2f}".format(*shares))
+    assert cheek.sum() > 50 and moustache.sum() > 50
+    assert changed[cheek].mean() > 0.8
+    assert changed[moustache].mean() < 0.05
