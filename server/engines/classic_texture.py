@@ -15,6 +15,7 @@ from server.engines import small_faces
 from server.engines.classic_shape import OUTLINE
 from server.types import Frame
 from server.vision import detail, hair, masks, shape, sharpen
+from server.vision.fill import smooth_fill
 
 # Beside the hair a face's edge is often in its shadow: darker than this share of the
 # cheeks' lightness, it is painted over with the hair, or it would lay a dark band
@@ -95,7 +96,7 @@ def _skin_likeness(lab: NDArray[np.float32], skin: NDArray[np.bool_]) -> NDArray
 
 def bleed_skin(face: ClassicFace) -> ClassicFace:
     """The texture with what its skin weight leaves out (hair, background) replaced by
-    the skin beside it, by normalised convolution at two scales.
+    the skin beside it (:func:`server.vision.fill.smooth_fill`).
 
     The mask's feather still gives such pixels some weight; left as they are, dark hair
     mixed half and half into a pale template cheek reads as a grey arc along the face.
@@ -106,25 +107,9 @@ def bleed_skin(face: ClassicFace) -> ClassicFace:
         return face
     lab, weight = face.texture_lab, face.skin
     iod = shape.interocular(face.points[:68])
+    fill = smooth_fill(lab, weight, (0.5 * iod, 0.1 * iod))
     w = weight[..., None]
-    fill = lab.copy()
-    for sigma in (0.5 * iod, 0.1 * iod):  # coarse first, then finer where there is skin
-        num, den = _blurred(lab * w, sigma), _blurred(w, sigma)
-        fill = np.where(den > 0.05, num / np.maximum(den, 1e-6), fill)
     return replace(face, texture_lab=np.asarray(lab * w + fill * (1.0 - w), np.float32))
-
-
-def _blurred(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
-    """A Gaussian blur of ``sigma`` px done at a quarter of sigma's scale (a wide
-    kernel at full size costs tens of milliseconds; the result is smooth anyway)."""
-    h, w = image.shape[:2]
-    k = max(1.0, sigma / 4.0)
-    small = cv2.resize(
-        image, (max(1, round(w / k)), max(1, round(h / k))), interpolation=cv2.INTER_AREA
-    )
-    small = cv2.GaussianBlur(small, (0, 0), sigma / k)
-    out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.asarray(out, np.float32).reshape(image.shape)
 
 
 def paint_out_hair(tex: Frame, lm: NDArray[np.float32]) -> tuple[Frame, NDArray[np.float32]]:

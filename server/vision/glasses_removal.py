@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from server.types import Box, Frame
 from server.vision import color, masks, shape
+from server.vision.fill import smooth_fill
 from server.vision.glasses import (
     EVIDENCE_AT,
     canonical_crop,
@@ -70,17 +71,9 @@ def _joined(seed: NDArray[np.bool_], region: NDArray[np.bool_]) -> NDArray[np.bo
 
 
 def _filled(image: Frame, holes: NDArray[np.bool_], known: NDArray[np.bool_], iod: float) -> Frame:
-    """``holes`` filled with the colour of the ``known`` pixels around them (normalised
-    convolution, fine scale first where it reaches): a rim's dark edges, lashes or
-    brows beside a hole must not be smeared into it, as a painter working inwards from
-    the hole's border would."""
-    src = image.astype(np.float32)
-    w = known.astype(np.float32)
-    fill = src.copy()
-    for sigma in (0.3 * iod, 0.06 * iod):
-        num = cv2.GaussianBlur(src * w[..., None], (0, 0), sigma)
-        den = np.asarray(cv2.GaussianBlur(w, (0, 0), sigma), np.float32)[..., None]
-        fill = np.where(den > 0.05, num / np.maximum(den, 1e-6), fill)
+    """``holes`` filled with the colour of the ``known`` pixels around them: a rim's
+    dark edges, lashes or brows beside a hole must not be smeared into it."""
+    fill = smooth_fill(image.astype(np.float32), known.astype(np.float32), (0.3 * iod, 0.06 * iod))
     out = image.copy()
     out[holes] = np.clip(fill[holes] + 0.5, 0, 255).astype(np.uint8)
     return out
