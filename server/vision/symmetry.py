@@ -28,6 +28,7 @@ from server.vision.warp import warp_points
 YAW_START = 10.0  # degrees of turn below which the texture is left as it is
 YAW_FULL = 20.0  # degrees of turn from which the far side is wholly mirrored
 BAND = 0.4  # blend band across the midline, share of the inter-ocular distance
+BAND_EYES = 0.12  # the same at the eyes' height
 _MIDLINE = np.flatnonzero(np.arange(68) == shape.MIRROR)  # nose ridge, lips' and chin's centres
 _AXIS = np.array([27, 28, 57, 8])  # points whose mean x is the midline
 
@@ -60,11 +61,23 @@ def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[n
     # nose shows one broad flank, which mirrored would read as a second nose.
     wing = float(target[35 if far_sign > 0 else 31, 0])
     iod = shape.interocular(lm)
-    x = (np.arange(wd, dtype=np.float64) - wing) * far_sign / max(BAND * iod, 1.0)
-    ramp = np.clip(x, 0.0, 1.0)
-    m = (w * ramp * ramp * (3 - 2 * ramp)).astype(np.float32)[None, :, None]
+    x = (np.arange(wd, dtype=np.float64)[None, :] - wing) * far_sign
+    ramp = np.clip(x / _band_widths(target, h, iod)[:, None], 0.0, 1.0)
+    m = (w * ramp * ramp * (3 - 2 * ramp)).astype(np.float32)[:, :, None]
     out = near.astype(np.float32) * (1 - m) + other.astype(np.float32) * m
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), target.astype(np.float32)
+
+
+def _band_widths(target: NDArray[np.float64], rows: int, iod: float) -> NDArray[np.float64]:
+    """Per row, the blend band's width (px): ``BAND`` on the cheeks, ``BAND_EYES`` from
+    the brows to below the eyes. A wide band there would lay the stretched far eye and
+    the mirrored near eye over each other: two eyes, one a ghost."""
+    y = np.arange(rows, dtype=np.float64)
+    top = float(target[17:27, 1].min()) - 0.1 * iod
+    bottom = float(target[36:48, 1].max()) + 0.25 * iod
+    fade = 0.2 * iod
+    inside = np.clip(np.minimum(y - (top - fade), (bottom + fade) - y) / fade, 0.0, 1.0)
+    return np.maximum((BAND - (BAND - BAND_EYES) * inside) * iod, 1.0)
 
 
 def frontal_shape(p: NDArray[np.float64], midline: float) -> NDArray[np.float64]:

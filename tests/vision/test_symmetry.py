@@ -58,3 +58,28 @@ def test_a_turned_face_is_completed_from_its_near_side() -> None:
 def _eye_ratio(lm: np.ndarray) -> float:
     widths = [float(np.ptp(lm[eye, 0])) for eye in (shape.EYE_L, shape.EYE_R)]
     return min(widths) / max(widths)
+
+
+def test_a_wholly_turned_face_gets_one_far_eye(monkeypatch) -> None:
+    """Turned past ``YAW_FULL``, the far eye comes from the near side's mirror image:
+    a blend with the original, stretched far eye shows two eyes, one a ghost. The
+    original far half is tinted to tell where the far eye's pixels come from."""
+    monkeypatch.setattr(symmetry, "YAW_START", 2.0)
+    monkeypatch.setattr(symmetry, "YAW_FULL", 8.0)  # this turn counts as a full one
+    image = astronaut()
+    face = dlib_models().detect(image, use_cnn=False)[0].landmarks
+    tex, lm = _upright(turn(35.0)(image, face))
+    assert symmetry.turn_weight(lm) == 1.0
+    c = float(lm[[27, 28, 57, 8], 0].mean())
+    far_left = lm[16, 0] - c > c - lm[0, 0]
+    columns = np.arange(tex.shape[1])
+    tinted = tex.astype(np.int16)
+    tinted[:, columns < c if far_left else columns > c, 0] += 60
+    plain, out_lm = symmetry.complete_far_side(tex, lm)
+    marked, _ = symmetry.complete_far_side(np.clip(tinted, 0, 255).astype(np.uint8), lm)
+    eye = np.zeros(tex.shape[:2], np.uint8)
+    far_eye = out_lm[shape.EYE_L if far_left else shape.EYE_R]
+    cv2.fillPoly(eye, [np.round(far_eye).astype(np.int32)], 1)
+    share = float((marked[..., 0].astype(np.float32) - plain[..., 0])[eye > 0].mean() / 60)
+    print(f"far eye taken from the original far side: {share:.2f}")
+    assert share < 0.3
