@@ -114,8 +114,8 @@ def bleed_skin(face: ClassicFace) -> ClassicFace:
 
 def paint_out_hair(tex: Frame, lm: NDArray[np.float32]) -> tuple[Frame, NDArray[np.float32]]:
     """The selfie's hair over its face's edge (down to the mouth corners: below them a
-    beard is the face's own) painted over from the skin beside it inside the face's
-    outline, and the hair left beyond it.
+    beard is the face's own) filled with the skin's colour inside the face's outline,
+    and the hair left beyond it.
 
     dlib's outline often runs over the hair beside a turned cheek. Cut out instead of
     painted over, such hair would leave the template's own cheek, lit differently,
@@ -126,27 +126,20 @@ def paint_out_hair(tex: Frame, lm: NDArray[np.float32]) -> tuple[Frame, NDArray[
     inside[: int(lm[17:27, 1].min())] = False  # above the brows the mask fades anyway
     holes = (hair_px > 0) & inside
     if holes.any():
-        tex = _painted_over(tex, holes, hair_px > 0, shape.interocular(lm))
+        skin = masks.skin_mask(tex.shape[:2], lm) & (hair_px == 0)
+        tex = _painted_over(tex, holes, skin, shape.interocular(lm))
     return tex, (hair_px * ~inside).astype(np.float32)
 
 
 def _painted_over(
-    tex: Frame, holes: NDArray[np.bool_], hair_px: NDArray[np.bool_], iod: float
+    tex: Frame, holes: NDArray[np.bool_], skin: NDArray[np.bool_], iod: float
 ) -> Frame:
-    """``tex`` with ``holes`` painted over from around them. All of the hair is a hole
-    to the painter, so the hair beyond the outline is not drawn in; only the holes'
-    pixels are taken. Painted in the holes' box (and as far around as it reads)."""
-    radius = max(2, int(round(0.05 * iod)))
-    ys, xs = np.nonzero(holes)
-    m = 3 * radius
-    box = (
-        slice(max(0, ys.min() - m), ys.max() + m + 1),
-        slice(max(0, xs.min() - m), xs.max() + m + 1),
-    )
-    src = np.ascontiguousarray(tex[box])
-    painted = cv2.inpaint(src, hair_px[box].astype(np.uint8), radius, cv2.INPAINT_TELEA)
+    """``tex`` with ``holes`` filled with the colour of the ``skin`` around them. A
+    painter working inwards from a hole's border would draw in the shadowed edge of
+    the cheek beside the hair: a brown patch on the face."""
+    fill = smooth_fill(tex.astype(np.float32), skin.astype(np.float32), (0.3 * iod, 0.08 * iod))
     out = tex.copy()
-    out[box] = np.where(holes[box][..., None], painted, src)
+    out[holes] = np.clip(fill[holes] + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
