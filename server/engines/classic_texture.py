@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from server.engines import small_faces
 from server.engines.classic_shape import OUTLINE
 from server.types import Frame
-from server.vision import detail, hair, masks, shape, sharpen
+from server.vision import color, detail, hair, masks, shape, sharpen
 from server.vision.fill import smooth_fill
 
 # Beside the hair a face's edge is often in its shadow: darker than this share of the
@@ -78,16 +78,12 @@ def skin_weight(
 
 
 def _skin_likeness(lab: NDArray[np.float32], skin: NDArray[np.bool_]) -> NDArray[np.float32]:
-    """How much each pixel looks like the skin sampled at ``skin``: near its colour (a,
-    b, in robust standard deviations: a rim or a strand of hair in the sample must not
-    widen it) and not much darker than it. Shading keeps skin's colour and seldom takes
-    away a third of its light (the selfie's side light is evened out before); the
-    shadow in the hair beside a cheek, or the hair itself, often does."""
-    px = lab[skin]
-    centre = np.median(px, axis=0)
-    spread = 1.4826 * np.median(np.abs(px - centre), axis=0)
-    var = spread[1:] ** 2 + 4.0  # floor: flat painted skin has tiny variance
-    d2 = (((lab[:, :, 1:] - centre[1:]) ** 2) / var).sum(axis=2)
+    """How much each pixel looks like the skin sampled at ``skin``: near its colour
+    (:func:`server.vision.color.skin_distance`) and not much darker than it. Shading
+    keeps skin's colour and seldom takes away a third of its light (the selfie's side
+    light is evened out before); the shadow in the hair beside a cheek, or the hair
+    itself, often does."""
+    d2, centre = color.skin_distance(lab, lab[skin])
     colour = np.clip((25.0 - d2) / (25.0 - 9.0), 0.0, 1.0)
     ratio = lab[:, :, 0] / max(float(centre[0]), 1.0)
     light = np.clip((ratio - 0.55) / (0.75 - 0.55), 0.0, 1.0)

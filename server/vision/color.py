@@ -34,6 +34,21 @@ def lab_stats(lab: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.f
     return out
 
 
+def skin_distance(
+    lab: NDArray[np.float32], sample: NDArray[np.float32], floor: float = 4.0
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Squared distance of each pixel's colour (Lab a, b) from the skin ``sample`` (K, 3),
+    in robust standard deviations (median absolute deviation: rims, moles, a strand of
+    hair or a shadow in the sample must not widen what counts as skin; ``floor`` keeps
+    flat painted skin's tiny spread from making every pixel far), and the sample's
+    median Lab colour."""
+    centre = np.median(sample, axis=0)
+    spread = 1.4826 * np.median(np.abs(sample - centre), axis=0)
+    var = spread[1:] ** 2 + floor
+    d2 = (((lab[:, :, 1:] - centre[1:]) ** 2) / var).sum(axis=2)
+    return np.asarray(d2, np.float32), np.asarray(centre, np.float32)
+
+
 def smooth_stats(stats: NDArray[np.float32], window: int = 9) -> NDArray[np.float32]:
     """Moving average of per-frame (N, 2, 3) statistics over ``window`` frames,
     ignoring frames without a face (NaN); per-frame colour correction is a main source

@@ -66,13 +66,8 @@ def _not_skin(
     sample = lab[cheeks]
     if len(sample) < 20:
         return None
-    centre = np.median(sample, axis=0)
-    # Robust spread (median absolute deviation): rims, moles or a shadow on the
-    # cheeks must not widen what counts as skin.
-    spread = 1.4826 * np.median(np.abs(sample - centre), axis=0)
-    var = spread[1:] ** 2 + _COLOUR_FLOOR
-    colour = (((lab[:, :, 1:] - centre[1:]) ** 2) / var).sum(axis=2) > _FAR
-    return np.asarray(colour | (lab[:, :, 0] < dark * centre[0]), bool)
+    d2, centre = color.skin_distance(lab, sample, _COLOUR_FLOOR)
+    return np.asarray((d2 > _FAR) | (lab[:, :, 0] < dark * centre[0]), bool)
 
 
 def _reach(pts: NDArray[np.float64], size: tuple[int, int], iod: float) -> NDArray[np.uint8]:
