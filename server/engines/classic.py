@@ -46,6 +46,7 @@ from server.engines.classic_texture import (
     bleed_skin,
     match_detail,
     paint_out_hair,
+    shut_eyes,
     skin_weight,
     texture_mask,
 )
@@ -67,7 +68,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 8  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 9  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,9 @@ class ClassicEngine:
             weight, feathered = skin_weight(lab, skin, lm, hair)
             alpha *= feathered
         mouth_open = face_parts.lips_apart(identity.landmarks) >= face_parts.LIPS_APART
-        return ClassicFace(lab, pts, alpha, color.lab_stats(lab, skin), mouth_open, weight)
+        return ClassicFace(
+            lab, pts, alpha, color.lab_stats(lab, skin), mouth_open, shut_eyes(identity), weight
+        )
 
     # -- once per track ------------------------------------------------------------------
     def plan_track(

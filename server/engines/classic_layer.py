@@ -112,8 +112,23 @@ def _keep_in_front(
     height = shape.face_height(lm)
     if o.keep_mouth:
         alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
-    if o.keep_eyes:
+    if plan.face.eyes_shut:  # shut selfie eyes would never open: the template's, lids too
+        iod = shape.interocular(lm)
+        for eye in (shape.EYE_L, shape.EYE_R):
+            alpha *= 1.0 - masks.polygon_mask(box, _with_lids(target[eye], iod), 0.04 * iod)
+    elif o.keep_eyes:
         for eye in (shape.EYE_L, shape.EYE_R):
             alpha *= 1.0 - masks.polygon_mask(box, target[eye], 0.015 * height)
     if plan.occluder is not None:  # the template's glasses stay in front
         alpha *= 1.0 - glasses.mask_in_box(plan.occluder[index], target, box)
+
+
+# Each eye point's move (share of the inter-ocular distance) to take in the lids: out
+# at the corners, up to the crease above, a little down below (dlib's eye order:
+# outer-left corner, two upper, right corner, two lower).
+_LIDS = np.array([(-0.06, 0.0), (0.0, -0.1), (0.0, -0.1), (0.06, 0.0), (0.0, 0.04), (0.0, 0.04)])
+
+
+def _with_lids(eye: NDArray[np.float64], iod: float) -> NDArray[np.float64]:
+    """The six points of one eye grown to take in both lids."""
+    return np.asarray(eye, np.float64) + _LIDS * iod

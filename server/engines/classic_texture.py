@@ -13,8 +13,8 @@ from numpy.typing import NDArray
 
 from server.engines import small_faces
 from server.engines.classic_shape import OUTLINE
-from server.types import Frame
-from server.vision import color, detail, hair, masks, shape, sharpen
+from server.types import Frame, IdentityData
+from server.vision import color, detail, eye_state, glasses, hair, masks, shape, sharpen
 from server.vision.fill import smooth_fill
 
 # Beside the hair a face's edge is often in its shadow: darker than this share of the
@@ -32,7 +32,16 @@ class ClassicFace:
     alpha: NDArray[np.float32]  # texture-space feathered face mask
     stats: NDArray[np.float32]  # (2, 3) Lab mean/std of the face skin
     mouth_open: bool = False  # the selfie's lips are apart (expression, not identity)
+    eyes_shut: bool = False  # the selfie's eyes are shut: the template's eyes are kept
     skin: NDArray[np.float32] | None = None  # unblurred skin weight (see bleed_skin)
+
+
+def shut_eyes(identity: IdentityData) -> bool:
+    """The selfie's eyes are shut (read from the picture, see :mod:`eye_state`): its
+    closed lids would stay closed on every frame, so the template's eyes are kept."""
+    tex, lm = identity.texture, identity.landmarks
+    worn = glasses.glasses_evidence(tex, lm) >= glasses.EVIDENCE_AT
+    return eye_state.shut(eye_state.edge_ratio(tex, lm), glasses=worn)
 
 
 def texture_mask(

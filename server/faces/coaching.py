@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from server.faces import selfie_measures as sm
 from server.types import Frame, Landmarks68
+from server.vision import eye_state
 from server.vision.shape import interocular, mouth_openness
 
 # code -> message shown to the user (imperative, short).
@@ -45,8 +48,6 @@ PITCH_WARN, PITCH_BLOCK = 25.0, 45.0
 ROLL_WARN = 25.0
 MOUTH_OPEN = 0.18  # inner-lip gap over mouth width
 TEETH_OPEN, TEETH_SHARE = 0.06, 0.12  # open share of the lips' area, teeth share of it
-EYES_CLOSED, EYES_NARROW = 0.12, 0.22  # eyelid gap over eye width
-IRIS_HIDDEN = 0.06  # height of the dark iris in inter-ocular distances
 GLASSES_BRIDGE = 6.0  # horizontal-edge energy on the bridge over the face's gradient
 COVER = 25.0  # weighted CIELAB distance of a region from the reference skin
 LIPS_HIDDEN = 6.0  # lips this close to the skin around them are not seen
@@ -126,14 +127,13 @@ def check_mouth(tex: Frame, lm: Landmarks68, out: Assessment) -> None:
 
 
 def check_eyes(tex: Frame, lm: Landmarks68, out: Assessment) -> None:
-    """An eye is closed when its lids (dlib's landmarks) nearly meet, or are narrow and
-    hardly any dark iris shows between them; one closed eye (a wink) counts."""
+    """Shut eyes read from the picture (see :mod:`server.vision.eye_state`): dlib's lid
+    points keep a gap on shut lids. Runs after the glasses check, whose frames add
+    level edges."""
     openness = sm.eye_openness_each(lm)
-    iris = sm.iris_heights(tex, lm)
-    out.measures.update(eyes_open=min(openness), iris_height=min(iris))
-    closed = [o < EYES_CLOSED or (o < EYES_NARROW and i < IRIS_HIDDEN)
-              for o, i in zip(openness, iris, strict=True)]  # fmt: skip
-    if any(closed):
+    edges = eye_state.edge_ratio(tex, lm)
+    out.measures.update(eyes_open=min(openness), eye_edges=float(np.mean(edges)))
+    if eye_state.shut(edges, glasses="glasses" in out.codes):
         out.add("eyes_closed")
 
 
@@ -184,8 +184,8 @@ def check_light(tex: Frame, lm: Landmarks68, out: Assessment) -> None:
 CHECKS: tuple[Check, ...] = (
     check_pose,
     check_mouth,
-    check_eyes,
     check_glasses,
+    check_eyes,
     check_cover,
     check_sharpness,
     check_light,

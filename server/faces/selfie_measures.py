@@ -62,27 +62,6 @@ def eye_openness_each(lm: Landmarks68) -> tuple[float, float]:
     return one(lm[36:42]), one(lm[42:48])
 
 
-def iris_heights(tex: Frame, lm: Landmarks68) -> tuple[float, float]:
-    """Per eye (image-left first), how tall the dark part (iris, pupil, lashes) is in
-    the middle of the eye, in inter-ocular distances: the median over the central
-    columns of the count of pixels much darker than the skin under the eye. An open
-    eye shows about 0.15-0.3; a closed one only its lash line. 1.0 (read: open) where
-    the skin under the eye does not match the nose bridge's (hair, a mask, glare)."""
-    light = cv2.cvtColor(tex, cv2.COLOR_BGR2LAB)[..., 0].astype(np.float64)
-    iod = shape.interocular(lm)
-    bridge = float(reference_skin(tex, lm)[0])
-    out = []
-    for e in shape.eye_centres(lm):
-        skin = _crop(light, e + np.array([-0.2, 0.25]) * iod, e + np.array([0.2, 0.4]) * iod)
-        box = _crop(light, e + np.array([-0.1, -0.2]) * iod, e + np.array([0.1, 0.2]) * iod)
-        ref = float(np.median(skin)) if skin.size else 0.0
-        if box.size == 0 or not 0.85 * bridge <= ref <= min(1.15 * bridge, 240.0):
-            out.append(1.0)  # no clear skin under the eye (hair, a mask, glare): unknown
-            continue
-        out.append(float(np.median((box < 0.65 * ref).sum(0))) / iod)
-    return out[0], out[1]
-
-
 def polygon(size: tuple[int, int], pts: np.ndarray) -> BoolMask:
     """Filled polygon as a boolean (h, w) mask; ``size`` is (h, w)."""
     mask = np.zeros(size, np.uint8)
