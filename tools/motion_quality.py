@@ -19,7 +19,11 @@ another motion) engine animates its portrait. Per pair:
 - ``blink_ear``: on the frames where the clip blinks (an eye at least 0.8 shut by
   :func:`~server.gif_templates.retarget.blinks`), the output's eye aspect ratio (dlib)
   of that eye over its ratio in the output's frame 0; 1 = the eye stays open, about
-  0.5 or less reads as shut (NaN when the clip does not blink).
+  0.5 or less reads as shut (NaN when the clip does not blink);
+- ``blink_edges``: on the same (frame, eye) pairs, the output eye's edge ratio read from
+  the picture (:func:`server.vision.eye_state.edge_ratio`, on the face aligned by
+  dlib's points of the output): dlib keeps a lid gap on shut eyes, the picture does not.
+  Open eyes read about 0.4-1.2; below :data:`~server.vision.eye_state.SHUT` reads as shut.
 
 ``--sheets`` writes one contact sheet per clip (a row per selfie, six frames) to look at.
 """
@@ -37,12 +41,13 @@ import cv2
 import numpy as np
 
 from server.faces.dlib_models import DlibFaceModels, descriptor_distance
-from server.faces.identity import FaceError, build_identity
+from server.faces.identity import FaceError, aligned_texture, build_identity
 from server.gif_templates.analysis import analyse_animation
 from server.gif_templates.media import read_animation
 from server.gif_templates.motion_authoring import extract_motion
 from server.gif_templates.retarget import blinks
 from server.types import Frame, IdentityData, Landmarks68, MotionData
+from server.vision import eye_state
 
 BORDER = 0.08
 SELFIE_TYPES = (".jpg", ".jpeg", ".png")
@@ -142,6 +147,20 @@ def blink_ear(marks: Sequence[Landmarks68 | None], shut: np.ndarray) -> float:
     return float(np.mean(ratios)) if ratios else float("nan")
 
 
+def blink_edges(
+    frames: Sequence[Frame], marks: Sequence[Landmarks68 | None], shut: np.ndarray
+) -> float:
+    """Mean output eye edge ratio on the (frame, eye) pairs with ``shut`` >= 0.8."""
+    ratios = []
+    for frame, m, row in zip(frames, marks, shut, strict=True):
+        if m is None or max(row) < 0.8:
+            continue
+        texture, lm = aligned_texture(frame, m)
+        each = eye_state.edge_ratio(texture, lm)
+        ratios += [each[eye] for eye in (0, 1) if row[eye] >= 0.8]
+    return float(np.mean(ratios)) if ratios else float("nan")
+
+
 def score_pair(
     models: DlibFaceModels,
     selfie_desc: np.ndarray,
@@ -162,6 +181,7 @@ def score_pair(
         "border_max": worst,
         "lost_frames": float(sum(m is None for m in marks)),
         "blink_ear": blink_ear(marks, shut) if shut is not None else float("nan"),
+        "blink_edges": blink_edges(frames, marks, shut) if shut is not None else float("nan"),
     }
 
 
@@ -233,15 +253,16 @@ def _write_sheet(path: Path, rows: list[Frame]) -> None:
 def table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table of the rows and the share of pairs meeting each bar."""
     head = (
-        "| selfie | clip | id ok | id dist | r disp | r mouth | border | border max | blink EAR |"
+        "| selfie | clip | id ok | id dist | r disp | r mouth | border | border max "
+        "| blink EAR | blink edges |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        blink = r.get("blink_ear", float("nan"))
+        blink, edges = (_shown(r.get(k, float("nan"))) for k in ("blink_ear", "blink_edges"))
         lines.append(
             f"| {r['selfie']} | {r['clip']} | {r['id_ok']:.2f} | {r['id_dist_median']:.3f} | "
             f"{r['r_disp']:.2f} | {r['r_mouth']:.2f} | {r['border']:.2f} | "
-            f"{r['border_max']:.2f} | {'-' if np.isnan(blink) else f'{blink:.2f}'} |"
+            f"{r['border_max']:.2f} | {blink} | {edges} |"
         )
     bars = {
         "id_ok": lambda v: v >= 0.9,
@@ -252,10 +273,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     met = ", ".join(f"{k}: {sum(ok(r[k]) for r in rows)}/{len(rows)}" for k, ok in bars.items())
     blinking = [r["blink_ear"] for r in rows if not np.isnan(r.get("blink_ear", np.nan))]
     shut = sum(v <= 0.6 for v in blinking)
+    edges = [r["blink_edges"] for r in rows if not np.isnan(r.get("blink_edges", np.nan))]
+    seen_shut = sum(v < eye_state.SHUT for v in edges)
     return "\n".join(lines) + (
         f"\n\npairs meeting each bar: {met}; blinks read as shut (EAR <= 0.6 of frame 0's): "
-        f"{shut}/{len(blinking)}"
+        f"{shut}/{len(blinking)}; by the eyes' edges (< {eye_state.SHUT}): "
+        f"{seen_shut}/{len(edges)}"
     )
+
+
+def _shown(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.2f}"
 
 
 def _parser() -> argparse.ArgumentParser:

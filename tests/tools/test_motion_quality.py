@@ -69,3 +69,19 @@ def test_blink_ear_compares_the_blinking_eye_with_frame_0() -> None:
     assert blink_ear([face, shut, shut], blinks) == 0.25  # frame 2 is not a blink
     assert np.isnan(blink_ear([face, face], np.zeros((2, 2))))
     assert np.isnan(blink_ear([None, face], np.ones((2, 2))))
+
+
+def test_blink_edges_read_the_blinking_eyes_from_the_picture() -> None:
+    from server.vision import eye_state
+    from tests.render.samples import astronaut, dlib_models
+    from tools.motion_quality import blink_edges
+    from tools.selfie_variants import eyes_closed
+
+    opened = astronaut()
+    lm = dlib_models().detect(opened, use_cnn=False)[0].landmarks
+    closed = eyes_closed(opened, lm)
+    marks = [dlib_models().detect(f, use_cnn=False)[0].landmarks for f in (opened, closed)]
+    blinking = np.array([[0.0, 0.0], [1.0, 1.0]])
+    assert blink_edges([opened, closed], marks, blinking) < eye_state.SHUT
+    assert blink_edges([opened, opened], marks[:1] * 2, blinking) > 2 * eye_state.SHUT
+    assert np.isnan(blink_edges([opened, closed], marks, np.zeros((2, 2))))
