@@ -24,6 +24,8 @@ another motion) engine animates its portrait. Per pair:
   the picture (:func:`server.vision.eye_state.edge_ratio`, on the face aligned by
   dlib's points of the output): dlib keeps a lid gap on shut eyes, the picture does not.
   Open eyes read about 0.4-1.2; below :data:`~server.vision.eye_state.SHUT` reads as shut.
+  ``open_edges``: the same on the output's frame 0 (both eyes), the control: a blink
+  counts as read only where the eyes read open there.
 
 ``--sheets`` writes one contact sheet per clip (a row per selfie, six frames) to look at.
 """
@@ -182,6 +184,7 @@ def score_pair(
         "lost_frames": float(sum(m is None for m in marks)),
         "blink_ear": blink_ear(marks, shut) if shut is not None else float("nan"),
         "blink_edges": blink_edges(frames, marks, shut) if shut is not None else float("nan"),
+        "open_edges": blink_edges(frames[:1], marks[:1], np.ones((1, 2))),
     }
 
 
@@ -254,15 +257,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table of the rows and the share of pairs meeting each bar."""
     head = (
         "| selfie | clip | id ok | id dist | r disp | r mouth | border | border max "
-        "| blink EAR | blink edges |"
+        "| blink EAR | blink edges | open edges |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        blink, edges = (_shown(r.get(k, float("nan"))) for k in ("blink_ear", "blink_edges"))
+        blink, edges, opened = (
+            _shown(r.get(k, float("nan"))) for k in ("blink_ear", "blink_edges", "open_edges")
+        )
         lines.append(
             f"| {r['selfie']} | {r['clip']} | {r['id_ok']:.2f} | {r['id_dist_median']:.3f} | "
             f"{r['r_disp']:.2f} | {r['r_mouth']:.2f} | {r['border']:.2f} | "
-            f"{r['border_max']:.2f} | {blink} | {edges} |"
+            f"{r['border_max']:.2f} | {blink} | {edges} | {opened} |"
         )
     bars = {
         "id_ok": lambda v: v >= 0.9,
@@ -273,11 +278,11 @@ def table(rows: list[dict[str, Any]]) -> str:
     met = ", ".join(f"{k}: {sum(ok(r[k]) for r in rows)}/{len(rows)}" for k, ok in bars.items())
     blinking = [r["blink_ear"] for r in rows if not np.isnan(r.get("blink_ear", np.nan))]
     shut = sum(v <= 0.6 for v in blinking)
-    edges = [r["blink_edges"] for r in rows if not np.isnan(r.get("blink_edges", np.nan))]
-    seen_shut = sum(v < eye_state.SHUT for v in edges)
+    edges = [r for r in rows if not np.isnan(r.get("blink_edges", np.nan))]
+    seen_shut = sum(r["blink_edges"] < eye_state.SHUT <= r.get("open_edges", np.inf) for r in edges)
     return "\n".join(lines) + (
         f"\n\npairs meeting each bar: {met}; blinks read as shut (EAR <= 0.6 of frame 0's): "
-        f"{shut}/{len(blinking)}; by the eyes' edges (< {eye_state.SHUT}): "
+        f"{shut}/{len(blinking)}; by the eyes' edges (< {eye_state.SHUT}, open on frame 0): "
         f"{seen_shut}/{len(edges)}"
     )
 
