@@ -56,7 +56,7 @@ def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[n
         cv2.warpAffine(texture, flip, (wd, h), borderMode=cv2.BORDER_REPLICATE), np.uint8
     )
     near = _warp(texture, p, target)
-    other = _warp(flipped, mirrored, target)
+    other = _keep_gaze(_warp(flipped, mirrored, target), target, far_sign)
     # The nose stays the near side's own (its far flank, moved to the midline): a turned
     # nose shows one broad flank, which mirrored would read as a second nose.
     wing = float(target[35 if far_sign > 0 else 31, 0])
@@ -66,6 +66,23 @@ def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[n
     m = (w * ramp * ramp * (3 - 2 * ramp)).astype(np.float32)[:, :, None]
     out = near.astype(np.float32) * (1 - m) + other.astype(np.float32) * m
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), target.astype(np.float32)
+
+
+def _keep_gaze(image: Frame, target: NDArray[np.float64], far_sign: float) -> Frame:
+    """The mirrored far eye's opening flipped back about the eye's centre: a mirror
+    turns a gaze to one side into a gaze to the other, so the two eyes would look
+    apart (a staring, walleyed face). Lids and corners stay mirrored."""
+    eye = target[shape.EYE_R if far_sign > 0 else shape.EYE_L]
+    centre = float(eye[[0, 3], 0].mean())
+    h, w = image.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    for outline in (eye, eye * (-1.0, 1.0) + (2 * centre, 0.0)):  # the opening either way
+        cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 255)
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.0)[:, :, None]
+    flip = np.array([[-1.0, 0.0, 2 * centre], [0.0, 1.0, 0.0]])
+    back = cv2.warpAffine(image, flip, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    out = image.astype(np.float32) * (1 - soft) + back.astype(np.float32) * soft
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def _band_widths(target: NDArray[np.float64], rows: int, iod: float) -> NDArray[np.float64]:

@@ -83,3 +83,41 @@ def test_a_wholly_turned_face_gets_one_far_eye(monkeypatch) -> None:
     share = float((marked[..., 0].astype(np.float32) - plain[..., 0])[eye > 0].mean() / 60)
     print(f"far eye taken from the original far side: {share:.2f}")
     assert share < 0.3
+
+
+def _iris_place(tex: np.ndarray, eye: np.ndarray) -> float:
+    """Where the dark iris sits across the eye, 0 at its image-left corner, 1 at the
+    right: the centroid of the eye opening's darkest pixels."""
+    mask = np.zeros(tex.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(eye).astype(np.int32)], 1)
+    grey = cv2.cvtColor(tex, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    ys, xs = np.nonzero(mask)
+    values = grey[ys, xs]
+    dark = values <= np.quantile(values, 0.25)
+    left, right = float(eye[:, 0].min()), float(eye[:, 0].max())
+    return (float(xs[dark].mean()) - left) / (right - left)
+
+
+def test_the_mirrored_far_eye_looks_the_same_way_as_the_near_one(monkeypatch) -> None:
+    """A mirror turns a sideways gaze the other way: the completed far eye must look
+    where the near eye looks, not away from it (a walleyed stare)."""
+    monkeypatch.setattr(symmetry, "YAW_START", 2.0)
+    monkeypatch.setattr(symmetry, "YAW_FULL", 8.0)
+    image = astronaut()
+    face = dlib_models().detect(image, use_cnn=False)[0].landmarks
+    tex, lm = _upright(turn(35.0)(image, face))
+    c = float(lm[[27, 28, 57, 8], 0].mean())
+    far_left = lm[16, 0] - c > c - lm[0, 0]
+    near = lm[shape.EYE_R if far_left else shape.EYE_L]
+    # the near eye drawn looking to the image's right: white, its iris near the corner
+    drawn = tex.copy()
+    cv2.fillPoly(drawn, [np.round(near).astype(np.int32)], (235, 235, 235))
+    left, right = float(near[:, 0].min()), float(near[:, 0].max())
+    centre = (int(round(left + 0.75 * (right - left))), int(round(near[:, 1].mean())))
+    cv2.circle(drawn, centre, max(2, int(0.2 * (right - left))), (30, 30, 30), -1)
+    out, out_lm = symmetry.complete_far_side(drawn, lm)
+    far = out_lm[shape.EYE_L if far_left else shape.EYE_R]
+    near_after = out_lm[shape.EYE_R if far_left else shape.EYE_L]
+    places = _iris_place(out, near_after), _iris_place(out, far)
+    print(f"iris across the near eye {places[0]:.2f}, across the far eye {places[1]:.2f}")
+    assert places[0] > 0.6 and places[1] > 0.6
