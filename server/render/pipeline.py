@@ -86,10 +86,14 @@ def render(
     report = progress or (lambda _: None)
     stop = cancelled or (lambda: False)
     clock = _Clock()
-    anim = template.animation()
-    clock.lap("decode")
+    # The identities are prepared while the template decodes: neither needs the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ready = pool.submit(prepare_identities, engine, faces)
+        anim = template.animation()
+        clock.lap("decode")
+        prepared = ready.result()
     swapped = swap_frames(
-        anim.frames, template.analysis, faces, engine, report, stop, clock, threads
+        anim.frames, template.analysis, faces, engine, report, stop, clock, threads, prepared
     )
     if stop():
         raise RenderCancelled
@@ -135,18 +139,19 @@ def swap_frames(
     cancelled: Callable[[], bool],
     clock: _Clock | None = None,
     threads: int = 1,
+    prepared: dict[int, Any] | None = None,
 ) -> list[Frame]:
-    """Every frame with the mapped faces swapped; frames without them pass unchanged."""
+    """Every frame with the mapped faces swapped; frames without them pass unchanged.
+    ``prepared``: :func:`prepare_identities` of ``faces``, when already done."""
     tracks = {t.track_id: t for t in analysis.tracks}
     unknown = sorted(set(faces) - set(tracks))
     if unknown:
         raise ValueError(f"template has no face track {unknown}")
-    prepared: dict[int, Any] = {}
+    if prepared is None:
+        prepared = prepare_identities(engine, faces)
     jobs = []
     for track_id, identity in faces.items():
         key = id(identity)
-        if key not in prepared:
-            prepared[key] = engine.prepare_identity(identity)
         track = tracks[track_id]
         plan = engine.plan_track(
             prepared[key],
@@ -191,6 +196,15 @@ def swap_frames(
     if clock is not None:
         clock.lap("swap")
     return out
+
+
+def prepare_identities(engine: SwapEngine, faces: Mapping[int, IdentityData]) -> dict[int, Any]:
+    """Each distinct identity of ``faces`` prepared once for ``engine``, by ``id()``."""
+    prepared: dict[int, Any] = {}
+    for identity in faces.values():
+        if id(identity) not in prepared:
+            prepared[id(identity)] = engine.prepare_identity(identity)
+    return prepared
 
 
 class _Clock:
