@@ -125,7 +125,7 @@ def _keep_in_front(
 
 # Each eye point's move (share of the inter-ocular distance) to take in the lids: out
 # at the corners, up to the crease above, a little down below (dlib's eye order:
-# outer-left corner, two upper, right corner, two lower).
+# image-left corner, two upper, image-right corner, two lower).
 _LIDS = np.array([(-0.04, 0.0), (0.0, -0.06), (0.0, -0.06), (0.04, 0.0), (0.0, 0.03), (0.0, 0.03)])
 
 
