@@ -18,7 +18,8 @@ import errno
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DB_NAME = "faceloop.sqlite3"
@@ -77,6 +78,31 @@ CREATE TABLE IF NOT EXISTS rate_counters (
 """
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Write-ahead logging, set once in the file (it persists); read first, so only
+    the first connection ever needs the exclusive lock the switch takes."""
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+
+
+def _when_unlocked(step: Callable[[], object]) -> None:
+    """Run ``step``, again after a short wait while SQLite answers "database is
+    locked", for up to the busy timeout. Processes opening a new file at once (server
+    workers booting together) can each hold a shared lock while wanting the exclusive
+    one: SQLite then fails one of them at once, without its busy handler."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
 def _os_error(exc: sqlite3.OperationalError) -> OSError | None:
     """The OSError a disk problem reported by SQLite stands for (None otherwise)."""
     text = str(exc).lower()
@@ -108,13 +134,13 @@ class Database:
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _when_unlocked(lambda: _use_wal(conn))
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA secure_delete = ON")
         with self._schema_lock:
             if not self._schema_ready:
-                conn.executescript(SCHEMA)
+                _when_unlocked(lambda: conn.executescript(SCHEMA))
                 self._schema_ready = True
         return conn
 
