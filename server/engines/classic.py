@@ -44,9 +44,9 @@ from server.engines.classic_texture import (
     ClassicFace,
     at_scale,
     bleed_skin,
+    eyes_unusable,
     match_detail,
     paint_out_hair,
-    shut_eyes,
     skin_weight,
     texture_mask,
 )
@@ -68,7 +68,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 10  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 11  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class ClassicEngine:
             alpha *= feathered
         mouth_open = face_parts.lips_apart(identity.landmarks) >= face_parts.LIPS_APART
         return ClassicFace(
-            lab, pts, alpha, color.lab_stats(lab, skin), mouth_open, shut_eyes(identity), weight
+            lab, pts, alpha, color.lab_stats(lab, skin), mouth_open, eyes_unusable(identity), weight
         )
 
     # -- once per track ------------------------------------------------------------------

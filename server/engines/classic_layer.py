@@ -112,7 +112,7 @@ def _keep_in_front(
     height = shape.face_height(lm)
     if o.keep_mouth:
         alpha *= 1.0 - masks.polygon_mask(box, target[60:68], 0.02 * height)
-    if plan.face.eyes_shut:  # shut selfie eyes would never open: the template's, lids too
+    if plan.face.template_eyes:  # the selfie's cannot serve (shut, blurred): lids too
         iod = shape.interocular(lm)
         for eye in (shape.EYE_L, shape.EYE_R):
             alpha *= 1.0 - masks.polygon_mask(box, _with_lids(target[eye], iod), 0.04 * iod)

@@ -32,16 +32,21 @@ class ClassicFace:
     alpha: NDArray[np.float32]  # texture-space feathered face mask
     stats: NDArray[np.float32]  # (2, 3) Lab mean/std of the face skin
     mouth_open: bool = False  # the selfie's lips are apart (expression, not identity)
-    eyes_shut: bool = False  # the selfie's eyes are shut: the template's eyes are kept
+    template_eyes: bool = False  # the selfie's eyes cannot serve: the template's are kept
     skin: NDArray[np.float32] | None = None  # unblurred skin weight (see bleed_skin)
 
 
-def shut_eyes(identity: IdentityData) -> bool:
-    """The selfie's eyes are shut (read from the picture, see :mod:`eye_state`): its
-    closed lids would stay closed on every frame, so the template's eyes are kept."""
+def eyes_unusable(identity: IdentityData) -> bool:
+    """The selfie's eyes cannot serve, so the template's are kept: shut (read from the
+    picture, see :mod:`eye_state`; closed lids would stay closed on every frame) or
+    blurred away (its selfie was found blurry at upload: eyes become smears of colour,
+    and of a whole face they show blur most)."""
     tex, lm = identity.texture, identity.landmarks
     worn = glasses.glasses_evidence(tex, lm) >= glasses.EVIDENCE_AT
-    return eye_state.shut(eye_state.edge_ratio(tex, lm), glasses=worn)
+    if eye_state.shut(eye_state.edge_ratio(tex, lm), glasses=worn):
+        return True
+    chosen = [s for s in identity.selfies if s.used_as_texture]
+    return any(w.get("code") == "blurry" for s in chosen for w in s.warnings)
 
 
 def texture_mask(
