@@ -68,7 +68,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 11  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 12  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from server.engines import small_faces
 from server.engines.classic_shape import OUTLINE
 from server.types import Frame, IdentityData
-from server.vision import color, detail, eye_state, glasses, hair, masks, shape, sharpen
+from server.vision import color, detail, eye_state, glasses, hair, masks, pose, shape, sharpen
 from server.vision.fill import smooth_fill
 
 # Beside the hair a face's edge is often in its shadow: darker than this share of the
@@ -37,13 +37,14 @@ class ClassicFace:
 
 
 def eyes_unusable(identity: IdentityData) -> bool:
-    """The selfie's eyes cannot serve, so the template's are kept: shut (read from the
-    picture, see :mod:`eye_state`; closed lids would stay closed on every frame) or
-    blurred away (its selfie was found blurry at upload: eyes become smears of colour,
-    and of a whole face they show blur most)."""
+    """The selfie's eyes cannot serve, so the template's are kept: shut or winking
+    (read from the picture, see :mod:`eye_state`; closed lids would stay closed on
+    every frame) or blurred away (its selfie was found blurry at upload: eyes become
+    smears of colour, and of a whole face they show blur most)."""
     tex, lm = identity.texture, identity.landmarks
     worn = glasses.glasses_evidence(tex, lm) >= glasses.EVIDENCE_AT
-    if eye_state.shut(eye_state.edge_ratio(tex, lm), glasses=worn):
+    yaw = pose.yaw_degrees(pose.fit(lm))
+    if eye_state.shut(eye_state.edge_ratio(tex, lm), glasses=worn, yaw=yaw):
         return True
     chosen = [s for s in identity.selfies if s.used_as_texture]
     return any(w.get("code") == "blurry" for s in chosen for w in s.warnings)

@@ -127,13 +127,15 @@ def check_mouth(tex: Frame, lm: Landmarks68, out: Assessment) -> None:
 
 
 def check_eyes(tex: Frame, lm: Landmarks68, out: Assessment) -> None:
-    """Shut eyes read from the picture (see :mod:`server.vision.eye_state`): dlib's lid
-    points keep a gap on shut lids. Runs after the glasses check, whose frames add
-    level edges."""
+    """Shut eyes, or a wink, read from the picture (see :mod:`server.vision.eye_state`):
+    dlib's lid points keep a gap on shut lids. Runs after the pose check (a wink is
+    read on faces turned less than 20 degrees) and the glasses check (frames add
+    level edges)."""
     openness = sm.eye_openness_each(lm)
     edges = eye_state.edge_ratio(tex, lm)
     out.measures.update(eyes_open=min(openness), eye_edges=float(np.mean(edges)))
-    if eye_state.shut(edges, glasses="glasses" in out.codes):
+    glasses, yaw = "glasses" in out.codes, out.measures.get("yaw", 0.0)
+    if eye_state.shut(edges, glasses=glasses, yaw=yaw):
         out.add("eyes_closed")
 
 

@@ -19,6 +19,9 @@ from server.vision import shape
 
 SHUT = 0.3  # mean edge ratio of the two eyes below which they read as shut
 SHUT_BEHIND_GLASSES = 0.15  # frames add level edges: only the clearest shut eyes count
+# A wink: one eye below WINK_SHUT and below WINK_SHARE of the other, on a face turned
+# less than WINK_YAW degrees (beyond, the far eye is foreshortened and reads low).
+WINK_SHUT, WINK_SHARE, WINK_YAW = 0.35, 0.55, 20.0
 
 
 def edge_ratio(image: Frame, lm: NDArray[np.floating]) -> tuple[float, float]:
@@ -45,7 +48,13 @@ def edge_ratio(image: Frame, lm: NDArray[np.floating]) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def shut(ratios: tuple[float, float], glasses: bool = False) -> bool:
-    """Both eyes shut (a blink, not a wink): the mean of ``edge_ratio`` below
-    :data:`SHUT`, or below :data:`SHUT_BEHIND_GLASSES` when the face wears glasses."""
-    return float(np.mean(ratios)) < (SHUT_BEHIND_GLASSES if glasses else SHUT)
+def shut(ratios: tuple[float, float], glasses: bool = False, yaw: float = 0.0) -> bool:
+    """An eye shut for good: both (the mean of ``edge_ratio`` below :data:`SHUT`, or
+    below :data:`SHUT_BEHIND_GLASSES` when the face wears glasses), or one in a wink
+    (see :data:`WINK_SHUT`; not read behind glasses or on a face turned ``yaw``
+    degrees or more than :data:`WINK_YAW`)."""
+    if float(np.mean(ratios)) < (SHUT_BEHIND_GLASSES if glasses else SHUT):
+        return True
+    low, high = sorted(ratios)
+    frontal = abs(yaw) < WINK_YAW and not glasses
+    return frontal and low < WINK_SHUT and low < WINK_SHARE * high
