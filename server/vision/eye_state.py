@@ -21,7 +21,7 @@ SHUT = 0.3  # mean edge ratio of the two eyes below which they read as shut
 SHUT_BEHIND_GLASSES = 0.15  # frames add level edges: only the clearest shut eyes count
 # A wink: one eye below WINK_SHUT and below WINK_SHARE of the other, on a face turned
 # less than WINK_YAW degrees (beyond, the far eye is foreshortened and reads low).
-WINK_SHUT, WINK_SHARE, WINK_YAW = 0.35, 0.55, 20.0
+WINK_SHUT, WINK_SHARE, WINK_YAW = 0.2, 0.55, 20.0
 
 
 def edge_ratio(image: Frame, lm: NDArray[np.floating]) -> tuple[float, float]:
