@@ -28,7 +28,7 @@ def edge_ratio(image: Frame, lm: NDArray[np.floating]) -> tuple[float, float]:
     """Per eye (image-left first), the energy of horizontal over vertical lightness
     gradients across the middle of the eye: its central 70 % of width, from 0.04
     inter-ocular distances above its centre line to 0.06 below. Open eyes read about
-    0.4-1, shut eyes 0.1-0.3. ``image`` is an upright face (eyes level)."""
+    0.4-1.6, shut eyes 0.1-0.3. ``image`` is an upright face (eyes level)."""
     light = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
     gx = np.abs(cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3))
     gy = np.abs(cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3))

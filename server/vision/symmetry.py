@@ -5,7 +5,8 @@ and cheek are a few pixels wide, and a warp onto a frontal template stretches th
 into smeared, distorted features. Faces are nearly symmetric, so the near half, seen
 almost whole, is a better source for both: it is mirrored about the face's vertical
 midline onto the far half, its landmarks with it (dlib's left/right point
-correspondence), and blended in over a soft band at the midline.
+correspondence), and blended in over a soft band at the midline. The mirrored far
+eye's opening is flipped back, so that it looks the same way as the near one.
 
 How much of the mirror is used grows with the head turn fitted to the landmarks
 (``pose.fit``): none below ``YAW_START`` degrees (a frontal selfie is left exactly as
