@@ -23,7 +23,7 @@ another motion) engine animates its portrait. Per pair:
 - ``blink_edges``: on the same (frame, eye) pairs, the output eye's edge ratio read from
   the picture (:func:`server.vision.eye_state.edge_ratio`, on the face aligned by
   dlib's points of the output): dlib keeps a lid gap on shut eyes, the picture does not.
-  Open eyes read about 0.4-1.2; below :data:`~server.vision.eye_state.SHUT` reads as shut.
+  Open eyes read about 0.4-1.6; below :data:`~server.vision.eye_state.SHUT` reads as shut.
   ``open_edges``: the same on the output's frame 0 (both eyes), the control: a blink
   counts as read only where the eyes read open there.
 
