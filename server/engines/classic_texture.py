@@ -15,7 +15,7 @@ from server.engines import small_faces
 from server.engines.classic_shape import OUTLINE
 from server.types import Frame, IdentityData
 from server.vision import color, detail, eye_state, glasses, hair, masks, pose, shape, sharpen
-from server.vision.fill import smooth_fill
+from server.vision.fill import painted_over, smooth_fill
 
 # Beside the hair a face's edge is often in its shadow: darker than this share of the
 # cheeks' lightness, it is painted over with the hair, or it would lay a dark band
@@ -137,21 +137,12 @@ def paint_out_hair(tex: Frame, lm: NDArray[np.float32]) -> tuple[Frame, NDArray[
     inside[: int(lm[17:27, 1].min())] = False  # above the brows the mask fades anyway
     holes = (hair_px > 0) & inside
     if holes.any():
+        # Filled from the skin around, not inwards from the hole's border: a painter
+        # would draw in the cheek's shadowed edge beside the hair, a brown patch.
         skin = masks.skin_mask(tex.shape[:2], lm) & (hair_px == 0)
-        tex = _painted_over(tex, holes, skin, shape.interocular(lm))
+        iod = shape.interocular(lm)
+        tex = painted_over(tex, holes, skin, (0.3 * iod, 0.08 * iod))
     return tex, (hair_px * ~inside).astype(np.float32)
-
-
-def _painted_over(
-    tex: Frame, holes: NDArray[np.bool_], skin: NDArray[np.bool_], iod: float
-) -> Frame:
-    """``tex`` with ``holes`` filled with the colour of the ``skin`` around them. A
-    painter working inwards from a hole's border would draw in the shadowed edge of
-    the cheek beside the hair: a brown patch on the face."""
-    fill = smooth_fill(tex.astype(np.float32), skin.astype(np.float32), (0.3 * iod, 0.08 * iod))
-    out = tex.copy()
-    out[holes] = np.clip(fill[holes] + 0.5, 0, 255).astype(np.uint8)
-    return out
 
 
 def _moustache_zone(size: tuple[int, int], lm: NDArray[np.float32]) -> NDArray[np.bool_]:

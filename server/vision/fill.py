@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.types import Frame
+
 _ENOUGH = 0.05  # blurred mask weight under which a scale's estimate is not trusted
 
 
@@ -26,6 +28,17 @@ def smooth_fill(
         num, den = blurred(image * w, sigma), blurred(w, sigma)
         fill = np.where(den > _ENOUGH, num / np.maximum(den, 1e-6), fill)
     return fill
+
+
+def painted_over(
+    image: Frame, holes: NDArray[np.bool_], known: NDArray[np.bool_], sigmas: Sequence[float]
+) -> Frame:
+    """``image`` with ``holes`` filled with the colour of the ``known`` pixels around
+    them (:func:`smooth_fill` at ``sigmas``); every other pixel as it was."""
+    fill = smooth_fill(image.astype(np.float32), known.astype(np.float32), sigmas)
+    out = image.copy()
+    out[holes] = np.clip(fill[holes] + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def blurred(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from server.types import Box, Frame
 from server.vision import color, masks, shape
-from server.vision.fill import smooth_fill
+from server.vision.fill import painted_over
 from server.vision.glasses import (
     EVIDENCE_AT,
     canonical_crop,
@@ -51,7 +51,9 @@ def remove_glasses(image: Frame, lm: NDArray[np.floating]) -> Frame:
     known = ~holes & masks.hull_mask((h, w), lm32[0:27]).astype(bool)  # the face's own
     if dark is not None:
         known &= ~dark
-    return _filled(image, holes, known, iod)
+    # Filled from the skin around: a rim's dark edges, lashes or brows beside a hole
+    # must not be smeared into it.
+    return painted_over(image, holes, known, (0.3 * iod, 0.06 * iod))
 
 
 def _dark(image: Frame, lm: NDArray[np.float32]) -> NDArray[np.bool_] | None:
@@ -68,15 +70,6 @@ def _joined(seed: NDArray[np.bool_], region: NDArray[np.bool_]) -> NDArray[np.bo
     _, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
     touched = np.unique(labels[seed & region])
     return np.isin(labels, touched[touched > 0])
-
-
-def _filled(image: Frame, holes: NDArray[np.bool_], known: NDArray[np.bool_], iod: float) -> Frame:
-    """``holes`` filled with the colour of the ``known`` pixels around them: a rim's
-    dark edges, lashes or brows beside a hole must not be smeared into it."""
-    fill = smooth_fill(image.astype(np.float32), known.astype(np.float32), (0.3 * iod, 0.06 * iod))
-    out = image.copy()
-    out[holes] = np.clip(fill[holes] + 0.5, 0, 255).astype(np.uint8)
-    return out
 
 
 def _band(lm: NDArray[np.float32], size: tuple[int, int], iod: float) -> NDArray[np.bool_]:
