@@ -44,6 +44,7 @@ from server.engines.classic_texture import (
     ClassicFace,
     at_scale,
     bleed_skin,
+    colourless,
     eyes_unusable,
     match_detail,
     paint_out_hair,
@@ -68,7 +69,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 12  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 13  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,14 @@ class ClassicEngine:
             alpha *= feathered
         mouth_open = face_parts.lips_apart(identity.landmarks) >= face_parts.LIPS_APART
         return ClassicFace(
-            lab, pts, alpha, color.lab_stats(lab, skin), mouth_open, eyes_unusable(identity), weight
+            lab,
+            pts,
+            alpha,
+            color.lab_stats(lab, skin),
+            mouth_open,
+            eyes_unusable(identity),
+            weight,
+            colourless=colourless(lab, alpha),
         )
 
     # -- once per track ------------------------------------------------------------------

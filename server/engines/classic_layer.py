@@ -34,7 +34,10 @@ def face_layer(
     face, box = plan.face, raster.box
     iod = shape.interocular(lm)
     lab, alpha = _warped(o, raster, dst, target, under, plan, index, iod)
-    template_lips = o.template_lips == "always" or (o.template_lips == "open" and face.mouth_open)
+    # A greyscale selfie's lips say nothing of their colour (red lips print dark).
+    template_lips = o.template_lips == "always" or (
+        o.template_lips == "open" and (face.mouth_open or face.colourless)
+    )
     mouth = face_parts.mouth_mask(box, target, iod)
     if o.tame_lips and not template_lips:
         lab = face_parts.tamed_lips(lab, under, mouth, alpha)
@@ -72,9 +75,30 @@ def _warped(
     lab = color.transfer(
         remap(face.texture_lab, tx, ty), face.stats, plan.colour[index], light_gain=gains
     )
+    if face.colourless:
+        _features_colour(lab, under, target, box, iod)
     if o.shading > 0:
         lab[:, :, 0] += o.shading * _shading(o, raster, target, under, lab, alpha, iod)
     return lab, alpha
+
+
+def _features_colour(
+    lab: NDArray[np.float32],
+    under: NDArray[np.float32],
+    target: NDArray[np.float64],
+    box: Box,
+    iod: float,
+) -> None:
+    """A greyscale selfie's eyes and lips in the template's colour there (in place). The
+    colour transfer gives all of such a face the skin's hue: eyes' whites turn red and
+    lips brown. The skin keeps the transferred hue: the template's own, pixel by pixel,
+    would bring its eye shadow and brows wherever the two faces' features differ."""
+    soft = 0.03 * iod
+    where = masks.polygon_mask(box, target[shape.OUTER_LIPS], soft)
+    for eye in (shape.EYE_L, shape.EYE_R):
+        where = np.maximum(where, masks.polygon_mask(box, target[eye], soft))
+    ab = cv2.cvtColor(under * (1.0 / 255.0), cv2.COLOR_BGR2Lab)[:, :, 1:]
+    lab[:, :, 1:] += where[..., None] * (ab - lab[:, :, 1:])
 
 
 def _shading(

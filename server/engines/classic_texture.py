@@ -21,6 +21,10 @@ from server.vision.fill import painted_over, smooth_fill
 # cheeks' lightness, it is painted over with the hair, or it would lay a dark band
 # along the template's (often lit) cheek.
 _EDGE_DARK = 0.65
+# A face whose colour (Lab a, b) varies less than this over it is a greyscale or toned
+# photo: measured 0.01 on a greyscale portrait, 1.9 and more on colour selfies,
+# paintings and hand-coloured prints.
+COLOURLESS_SPREAD = 1.0
 
 
 @dataclass
@@ -34,6 +38,19 @@ class ClassicFace:
     mouth_open: bool = False  # the selfie's lips are apart (expression, not identity)
     template_eyes: bool = False  # the selfie's eyes cannot serve: the template's are kept
     skin: NDArray[np.float32] | None = None  # unblurred skin weight (see bleed_skin)
+    colourless: bool = False  # a greyscale photo: its colour is the template's (see below)
+
+
+def colourless(lab: NDArray[np.float32], alpha: NDArray[np.float32]) -> bool:
+    """Whether the face (Lab texture, weight ``alpha``) has no colour of its own. A
+    colour transfer would give all of it the skin's hue, the eyes' whites and the lips
+    included (red eyes, brown lips); the template's own colour, pixel by pixel under
+    the swapped face, puts white in the eyes and red in the lips instead."""
+    inside = alpha > 0.5
+    if not inside.any():
+        return False
+    spread = lab[..., 1:][inside].std(axis=0)
+    return bool(spread.mean() < COLOURLESS_SPREAD)
 
 
 def eyes_unusable(identity: IdentityData) -> bool:
