@@ -15,7 +15,12 @@ its mouth):
                smeared into dark blobs read well below 1);
 - bridge:      horizontal-edge energy on the nose bridge between the eyes, output over
                template, median (on a template with glasses: below 1 where the frame's
-               bridge was erased).
+               bridge was erased);
+- slide:       frame-to-frame change inside the face hull left once the template face's
+               own motion (a similarity fitted to its landmarks) is taken out, output
+               over template, over the clip. Plain flicker also grows with contrast
+               under motion and shrinks when the face lags behind the head; this one
+               grows where the swapped face moves or changes unlike the head under it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class Artefacts:
     eye_light: float
     eye_detail: float
     bridge: float
+    slide: float
 
 
 def measure(
@@ -75,7 +81,36 @@ def measure(
         eye_light=_median(eyes),
         eye_detail=_median(eye_detail),
         bridge=_median(bridge),
+        slide=_slide(template, output, template_lm),
     )
+
+
+def _slide(
+    template: Sequence[Frame], output: Sequence[Frame], template_lm: Sequence[Points | None]
+) -> float:
+    own = ours = 0.0
+    for i in range(1, len(template)):
+        before, now = template_lm[i - 1], template_lm[i]
+        if before is None or now is None:
+            continue
+        m, _ = cv2.estimateAffinePartial2D(
+            np.asarray(before, np.float32), np.asarray(now, np.float32), method=cv2.LMEDS
+        )
+        if m is None:
+            continue
+        inside = hull_mask(template[i].shape[:2], np.asarray(now))
+        own += _left_over(template[i - 1], template[i], m, inside)
+        ours += _left_over(output[i - 1], output[i], m, inside)
+    return _ratio(ours, own)
+
+
+def _left_over(
+    before: Frame, now: Frame, motion: NDArray[np.float64], inside: NDArray[np.bool_]
+) -> float:
+    """Total absolute change inside ``inside`` from ``before`` moved by ``motion`` to ``now``."""
+    h, w = now.shape[:2]
+    moved = cv2.warpAffine(before, motion, (w, h), borderMode=cv2.BORDER_REFLECT)
+    return float(np.abs(now[inside].astype(np.int16) - moved[inside]).sum())
 
 
 def _gray(frame: Frame) -> NDArray[np.float32]:

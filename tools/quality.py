@@ -11,7 +11,7 @@ the output's frames and scores, per clip,
 - bg_psnr:     PSNR of the output against the template outside the face hulls (every
                face found) dilated by a fifth of the face's size;
 and the artefact measures of :mod:`tools.artefacts` (detail, mouth state, eye lightness,
-nose bridge edges). ``--sheets DIR`` writes a contact sheet per pair
+nose bridge edges, motion-compensated change). ``--sheets DIR`` writes a contact sheet per pair
 (:mod:`tools.sheets`).
 
     python -m tools.quality --selfies ../shared/devkit/selfies \
@@ -53,6 +53,7 @@ class ClipScore:
     eye_light: float = float("nan")
     eye_detail: float = float("nan")
     bridge: float = float("nan")
+    slide: float = float("nan")
 
 
 @dataclass

@@ -17,7 +17,8 @@ def fmt(s: ClipScore) -> str:
         f"closer {s.id_closer:.2f} transfer {s.id_transfer:.2f}  flicker {s.flicker:.2f} "
         f"bg {s.bg_psnr:.1f} dist {s.mean_distance:.3f}  detail {s.detail:.2f} "
         f"eyes {s.eye_light:.2f} detail {s.eye_detail:.2f}  "
-        f"mouth {s.mouth_agree:.2f} r {s.mouth_corr:.2f}  bridge {s.bridge:.2f}"
+        f"mouth {s.mouth_agree:.2f} r {s.mouth_corr:.2f}  bridge {s.bridge:.2f} "
+        f"slide {s.slide:.2f}"
     )
 
 
@@ -47,15 +48,19 @@ def table(rows: list[tuple[str, ClipScore, float]]) -> str:
 
 
 def artefact_table(rows: list[tuple[str, ClipScore, float]]) -> str:
-    """The artefact measures per pair, with medians (and the lowest) over the pairs."""
-    keys = ("detail", "eye_light", "eye_detail", "mouth_agree", "mouth_corr", "bridge")
+    """The artefact measures per pair, with medians and the worst over the pairs (the
+    lowest; the highest for slide)."""
+    keys = ("detail", "eye_light", "eye_detail", "mouth_agree", "mouth_corr", "bridge", "slide")
     lines = ["| pair | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for name, s, _ in rows:
         lines.append(f"| {name} | " + " | ".join(f"{getattr(s, k):.2f}" for k in keys) + " |")
     if rows:
         cols = [np.array([getattr(s, k) for _, s, _ in rows], float) for k in keys]
-        cells = [f"{np.nanmedian(c):.2f} ({np.nanmin(c):.2f})" for c in cols]
-        lines.append(f"| **median (min), {len(rows)} pairs** | " + " | ".join(cells) + " |")
+        worst = [
+            np.nanmax(c) if k == "slide" else np.nanmin(c) for k, c in zip(keys, cols, strict=True)
+        ]
+        cells = [f"{np.nanmedian(c):.2f} ({w:.2f})" for c, w in zip(cols, worst, strict=True)]
+        lines.append(f"| **median (worst), {len(rows)} pairs** | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

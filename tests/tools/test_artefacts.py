@@ -1,8 +1,11 @@
 """tools.artefacts on synthetic clips: a blurred output reads as softer than its
 template, darkened eyes as darker, an output that keeps its mouth open while the
-template's stays closed as disagreeing, and an unchanged output as 1.0 everywhere."""
+template's stays closed as disagreeing, a face that stays put while the head moves as
+sliding, and an unchanged output as 1.0 everywhere."""
 
 from __future__ import annotations
+
+import itertools
 
 import cv2
 import numpy as np
@@ -34,7 +37,7 @@ def test_an_unchanged_clip_scores_one() -> None:
     frames, lm = _clip(), _face()
     assert shape.mouth_openness(lm) < MOUTH_OPEN
     a = measure(frames, frames, [lm] * 8, [lm] * 8)
-    assert a.detail == a.eye_light == a.bridge == 1.0
+    assert a.detail == a.eye_light == a.bridge == a.slide == 1.0
     assert a.mouth_agree == 1.0
 
 
@@ -66,3 +69,36 @@ def test_an_open_mouth_over_a_closed_one_disagrees() -> None:
     assert follows.mouth_agree == 1.0 and follows.mouth_corr > 0.99
     missed = [lm if i % 2 == 0 else None for i in range(8)]  # a lost face is not counted
     assert measure(frames, frames, talking, missed).mouth_agree == 1.0
+
+
+def _texture(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0.0, 1.0, (200, 200, 3)).astype(np.float32)
+    soft = cv2.GaussianBlur(noise, (0, 0), 3.0)
+    return np.clip(128 + 60 * soft / soft.std(), 0, 255).astype(np.uint8)
+
+
+def _shimmer(frame: np.ndarray, seed: int) -> np.ndarray:
+    """A frame's own small change (sensor noise, light): the same for any face."""
+    rng = np.random.default_rng(seed)
+    return np.clip(frame + rng.normal(0.0, 3.0, frame.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_face_that_stays_put_while_the_head_moves_slides() -> None:
+    lm, step = _face(), 3  # the head moves 3 px to the right per frame
+    head, face = _texture(1), _texture(2)
+    template = [_shimmer(np.roll(head, step * i, axis=1), i) for i in range(8)]
+    marks = [lm + np.array([step * i, 0.0], np.float32) for i in range(8)]
+    follows = [_shimmer(np.roll(face, step * i, axis=1), 10 + i) for i in range(8)]
+    stays = [_shimmer(face, 10 + i) for i in range(8)]
+    moving = measure(template, follows, marks, marks).slide
+    lagging = measure(template, stays, marks, marks).slide
+    print(f"slide: moving with the head {moving:.2f}, staying put {lagging:.2f}")
+    assert 0.8 < moving < 1.25
+    assert lagging > 2.0
+    # Plain frame-to-frame change reads the still face as steadier than the template.
+    assert _change(stays) < _change(template)
+
+
+def _change(clip: list[np.ndarray]) -> float:
+    return sum(float(np.abs(b.astype(int) - a).mean()) for a, b in itertools.pairwise(clip))
