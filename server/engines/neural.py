@@ -45,7 +45,7 @@ from server.gif_templates.occluders import occluder_for_render
 from server.types import Box, Frame, IdentityData
 from server.vision import color, glasses, masks, shape
 
-ENGINE_VERSION = 2  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 3  # bump when output changes, so identical requests are not reused
 MIN_BOX = 4
 STATS_SIZE = 64  # crop size colour statistics are measured at
 

@@ -8,6 +8,10 @@ template's own face shows there, not a face off the head). The analysis then mea
 the per-frame features, 5-point landmarks and occluders on the repaired landmarks, and
 both engines read the repaired track as stored.
 
+The repaired track's head placement is then steadied by the same measured motion
+(:mod:`server.vision.track_steady`): the swapped face follows the head instead of
+dlib's frame-to-frame drift.
+
 A repaired or lost frame's detector box belonged to the misplaced fit and is cleared
 (NaN). Frames that repeat the previous one take its landmarks again afterwards, as the
 smoothing step gives them (a held picture keeps a still face).
@@ -22,13 +26,14 @@ from numpy.typing import NDArray
 
 from server.gif_templates.tracks import FaceTrack
 from server.types import Frame
-from server.vision import track_check
+from server.vision import track_check, track_steady
 
 
 def repair_tracks(
     tracks: Sequence[FaceTrack], frames: Sequence[Frame], repeats: NDArray[np.bool_]
 ) -> dict[str, float]:
-    """Repair every track in place; returns per track the repaired and lost frames."""
+    """Repair and steady every track in place; returns per track the repaired and lost
+    frames and the mean shift of the steadied points (px)."""
     stats: dict[str, float] = {}
     for track in tracks:
         repaired, lost = track_check.repair_track(frames, track.landmarks)
@@ -39,9 +44,12 @@ def repair_tracks(
         changed = [*repaired, *lost]
         if changed and "box" in track.extras:
             track.extras["box"][changed] = np.nan
-        if changed:
-            hold_repeats(track, repeats)
+        before = track.landmarks.copy()
+        track.landmarks[:] = track_steady.steady_pose(frames, track.landmarks)
+        hold_repeats(track, repeats)
         track.detected &= track.present
+        shift = np.linalg.norm(track.landmarks - before, axis=2)[track.present]
+        stats[f"track{track.track_id}_steadied_px"] = float(shift.mean()) if shift.size else 0.0
         stats[f"track{track.track_id}_repaired_frames"] = float(len(repaired))
         stats[f"track{track.track_id}_lost_frames"] = float(len(lost))
     return stats

@@ -51,7 +51,7 @@ def repair_track(
     present = [i for i in range(len(landmarks)) if not np.isnan(landmarks[i, 0, 0])]
     if len(present) < 2 * WINDOW:
         return {}, []
-    steps = _steps(frames, landmarks, present)
+    steps = face_steps(frames, landmarks, present)
     trusted = _vote(landmarks, present, steps)
     repaired: dict[int, NDArray[np.float32]] = {}
     lost: list[int] = []
@@ -70,10 +70,11 @@ def _gray(frame: Frame) -> NDArray[np.uint8]:
     return np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), np.uint8)
 
 
-def _steps(
+def face_steps(
     frames: Sequence[Frame], landmarks: NDArray[np.float32], present: list[int]
 ) -> dict[int, Motion]:
-    """Motion of the face from frame i to frame i + 1, for consecutive present frames."""
+    """Motion of the face from frame i to frame i + 1, for consecutive present frames
+    (also read by :mod:`server.vision.track_steady`)."""
     steady = _median_track(landmarks, present)
     grays: dict[int, NDArray[np.uint8]] = {}
     steps: dict[int, Motion] = {}
