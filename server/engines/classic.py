@@ -69,7 +69,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 13  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 14  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -142,8 +142,9 @@ class ClassicEngine:
         iod = shape.interocular(lm)
         alpha = texture_mask(tex.shape[:2], pts, iod, self.options.feather)
         hair = np.zeros(tex.shape[:2], np.float32)
+        filled = None
         if self.options.skin_only_edges:
-            tex, hair = paint_out_hair(tex, lm)
+            tex, hair, filled = paint_out_hair(tex, lm)
         lab = color.to_lab(tex)
         skin = masks.skin_mask(tex.shape[:2], lm) & (hair < 0.5)
         weight = None
@@ -160,6 +161,7 @@ class ClassicEngine:
             eyes_unusable(identity),
             weight,
             colourless=colourless(lab, alpha),
+            filled=filled,
         )
 
     # -- once per track ------------------------------------------------------------------

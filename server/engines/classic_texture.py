@@ -39,6 +39,7 @@ class ClassicFace:
     template_eyes: bool = False  # the selfie's eyes cannot serve: the template's are kept
     skin: NDArray[np.float32] | None = None  # unblurred skin weight (see bleed_skin)
     colourless: bool = False  # a greyscale photo: its colour is the template's (see below)
+    filled: NDArray[np.float32] | None = None  # painted in (the selfie's hair), not its own
 
 
 def colourless(lab: NDArray[np.float32], alpha: NDArray[np.float32]) -> bool:
@@ -140,10 +141,12 @@ def bleed_skin(face: ClassicFace) -> ClassicFace:
     return replace(face, texture_lab=np.asarray(lab * w + fill * (1.0 - w), np.float32))
 
 
-def paint_out_hair(tex: Frame, lm: NDArray[np.float32]) -> tuple[Frame, NDArray[np.float32]]:
+def paint_out_hair(
+    tex: Frame, lm: NDArray[np.float32]
+) -> tuple[Frame, NDArray[np.float32], NDArray[np.float32]]:
     """The selfie's hair over its face's edge (down to the mouth corners: below them a
-    beard is the face's own) filled with the skin's colour inside the face's outline,
-    and the hair left beyond it.
+    beard is the face's own) filled with the skin's colour inside the face's outline;
+    the hair left beyond it; and where the texture was filled.
 
     dlib's outline often runs over the hair beside a turned cheek. Cut out instead of
     painted over, such hair would leave the template's own cheek, lit differently,
@@ -159,7 +162,7 @@ def paint_out_hair(tex: Frame, lm: NDArray[np.float32]) -> tuple[Frame, NDArray[
         skin = masks.skin_mask(tex.shape[:2], lm) & (hair_px == 0)
         iod = shape.interocular(lm)
         tex = painted_over(tex, holes, skin, (0.3 * iod, 0.08 * iod))
-    return tex, (hair_px * ~inside).astype(np.float32)
+    return tex, (hair_px * ~inside).astype(np.float32), holes.astype(np.float32)
 
 
 def _moustache_zone(size: tuple[int, int], lm: NDArray[np.float32]) -> NDArray[np.bool_]:
@@ -212,6 +215,9 @@ def at_scale(face: ClassicFace, scale: float) -> ClassicFace:
         skin=None
         if face.skin is None
         else np.asarray(cv2.resize(face.skin, size, interpolation=cv2.INTER_AREA), np.float32),
+        filled=None
+        if face.filled is None
+        else np.asarray(cv2.resize(face.filled, size, interpolation=cv2.INTER_AREA), np.float32),
     )
 
 
@@ -242,10 +248,24 @@ def match_detail(
             return face, per_frame
         target = sharpen.TARGET * float(np.nanmedian(detail_per_frame))
         amount = sharpen.amount_for(small_l, mask, target)
-        lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount)
+        where = None if face.filled is None else _own_texture(face.filled, face.points[:68])
+        lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount, where)
         return replace(face, texture_lab=lab), per_frame
     lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)
     return replace(face, texture_lab=lab), per_frame
+
+
+def _own_texture(filled: NDArray[np.float32], pts: NDArray[np.float32]) -> NDArray[np.float32]:
+    """1 on the selfie's own texture, 0 on what was painted in and a margin around it.
+
+    Sharpening brings up nothing but edges there: the fill's border against what is
+    left of a blurred strand of hair, read as a thin dark line down the cheek."""
+    iod = shape.interocular(pts)
+    r = max(1, int(round(0.12 * iod)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    near = cv2.dilate((filled > 0.5).astype(np.float32), disk)
+    near = cv2.GaussianBlur(near, (0, 0), max(1.0, 0.05 * iod))
+    return np.asarray(1.0 - np.clip(near, 0.0, 1.0), np.float32)
 
 
 def _detail_blur(

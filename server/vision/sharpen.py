@@ -35,10 +35,18 @@ def amount_for(gray: NDArray[np.float32], mask: NDArray[np.bool_], target: float
     return float(np.interp(target, curve, np.array(AMOUNTS)))
 
 
-def sharpened_lab(lab: NDArray[np.float32], sigma: float, amount: float) -> NDArray[np.float32]:
-    """Lab image with its lightness unsharp-masked (``sigma`` in its own pixels)."""
+def sharpened_lab(
+    lab: NDArray[np.float32],
+    sigma: float,
+    amount: float,
+    where: NDArray[np.float32] | None = None,
+) -> NDArray[np.float32]:
+    """Lab image with its lightness unsharp-masked (``sigma`` in its own pixels), by
+    ``amount`` times ``where`` (0..1 per pixel; everywhere when None)."""
     if amount <= 0:
         return lab
     out = lab.copy()
-    out[:, :, 0] = np.clip(unsharp(np.ascontiguousarray(lab[:, :, 0]), sigma, amount), 0, 100)
+    light = np.ascontiguousarray(lab[:, :, 0])
+    gain = amount if where is None else amount * where
+    out[:, :, 0] = np.clip(light + gain * (light - cv2.GaussianBlur(light, (0, 0), sigma)), 0, 100)
     return out

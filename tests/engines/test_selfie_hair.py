@@ -4,11 +4,18 @@ mask's feather, dark hair mixed into a lit template cheek reads as a grey arc.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
 from server.engines.classic import ClassicEngine
-from server.engines.classic_texture import ClassicFace, bleed_skin, paint_out_hair
+from server.engines.classic_texture import (
+    ClassicFace,
+    bleed_skin,
+    match_detail,
+    paint_out_hair,
+)
 from server.faces.identity import build_identity
 from server.types import Frame
 from server.vision import color, masks, shape
@@ -58,7 +65,7 @@ def test_a_beard_joined_to_the_hair_keeps_its_moustache() -> None:
     path = np.array([lm[1] + [-0.3 * iod, 0.0], lm[3], lip, lm[35] + [0.2 * iod, 0.3 * iod]])
     cv2.polylines(tex, [np.round(path).astype(np.int32)], False, HAIR, int(0.15 * iod))
     drawn = np.all(tex == np.array(HAIR, np.uint8), axis=2)
-    painted, _ = paint_out_hair(tex, lm)
+    painted, _, _ = paint_out_hair(tex, lm)
     changed = np.abs(painted.astype(np.int16) - tex).sum(axis=2) > 30
     zone = masks.hull_mask(tex.shape[:2], np.concatenate([lm[31:36], lm[48:60]]))
     cheek = drawn & masks.hull_mask(tex.shape[:2], lm[0:27]) & ~zone
@@ -70,3 +77,33 @@ def test_a_beard_joined_to_the_hair_keeps_its_moustache() -> None:
     assert cheek.sum() > 50 and moustache.sum() > 50
     assert changed[cheek].mean() > 0.8
     assert changed[moustache].mean() < 0.05
+
+
+def test_a_soft_selfie_is_not_sharpened_along_its_painted_out_hair() -> None:
+    """A blurred selfie is sharpened to the template's detail, but not where its hair
+    was painted out: there sharpening brings up only the fill's border against what is
+    left of the blurred strand, a thin dark line down the cheek. Its eyes still are."""
+    hairy = with_hair_beside_cheek(selfie("plain"))
+    soft = np.ascontiguousarray(cv2.GaussianBlur(hairy, (0, 0), 3.0), np.uint8)
+    face = ClassicEngine().prepare_identity(build_identity([soft], dlib_models()))
+    assert face.filled is not None and face.filled.sum() > 100
+    iod = shape.interocular(face.points[:68])
+    sharp_clip = np.array([1e6])  # a template far sharper than the selfie
+    fixed, _ = match_detail(face, sharp_clip, [0], iod, 1.0)
+    everywhere, _ = match_detail(replace(face, filled=None), sharp_clip, [0], iod, 1.0)
+    filled = (face.filled > 0.5).astype(np.uint8)
+    kernel = np.ones((7, 7), np.uint8)
+    border = cv2.dilate(filled, kernel) > cv2.erode(filled, kernel)
+    eyes = masks.hull_mask(filled.shape, face.points[36:48]).astype(bool)
+
+    def change(out: ClassicFace, where: np.ndarray) -> float:
+        return float(np.abs(out.texture_lab[..., 0] - face.texture_lab[..., 0])[where].mean())
+
+    print(
+        f"L change at the fill's border {change(fixed, border):.2f} "
+        f"(sharpened everywhere {change(everywhere, border):.2f}), "
+        f"eyes {change(fixed, eyes):.2f}"
+    )
+    assert change(everywhere, border) > 1.0
+    assert change(fixed, border) < 0.2 * change(everywhere, border)
+    assert change(fixed, eyes) > 0.8 * change(everywhere, eyes)
