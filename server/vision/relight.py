@@ -32,6 +32,11 @@ YAW_FULL, YAW_NONE = 30.0, 45.0  # head turn (degrees): full correction, none
 # frontal faces); from it, a mesh warp that follows the landmarks (see :func:`mirrored`).
 MESH_FROM = 12.0
 MAX_GAIN = 2.5  # the most a side is brightened (or 1/this darkened)
+# Near the nose line the correction is smoothed across the face over this share of the
+# inter-ocular distance (see :func:`_across_nose`).
+NOSE_SPREAD = 0.3
+# Points on the face's vertical midline: nose bridge and tip, lips' middles, chin.
+_MIDLINE = [27, 28, 29, 30, 33, 51, 62, 66, 57, 8]
 
 
 def _halves(lm: NDArray[np.floating]) -> tuple[float, float, float]:
@@ -103,9 +108,32 @@ def side_light(image: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
     for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
         num += share * cv2.GaussianBlur(raw, (0, 0), sigma)
         den += share * cv2.GaussianBlur(weight, (0, 0), sigma)
+    estimate = _across_nose(np.asarray(num / den, np.float32), pts, NOSE_SPREAD * iod)
     region = hull_mask(size, shape.with_forehead(pts)).astype(np.float32)
     fade = np.clip(cv2.GaussianBlur(region, (0, 0), 0.15 * iod) / 0.5, 0.0, 1.0)
-    return np.asarray(num / den * fade / 2.0, np.float32)
+    return np.asarray(estimate * fade / 2.0, np.float32)
+
+
+def _across_nose(
+    estimate: NDArray[np.float32], lm: NDArray[np.floating], spread: float
+) -> NDArray[np.float32]:
+    """``estimate`` with its rows smoothed (Gaussian, sigma ``spread`` px) near the
+    nose line, blended back to itself ``2 * spread`` away from it.
+
+    The left-right difference flips sign at the nose line, and the nose's own sides
+    differ most under any light: each side's value, filled in up to the line, met
+    there in a step, a seam down the middle of evenly lit faces too. Smoothing leaves a
+    lighting ramp across the nose as it is and spreads such a step over the nose."""
+    h, w = estimate.shape
+    k = 2 * int(3 * spread) + 1
+    wide = cv2.GaussianBlur(estimate, (k, 1), spread)
+    p = np.asarray(lm, np.float64)[_MIDLINE]
+    order = np.argsort(p[:, 1])
+    mid = np.interp(np.arange(h, dtype=np.float64), p[order, 1], p[order, 0])
+    t = np.abs(np.arange(w, dtype=np.float64)[None, :] - mid[:, None]) / max(2 * spread, 1.0)
+    t = np.clip(t, 0.0, 1.0)
+    near = np.asarray(1.0 - t * t * (3 - 2 * t), np.float32)
+    return np.asarray(estimate + near * (wide - estimate), np.float32)
 
 
 def even_light(image: Frame, lm: NDArray[np.floating], strength: float = 1.0) -> Frame:
