@@ -30,6 +30,8 @@ YAW_START = 10.0  # degrees of turn below which the texture is left as it is
 YAW_FULL = 20.0  # degrees of turn from which the far side is wholly mirrored
 BAND = 0.4  # blend band across the midline, share of the inter-ocular distance
 BAND_EYES = 0.12  # the same at the eyes' height
+TONE_BAND = 1.0  # blend band of the two sides' broad tones, share of the eye distance
+TONE_SCALE = 0.15  # what counts as broad tone: Gaussian sigma, share of the eye distance
 _MIDLINE = np.flatnonzero(np.arange(68) == shape.MIRROR)  # nose ridge, lips' and chin's centres
 _AXIS = np.array([27, 28, 57, 8])  # points whose mean x is the midline
 
@@ -63,10 +65,29 @@ def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[n
     wing = float(target[35 if far_sign > 0 else 31, 0])
     iod = shape.interocular(lm)
     x = (np.arange(wd, dtype=np.float64)[None, :] - wing) * far_sign
-    ramp = np.clip(x / _band_widths(target, h, iod)[:, None], 0.0, 1.0)
-    m = (w * ramp * ramp * (3 - 2 * ramp)).astype(np.float32)[:, :, None]
-    out = near.astype(np.float32) * (1 - m) + other.astype(np.float32) * m
+    m = w * _smooth_ramp(x / _band_widths(target, h, iod)[:, None])
+    # The two sides' light seldom agrees at the seam (a nose flank beside a cheek):
+    # their broad tones are blended over a wide band centred on the nose wing, their
+    # detail over the narrow one (two bands, after Burt and Adelson's multiresolution
+    # spline), so neither a line nor a ghost of the far eye shows.
+    m_wide = w * _smooth_ramp(x / (TONE_BAND * iod) + 0.5)
+    sigma = TONE_SCALE * iod
+    near_f, other_f = near.astype(np.float32), other.astype(np.float32)
+    near_lo = np.asarray(cv2.GaussianBlur(near_f, (0, 0), sigma), np.float32)
+    other_lo = np.asarray(cv2.GaussianBlur(other_f, (0, 0), sigma), np.float32)
+    out = _mix(near_lo, other_lo, m_wide) + _mix(near_f - near_lo, other_f - other_lo, m)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), target.astype(np.float32)
+
+
+def _smooth_ramp(t: NDArray[np.float64]) -> NDArray[np.float32]:
+    r = np.clip(t, 0.0, 1.0)
+    return np.asarray(r * r * (3 - 2 * r), np.float32)
+
+
+def _mix(
+    a: NDArray[np.float32], b: NDArray[np.float32], m: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    return np.asarray(a + m[:, :, None] * (b - a), np.float32)
 
 
 def _keep_gaze(image: Frame, target: NDArray[np.float64], far_sign: float) -> Frame:
