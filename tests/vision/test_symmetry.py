@@ -60,18 +60,24 @@ def _eye_ratio(lm: np.ndarray) -> float:
     return min(widths) / max(widths)
 
 
+def _wholly_turned(monkeypatch) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """The astronaut turned 35 degrees, upright, with this turn counted as a full one:
+    texture, landmarks, the midline's x and whether the far side is the image-left."""
+    monkeypatch.setattr(symmetry, "YAW_START", 2.0)
+    monkeypatch.setattr(symmetry, "YAW_FULL", 8.0)
+    image = astronaut()
+    face = dlib_models().detect(image, use_cnn=False)[0].landmarks
+    tex, lm = _upright(turn(35.0)(image, face))
+    c = float(lm[[27, 28, 57, 8], 0].mean())
+    return tex, lm, c, bool(lm[16, 0] - c > c - lm[0, 0])
+
+
 def test_a_wholly_turned_face_gets_one_far_eye(monkeypatch) -> None:
     """Turned past ``YAW_FULL``, the far eye comes from the near side's mirror image:
     a blend with the original, stretched far eye shows two eyes, one a ghost. The
     original far half is tinted to tell where the far eye's pixels come from."""
-    monkeypatch.setattr(symmetry, "YAW_START", 2.0)
-    monkeypatch.setattr(symmetry, "YAW_FULL", 8.0)  # this turn counts as a full one
-    image = astronaut()
-    face = dlib_models().detect(image, use_cnn=False)[0].landmarks
-    tex, lm = _upright(turn(35.0)(image, face))
+    tex, lm, c, far_left = _wholly_turned(monkeypatch)
     assert symmetry.turn_weight(lm) == 1.0
-    c = float(lm[[27, 28, 57, 8], 0].mean())
-    far_left = lm[16, 0] - c > c - lm[0, 0]
     columns = np.arange(tex.shape[1])
     tinted = tex.astype(np.int16)
     tinted[:, columns < c if far_left else columns > c, 0] += 60
@@ -101,13 +107,7 @@ def _iris_place(tex: np.ndarray, eye: np.ndarray) -> float:
 def test_the_mirrored_far_eye_looks_the_same_way_as_the_near_one(monkeypatch) -> None:
     """A mirror turns a sideways gaze the other way: the completed far eye must look
     where the near eye looks, not away from it (a walleyed stare)."""
-    monkeypatch.setattr(symmetry, "YAW_START", 2.0)
-    monkeypatch.setattr(symmetry, "YAW_FULL", 8.0)
-    image = astronaut()
-    face = dlib_models().detect(image, use_cnn=False)[0].landmarks
-    tex, lm = _upright(turn(35.0)(image, face))
-    c = float(lm[[27, 28, 57, 8], 0].mean())
-    far_left = lm[16, 0] - c > c - lm[0, 0]
+    tex, lm, _, far_left = _wholly_turned(monkeypatch)
     near = lm[shape.EYE_R if far_left else shape.EYE_L]
     # the near eye drawn looking to the image's right: white, its iris near the corner
     drawn = tex.copy()
@@ -129,13 +129,7 @@ def test_the_near_side_meets_its_mirror_image_without_a_step(monkeypatch) -> Non
     ended in a step there, a line beside the nose. Measured on the shadow's own change
     (completed with it minus without), the steepest change over 0.1 eye distances was
     0.40 of the shadow's depth before the broad tones were blended apart, 0.23 after."""
-    monkeypatch.setattr(symmetry, "YAW_START", 2.0)
-    monkeypatch.setattr(symmetry, "YAW_FULL", 8.0)
-    image = astronaut()
-    face = dlib_models().detect(image, use_cnn=False)[0].landmarks
-    tex, lm = _upright(turn(35.0)(image, face))
-    c = float(lm[[27, 28, 57, 8], 0].mean())
-    far_left = lm[16, 0] - c > c - lm[0, 0]
+    tex, lm, c, far_left = _wholly_turned(monkeypatch)
     iod = shape.interocular(lm)
     wing = float(lm[31 if far_left else 35, 0])
     lo, hi = sorted([c, wing + (-0.2 if far_left else 0.2) * iod])
