@@ -69,7 +69,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 16  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 17  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ class ClassicOptions:
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
     enlarge_small: bool = True  # swap faces under small_faces.MIN_IOD px at a larger scale
+    small_face_eyes: bool = True  # small template faces keep their own eye openings
     template_mouth: bool = True  # the mouth's shape from the template (not a smile's)
     # the lips' texture from the template, colour-matched: "open" only where the
     # selfie's lips are apart (its teeth or tongue would show), or always / never
@@ -119,6 +120,7 @@ class TrackPlan:
     blur: NDArray[np.float32]  # (N,) extra blur per frame, output px (motion-blurred frames)
     lid_gaps: NDArray[np.float64]  # (N, 4) identity offset gap per lid pair, canonical y
     occluder: NDArray[np.float32] | None = None  # (N, h, w) template occluders, canonical crop
+    template_eyes: bool = False  # a small face: its eye openings stay the template's
 
 
 class ClassicEngine:
@@ -192,7 +194,8 @@ class ClassicEngine:
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         gaps = lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
-        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder)
+        small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)
+        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small)
 
     def _identity_delta(self, face: ClassicFace, ref: NDArray[np.float64]) -> NDArray[np.float64]:
         """The identity's shape offsets from the track's reference shape ``ref``

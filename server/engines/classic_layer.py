@@ -140,7 +140,7 @@ def _keep_in_front(
         iod = shape.interocular(lm)
         for eye in (shape.EYE_L, shape.EYE_R):
             alpha *= 1.0 - masks.polygon_mask(box, _with_lids(target[eye], iod), 0.04 * iod)
-    elif o.keep_eyes:
+    elif o.keep_eyes or plan.template_eyes:
         for eye in (shape.EYE_L, shape.EYE_R):
             alpha *= 1.0 - masks.polygon_mask(box, target[eye], 0.015 * height)
     if plan.occluder is not None:  # the template's glasses stay in front

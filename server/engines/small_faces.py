@@ -12,6 +12,12 @@ sharper face flickered (flicker 1.15-1.27 against the template's, bar 1.1) once 
 colour transfer's lightness gain was capped (which had darkened the eyes into the
 blobs in the first place); the fade now starts at 32 px, so s18 keeps five sixths.
 
+Eyes. Below ``TEMPLATE_EYES_IOD`` px an eye opening is a dozen pixels wide and its
+iris three or four: the selfie's iris, lashes and make-up, carried that small, read as
+dark smudges (s42 on s18, 28 px), while the template's own eyes read as eyes. Such a
+track keeps the template's eye openings; the selfie's lids, brows and the rest of its
+face stay.
+
 Scale. Below ``MIN_IOD`` px the mesh's triangles and the masks' feathers are smaller
 than a pixel. Such a face is swapped in an enlarged copy of its neighbourhood and
 area-averaged back, so every step works at a scale where the mesh holds and each
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
     from server.engines.classic import TrackPlan
 
 MIN_IOD = 24.0  # faces with a smaller inter-ocular distance are swapped enlarged
+TEMPLATE_EYES_IOD = 36.0  # tracks with a smaller (median) one keep the template's eyes
 DETAIL_NONE_IOD = 8.0  # no detail-matching blur at or below this inter-ocular distance
 DETAIL_FULL_IOD = 32.0  # all of it from this one
 MARGIN = 0.7  # neighbourhood around the landmarks, share of the face height
@@ -48,6 +55,12 @@ def detail_share(iod: float) -> float:
     """How much of the detail-matching blur a face of this inter-ocular distance takes."""
     span = DETAIL_FULL_IOD - DETAIL_NONE_IOD
     return float(np.clip((iod - DETAIL_NONE_IOD) / span, 0.0, 1.0))
+
+
+def keeps_template_eyes(iod: float) -> bool:
+    """Whether a track whose median inter-ocular distance is ``iod`` px keeps the
+    template's eye openings."""
+    return 0 < iod < TEMPLATE_EYES_IOD
 
 
 def scale_for(lm: NDArray[np.float32]) -> float:

@@ -1,7 +1,8 @@
 """Small template faces: the detail-matching blur fades out below an inter-ocular
 distance of 48 px (at 28 px, in full, it smeared the selfie's eyes into dark blobs),
-and a face
-under 24 px is swapped enlarged, leaving the rest of the frame exactly as it was."""
+a track
+under 36 px keeps the template's eye openings, and a face under 24 px is swapped
+enlarged, leaving the rest of the frame exactly as it was."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import numpy as np
 import pytest
 
 from server.engines import small_faces
-from server.engines.classic import ClassicEngine
+from server.engines.classic import ClassicEngine, ClassicOptions
 from server.faces.identity import build_identity
 from server.gif_templates.analysis import analyse_animation
 from server.gif_templates.media import read_animation
 from server.render.pipeline import render
 from server.types import Animation
 from server.vision import shape
+from tests.engines.test_classic_look import dark_features, placed
 from tests.render.samples import MemoryTemplate, astronaut, dlib_models, puppet_clip, t1_face
 from tools.artefacts import measure
 
@@ -83,3 +85,48 @@ def test_a_tiny_face_is_swapped_enlarged_and_the_rest_kept(tmp_path: Path) -> No
     b = result.box
     inside[b.top : b.bottom, b.left : b.right] = result.mask
     assert changed.any() and not (changed & ~inside).any()
+
+
+def _eye_difference(
+    template: MemoryTemplate, image: np.ndarray, options: ClassicOptions, folder: Path
+) -> float:
+    """Mean absolute difference (grey levels) between the output and the template
+    inside the template's eye openings, over all frames."""
+    track = template.analysis.tracks[0]
+    identity = build_identity([image], dlib_models())
+    out = render(template, {track.track_id: identity}, ClassicEngine(options), "gif")
+    (folder / "eyes.gif").write_bytes(out.data)
+    frames = read_animation(folder / "eyes.gif").frames
+    diffs = []
+    for i, lm in enumerate(track.landmarks):
+        mask = np.zeros(frames[i].shape[:2], np.uint8)
+        for eye in (shape.EYE_L, shape.EYE_R):
+            cv2.fillPoly(mask, [np.round(lm[eye]).astype(np.int32)], 1)
+        out_grey, own_grey = (
+            cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).astype(np.float32)
+            for f in (frames[i], template.frames[i])
+        )
+        diffs.append(float(np.abs(out_grey - own_grey)[mask > 0].mean()))
+    return float(np.mean(diffs))
+
+
+def test_a_small_face_keeps_the_template_eyes_and_a_larger_one_the_selfie_eyes(
+    tmp_path: Path,
+) -> None:
+    """Below TEMPLATE_EYES_IOD the selfie's iris and dark make-up shrink into smudges:
+    the template's own eye openings are kept there. Above it the selfie's eyes are."""
+    selfie = dark_features(placed(astronaut()))
+    small = _small_soft_template(0.2, 1.2)
+    iod = float(np.median([shape.interocular(lm) for lm in small.analysis.tracks[0].landmarks]))
+    assert iod < small_faces.TEMPLATE_EYES_IOD
+    kept = _eye_difference(small, selfie, ClassicOptions(), tmp_path)
+    selfies = _eye_difference(small, selfie, ClassicOptions(small_face_eyes=False), tmp_path)
+    print(f"small face ({iod:.0f} px): eyes off the template by {kept:.1f}, {selfies:.1f} without")
+    assert kept < 0.4 * selfies
+    large = _small_soft_template(0.42, 0.5)
+    lms = large.analysis.tracks[0].landmarks
+    assert float(np.median([shape.interocular(lm) for lm in lms])) > small_faces.TEMPLATE_EYES_IOD
+    swapped = _eye_difference(large, selfie, ClassicOptions(), tmp_path)
+    unchanged = _eye_difference(large, selfie, ClassicOptions(small_face_eyes=False), tmp_path)
+    print(f"larger face: eyes off the template by {swapped:.1f} ({unchanged:.1f} without)")
+    assert swapped == unchanged and swapped > 1.2 * kept
