@@ -5,7 +5,9 @@ one side, a painted portrait's chiaroscuro). Comparing the face with its own mir
 image separates the two: where the skin is darker than at the mirrored point, the
 difference is light, not face. Half that difference (in log brightness, as lighting
 multiplies) is taken off each side, which leaves the face evenly lit by the mean of
-its two sides; the template's own shading is applied later, per frame.
+its two sides; the template's own shading is applied later, per frame. The light's
+colour is evened too: the shadow side takes the lit side's colour
+(:func:`shadow_colour`).
 
 Only skin is compared (features left out, see :func:`face_parts.feature_mask`), and
 the difference is smoothed at a scale small enough to follow a shadow's edge (a
@@ -19,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.types import Frame
-from server.vision import pose, shape
+from server.vision import color, pose, shape
 from server.vision.face_parts import feature_mask
 from server.vision.masks import hull_mask
 from server.vision.warp import warp_points
@@ -32,6 +34,9 @@ YAW_FULL, YAW_NONE = 30.0, 45.0  # head turn (degrees): full correction, none
 # frontal faces); from it, a mesh warp that follows the landmarks (see :func:`mirrored`).
 MESH_FROM = 12.0
 MAX_GAIN = 2.5  # the most a side is brightened (or 1/this darkened)
+EVEN_COLOUR = True  # the shadow side also takes the lit side's colour (shadow_colour)
+COLOUR_BOUND = 12.0  # Lab a/b: a larger left-right difference is a mark, not light
+SHADOW_FULL = 0.1  # log light below the mean from which a side's colour is wholly its partner's
 # Near the nose line the correction is smoothed across the face over this share of the
 # inter-ocular distance (see :func:`_across_nose`).
 NOSE_SPREAD = 0.3
@@ -84,34 +89,71 @@ def mirrored(image: NDArray[np.float32], lm: NDArray[np.floating]) -> NDArray[np
 
 def side_light(image: Frame, lm: NDArray[np.floating]) -> NDArray[np.float32]:
     """Per pixel, the log-brightness of the face's lighting relative to the mean of its
-    two sides (positive on the lit side), smooth, over the face and forehead.
+    two sides (positive on the lit side), smooth, over the face and forehead."""
+    iod = shape.interocular(np.asarray(lm, np.float32))
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    log = np.log(cv2.GaussianBlur(grey, (0, 0), 0.03 * iod) + 4.0)
+    bound = float(np.log(1.0 / 0.3))  # a strand of hair or a shadowless mole is not light
+    return _mirror_difference(log[:, :, None], lm, bound)[:, :, 0] / 2.0
+
+
+def _mirror_difference(
+    values: NDArray[np.float32], lm: NDArray[np.floating], bound: float
+) -> NDArray[np.float32]:
+    """``values`` (h, w, channels) minus their mirror image about the face's midline,
+    each difference clipped to ``bound``, smooth, over the face and forehead.
 
     Evidence comes from the skin between jaw and brows (a forehead may be hair); the
     estimate is a normalised convolution at two scales, the small one where there is
     skin nearby, the large one filling in the features and the forehead."""
-    size = image.shape[:2]
+    size = values.shape[:2]
+    channels = values.shape[2]
     pts = np.asarray(lm, np.float32)
     iod = shape.interocular(pts)
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    log = np.log(cv2.GaussianBlur(grey, (0, 0), 0.03 * iod) + 4.0)
     skin = hull_mask(size, pts[:27]).astype(np.float32) * (1.0 - feature_mask(size, pts))
-    both = np.stack([log, skin], axis=-1)
+    both = np.ascontiguousarray(np.concatenate([values, skin[:, :, None]], axis=-1))
     if abs(pose.yaw_degrees(pose.fit(pts))) < MESH_FROM:
         other = np.asarray(cv2.remap(both, *mirror_maps(size, pts), cv2.INTER_LINEAR), np.float32)
     else:
         other = np.asarray(mirrored(both, pts), np.float32)
-    weight = skin * other[:, :, 1]
-    bound = float(np.log(1.0 / 0.3))  # a strand of hair or a shadowless mole is not light
-    raw = np.clip(log - other[:, :, 0], -bound, bound) * weight
-    num = np.zeros(size, np.float32)
-    den = np.full(size, 1e-4, np.float32)
-    for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
-        num += share * cv2.GaussianBlur(raw, (0, 0), sigma)
-        den += share * cv2.GaussianBlur(weight, (0, 0), sigma)
-    estimate = _across_nose(np.asarray(num / den, np.float32), pts, NOSE_SPREAD * iod)
+    weight = skin * other[:, :, channels]
     region = hull_mask(size, shape.with_forehead(pts)).astype(np.float32)
     fade = np.clip(cv2.GaussianBlur(region, (0, 0), 0.15 * iod) / 0.5, 0.0, 1.0)
-    return np.asarray(estimate * fade / 2.0, np.float32)
+    out = np.zeros(values.shape, np.float32)
+    for c in range(channels):
+        raw = np.clip(values[:, :, c] - other[:, :, c], -bound, bound) * weight
+        num = np.zeros(size, np.float32)
+        den = np.full(size, 1e-4, np.float32)
+        for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
+            num += share * cv2.GaussianBlur(raw, (0, 0), sigma)
+            den += share * cv2.GaussianBlur(weight, (0, 0), sigma)
+        estimate = _across_nose(np.asarray(num / den, np.float32), pts, NOSE_SPREAD * iod)
+        out[:, :, c] = estimate * fade
+    return out
+
+
+def shadow_colour(
+    relit: Frame, light: NDArray[np.float32], lm: NDArray[np.floating], strength: float = 1.0
+) -> Frame:
+    """``relit`` with the colour (Lab a, b) of its shadow side, where ``light`` (see
+    :func:`side_light`, of the face as taken) is negative, replaced by its mirror
+    partner's on the lit side; the eye openings keep their own.
+
+    A painter's shadow side is often cool and the lit side warm, as is a photo's under
+    a window and a lamp: brightened alone, such a shadow stays a grey-blue patch round
+    the eye. Evening both sides' colour to their mean instead tinted both eyes."""
+    pts = np.asarray(lm, np.float32)
+    iod = shape.interocular(pts)
+    lab = color.to_lab(relit)
+    ab = np.asarray(cv2.GaussianBlur(lab[:, :, 1:], (0, 0), 0.03 * iod), np.float32)
+    difference = _mirror_difference(ab, lm, COLOUR_BOUND)
+    eyes = np.zeros(relit.shape[:2], np.float32)
+    for eye in (shape.EYE_L, shape.EYE_R):
+        cv2.fillPoly(eyes, [np.round(pts[eye]).astype(np.int32)], 1.0)
+    eyes = np.asarray(cv2.GaussianBlur(eyes, (0, 0), max(1.0, 0.03 * iod)), np.float32)
+    share = np.clip(-light / SHADOW_FULL, 0.0, 1.0) * np.clip(1.0 - 2.0 * eyes, 0.0, 1.0)
+    lab[:, :, 1:] -= (strength * share)[:, :, None] * difference
+    return np.clip(color.lab_to_bgr(lab) + 0.5, 0, 255).astype(np.uint8)
 
 
 def _across_nose(
@@ -149,8 +191,13 @@ def even_light(image: Frame, lm: NDArray[np.floating], strength: float = 1.0) ->
     bound = float(np.log(MAX_GAIN))
     out = image
     total = np.zeros(image.shape[:2], np.float32)
+    light = None
     for _ in range(PASSES):
-        total = np.clip(total + strength * side_light(out, lm), -bound, bound)
+        step = side_light(out, lm)
+        light = step if light is None else light
+        total = np.clip(total + strength * step, -bound, bound)
         out = np.clip(image.astype(np.float32) * np.exp(-total)[..., None] + 0.5, 0, 255)
         out = out.astype(np.uint8)
-    return out
+    if light is None or not EVEN_COLOUR:
+        return out
+    return shadow_colour(out, light, lm, strength)
