@@ -36,6 +36,9 @@ MESH_FROM = 12.0
 MAX_GAIN = 2.5  # the most a side is brightened (or 1/this darkened)
 EVEN_COLOUR = True  # the shadow side also takes the lit side's colour (shadow_colour)
 COLOUR_BOUND = 12.0  # Lab a/b: a larger left-right difference is a mark, not light
+# Head turn (degrees) up to which the shadow side's colour is wholly replaced, and from
+# which not at all: on a turned face the far side's partner is a sliver by the nose.
+COLOUR_YAW_FULL, COLOUR_YAW_NONE = 10.0, 20.0
 SHADOW_FULL = 0.1  # log light below the mean from which a side's colour is wholly its partner's
 # Near the nose line the correction is smoothed across the face over this share of the
 # inter-ocular distance (see :func:`_across_nose`).
@@ -141,7 +144,10 @@ def shadow_colour(
 
     A painter's shadow side is often cool and the lit side warm, as is a photo's under
     a window and a lamp: brightened alone, such a shadow stays a grey-blue patch round
-    the eye. Evening both sides' colour to their mean instead tinted both eyes."""
+    the eye. Evening both sides' colour to their mean instead tinted both eyes.
+    :func:`even_light` fades this out on faces turned from ``COLOUR_YAW_FULL`` to
+    ``COLOUR_YAW_NONE`` degrees: there the far side gives its colour to the whole near
+    cheek (a pale lit nose flank turned Vermeer's cheek grey)."""
     pts = np.asarray(lm, np.float32)
     iod = shape.interocular(pts)
     lab = color.to_lab(relit)
@@ -198,6 +204,8 @@ def even_light(image: Frame, lm: NDArray[np.floating], strength: float = 1.0) ->
         total = np.clip(total + strength * step, -bound, bound)
         out = np.clip(image.astype(np.float32) * np.exp(-total)[..., None] + 0.5, 0, 255)
         out = out.astype(np.uint8)
-    if light is None or not EVEN_COLOUR:
+    yaw = abs(pose.yaw_degrees(pose.fit(lm)))
+    colour = float(np.clip((COLOUR_YAW_NONE - yaw) / (COLOUR_YAW_NONE - COLOUR_YAW_FULL), 0, 1))
+    if light is None or not EVEN_COLOUR or colour <= 0:
         return out
-    return shadow_colour(out, light, lm, strength)
+    return shadow_colour(out, light, lm, strength * colour)

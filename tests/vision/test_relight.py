@@ -13,8 +13,9 @@ import pytest
 
 from server.faces.identity import build_identity
 from server.types import Frame
-from server.vision import relight, shape
-from tests.render.samples import dlib_models, t1_face
+from server.vision import pose, relight, shape
+from tests.render.samples import astronaut, dlib_models, t1_face
+from tools.hard_set import turn
 
 _MIDLINE = [27, 28, 29, 30, 33, 51, 62, 66, 57, 8]
 
@@ -121,3 +122,19 @@ def test_an_evenly_lit_face_ends_no_further_apart_in_colour(name: str) -> None:
     the lit side they end 5.7 and 6.9 apart."""
     tex, out, lm = evened(t1_face(name))
     assert cheeks_colour_apart(out, lm) <= cheeks_colour_apart(tex, lm)
+
+
+def test_a_turned_face_keeps_its_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past COLOUR_YAW_NONE degrees the far side is a sliver by the nose, too little to
+    give its colour to the near cheek: only the light is evened. (The astronaut turned
+    by the mesh warp reads 16 degrees: the thresholds are lowered to count it.)"""
+    monkeypatch.setattr(relight, "COLOUR_YAW_FULL", 6.0)
+    monkeypatch.setattr(relight, "COLOUR_YAW_NONE", 12.0)
+    image = astronaut()
+    face = dlib_models().detect(image, use_cnn=False)[0].landmarks
+    tex, out, lm = evened(turn(35.0)(image, face))
+    assert abs(pose.yaw_degrees(pose.fit(lm))) > relight.COLOUR_YAW_NONE
+    monkeypatch.setattr(relight, "EVEN_COLOUR", False)
+    light_only = relight.even_light(tex, lm)
+    assert not np.array_equal(out, tex)
+    assert np.array_equal(out, light_only)
