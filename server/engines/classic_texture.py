@@ -247,12 +247,17 @@ def match_detail(
         if not restore:
             return face, per_frame
         target = sharpen.TARGET * float(np.nanmedian(detail_per_frame))
-        amount = sharpen.amount_for(small_l, mask, target)
-        where = None if face.filled is None else _own_texture(face.filled, face.points[:68])
-        lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount, where)
-        return replace(face, texture_lab=lab), per_frame
+        return _sharpened(face, sharpen.amount_for(small_l, mask, target), k), per_frame
     lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)
     return replace(face, texture_lab=lab), per_frame
+
+
+def _sharpened(face: ClassicFace, amount: float, k: float) -> ClassicFace:
+    """The texture unsharp-masked by ``amount`` (radius at the template's scale, ``k``
+    template px per texture px), except over what was painted in."""
+    where = None if face.filled is None else _own_texture(face.filled, face.points[:68])
+    lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount, where)
+    return replace(face, texture_lab=lab)
 
 
 def _own_texture(filled: NDArray[np.float32], pts: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -106,9 +106,8 @@ def _mirror_difference(
     """``values`` (h, w, channels) minus their mirror image about the face's midline,
     each difference clipped to ``bound``, smooth, over the face and forehead.
 
-    Evidence comes from the skin between jaw and brows (a forehead may be hair); the
-    estimate is a normalised convolution at two scales, the small one where there is
-    skin nearby, the large one filling in the features and the forehead."""
+    Evidence comes from the skin between jaw and brows (a forehead may be hair),
+    spread over the features and the forehead by :func:`_filled`."""
     size = values.shape[:2]
     channels = values.shape[2]
     pts = np.asarray(lm, np.float32)
@@ -125,14 +124,22 @@ def _mirror_difference(
     out = np.zeros(values.shape, np.float32)
     for c in range(channels):
         raw = np.clip(values[:, :, c] - other[:, :, c], -bound, bound) * weight
-        num = np.zeros(size, np.float32)
-        den = np.full(size, 1e-4, np.float32)
-        for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
-            num += share * cv2.GaussianBlur(raw, (0, 0), sigma)
-            den += share * cv2.GaussianBlur(weight, (0, 0), sigma)
-        estimate = _across_nose(np.asarray(num / den, np.float32), pts, NOSE_SPREAD * iod)
+        estimate = _across_nose(_filled(raw, weight, iod), pts, NOSE_SPREAD * iod)
         out[:, :, c] = estimate * fade
     return out
+
+
+def _filled(
+    raw: NDArray[np.float32], weight: NDArray[np.float32], iod: float
+) -> NDArray[np.float32]:
+    """``raw`` (already weighted) spread by a normalised convolution at two scales: the
+    small one where there is evidence nearby, the large one filling in the rest."""
+    num = np.zeros(raw.shape, np.float32)
+    den = np.full(raw.shape, 1e-4, np.float32)
+    for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
+        num += share * cv2.GaussianBlur(raw, (0, 0), sigma)
+        den += share * cv2.GaussianBlur(weight, (0, 0), sigma)
+    return np.asarray(num / den, np.float32)
 
 
 def shadow_colour(

@@ -60,23 +60,38 @@ def complete_far_side(texture: Frame, lm: Landmarks68) -> tuple[Frame, NDArray[n
     )
     near = _warp(texture, p, target)
     other = _keep_gaze(_warp(flipped, mirrored, target), target, far_sign)
-    # The nose stays the near side's own (its far flank, moved to the midline): a turned
-    # nose shows one broad flank, which mirrored would read as a second nose.
+    out = _blend_sides(near, other, target, far_sign, w, shape.interocular(lm))
+    return out, target.astype(np.float32)
+
+
+def _blend_sides(
+    near: Frame,
+    other: Frame,
+    target: NDArray[np.float64],
+    far_sign: float,
+    w: float,
+    iod: float,
+) -> Frame:
+    """The near side's texture with its mirror image ``other`` blended in beyond the
+    far nose wing, by ``w``. The nose stays the near side's own (its far flank, moved
+    to the midline): a turned nose shows one broad flank, which mirrored would read as
+    a second nose.
+
+    The two sides' light seldom agrees at the seam (a nose flank beside a cheek):
+    their broad tones are blended over a wide band centred on the nose wing, their
+    detail over the narrow one (two bands, after Burt and Adelson's multiresolution
+    spline), so neither a line nor a ghost of the far eye shows."""
+    h, wd = near.shape[:2]
     wing = float(target[35 if far_sign > 0 else 31, 0])
-    iod = shape.interocular(lm)
     x = (np.arange(wd, dtype=np.float64)[None, :] - wing) * far_sign
     m = w * _smooth_ramp(x / _band_widths(target, h, iod)[:, None])
-    # The two sides' light seldom agrees at the seam (a nose flank beside a cheek):
-    # their broad tones are blended over a wide band centred on the nose wing, their
-    # detail over the narrow one (two bands, after Burt and Adelson's multiresolution
-    # spline), so neither a line nor a ghost of the far eye shows.
     m_wide = w * _smooth_ramp(x / (TONE_BAND * iod) + 0.5)
     sigma = TONE_SCALE * iod
     near_f, other_f = near.astype(np.float32), other.astype(np.float32)
     near_lo = np.asarray(cv2.GaussianBlur(near_f, (0, 0), sigma), np.float32)
     other_lo = np.asarray(cv2.GaussianBlur(other_f, (0, 0), sigma), np.float32)
     out = _mix(near_lo, other_lo, m_wide) + _mix(near_f - near_lo, other_f - other_lo, m)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8), target.astype(np.float32)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def _smooth_ramp(t: NDArray[np.float64]) -> NDArray[np.float32]:
