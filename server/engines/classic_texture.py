@@ -21,6 +21,8 @@ from server.vision.fill import painted_over, smooth_fill
 # cheeks' lightness, it is painted over with the hair, or it would lay a dark band
 # along the template's (often lit) cheek.
 _EDGE_DARK = 0.65
+# The hair's soft edge painted out with it, share of the inter-ocular distance.
+HAIR_EDGE = 0.04
 # A face whose colour (Lab a, b) varies less than this over it is a greyscale or toned
 # photo: measured 0.01 on a greyscale portrait, 1.9 and more on colour selfies,
 # paintings and hand-coloured prints.
@@ -155,12 +157,17 @@ def paint_out_hair(
     hair_px *= ~_moustache_zone(tex.shape[:2], lm)  # a beard joined to the hair stays
     inside = masks.hull_mask(tex.shape[:2], lm[0:27]).astype(bool)
     inside[: int(lm[17:27, 1].min())] = False  # above the brows the mask fades anyway
-    holes = (hair_px > 0) & inside
+    iod = shape.interocular(lm)
+    # The hair's soft edge (lighter than the threshold, darker than skin) goes too:
+    # left, it stayed a thin dark line between the cheek and the fill.
+    r = max(1, int(round(HAIR_EDGE * iod)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    near_hair = cv2.dilate((hair_px > 0).astype(np.uint8), disk) > 0
+    holes = near_hair & inside & ~_moustache_zone(tex.shape[:2], lm)
     if holes.any():
         # Filled from the skin around, not inwards from the hole's border: a painter
         # would draw in the cheek's shadowed edge beside the hair, a brown patch.
-        skin = masks.skin_mask(tex.shape[:2], lm) & (hair_px == 0)
-        iod = shape.interocular(lm)
+        skin = masks.skin_mask(tex.shape[:2], lm) & ~near_hair
         tex = painted_over(tex, holes, skin, (0.3 * iod, 0.08 * iod))
     return tex, (hair_px * ~inside).astype(np.float32), holes.astype(np.float32)
 
