@@ -121,25 +121,27 @@ def _mirror_difference(
     weight = skin * other[:, :, channels]
     region = hull_mask(size, shape.with_forehead(pts)).astype(np.float32)
     fade = np.clip(cv2.GaussianBlur(region, (0, 0), 0.15 * iod) / 0.5, 0.0, 1.0)
+    raw = np.clip(values - other[:, :, :channels], -bound, bound) * weight[:, :, None]
+    spread = _filled(raw, weight, iod)
     out = np.zeros(values.shape, np.float32)
     for c in range(channels):
-        raw = np.clip(values[:, :, c] - other[:, :, c], -bound, bound) * weight
-        estimate = _across_nose(_filled(raw, weight, iod), pts, NOSE_SPREAD * iod)
-        out[:, :, c] = estimate * fade
+        out[:, :, c] = _across_nose(spread[:, :, c], pts, NOSE_SPREAD * iod) * fade
     return out
 
 
 def _filled(
     raw: NDArray[np.float32], weight: NDArray[np.float32], iod: float
 ) -> NDArray[np.float32]:
-    """``raw`` (already weighted) spread by a normalised convolution at two scales: the
-    small one where there is evidence nearby, the large one filling in the rest."""
+    """``raw`` (h, w, channels, already weighted) spread by a normalised convolution at
+    two scales: the small one where there is evidence nearby, the large one filling in
+    the rest. The weight's blur is shared by the channels."""
     num = np.zeros(raw.shape, np.float32)
-    den = np.full(raw.shape, 1e-4, np.float32)
+    den = np.full(weight.shape, 1e-4, np.float32)
     for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
-        num += share * cv2.GaussianBlur(raw, (0, 0), sigma)
+        blurred = cv2.GaussianBlur(raw, (0, 0), sigma).reshape(raw.shape)
+        num += share * blurred
         den += share * cv2.GaussianBlur(weight, (0, 0), sigma)
-    return np.asarray(num / den, np.float32)
+    return np.asarray(num / den[:, :, None], np.float32)
 
 
 def shadow_colour(
