@@ -69,7 +69,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 20  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 21  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)

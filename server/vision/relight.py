@@ -27,6 +27,8 @@ from server.vision.masks import hull_mask
 from server.vision.warp import warp_points
 
 SCALE = 0.08  # smoothing of the left-right difference, share of the inter-ocular distance
+WIDE, WIDE_SHARE = 0.4, 0.02  # the fill where there is no skin nearby: its scale and share
+COARSE_FROM = 12.0  # blurs wider than this (sigma, px) are done at a quarter resolution
 PASSES = 2
 YAW_FULL, YAW_NONE = 30.0, 45.0  # head turn (degrees): full correction, none
 # Below this turn (degrees) the mirror is a plain reflection about the nose line, each
@@ -137,11 +139,21 @@ def _filled(
     the rest. The weight's blur is shared by the channels."""
     num = np.zeros(raw.shape, np.float32)
     den = np.full(weight.shape, 1e-4, np.float32)
-    for sigma, share in ((SCALE * iod, 1.0), (0.4 * iod, 0.02)):
-        blurred = cv2.GaussianBlur(raw, (0, 0), sigma).reshape(raw.shape)
-        num += share * blurred
-        den += share * cv2.GaussianBlur(weight, (0, 0), sigma)
+    for sigma, share in ((SCALE * iod, 1.0), (WIDE * iod, WIDE_SHARE)):
+        num += share * _blurred(raw, sigma).reshape(raw.shape)
+        den += share * _blurred(weight, sigma)
     return np.asarray(num / den[:, :, None], np.float32)
+
+
+def _blurred(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
+    """Gaussian blur; a wide one (sigma over ``COARSE_FROM`` px) at a quarter of the
+    resolution, where it is as smooth and sixteen times cheaper."""
+    if sigma <= COARSE_FROM:
+        return np.asarray(cv2.GaussianBlur(image, (0, 0), sigma), np.float32)
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / 4)
+    return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
 def shadow_colour(
