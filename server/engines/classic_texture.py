@@ -154,7 +154,8 @@ def paint_out_hair(
     painted over, such hair would leave the template's own cheek, lit differently,
     showing as an arc between the swapped face and its outline."""
     hair_px = hair.hair_mask(tex, lm.astype(np.float64), down_to=48, dark=_EDGE_DARK)
-    hair_px *= ~_moustache_zone(tex.shape[:2], lm)  # a beard joined to the hair stays
+    moustache = _moustache_zone(tex.shape[:2], lm)
+    hair_px *= ~moustache  # a beard joined to the hair stays
     inside = masks.hull_mask(tex.shape[:2], lm[0:27]).astype(bool)
     inside[: int(lm[17:27, 1].min())] = False  # above the brows the mask fades anyway
     iod = shape.interocular(lm)
@@ -163,7 +164,7 @@ def paint_out_hair(
     r = max(1, int(round(HAIR_EDGE * iod)))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     near_hair = cv2.dilate((hair_px > 0).astype(np.uint8), disk) > 0
-    holes = near_hair & inside & ~_moustache_zone(tex.shape[:2], lm)
+    holes = near_hair & inside & ~moustache
     if holes.any():
         # Filled from the skin around, not inwards from the hole's border: a painter
         # would draw in the cheek's shadowed edge beside the hair, a brown patch.

@@ -45,8 +45,6 @@ SHADOW_FULL = 0.1  # log light below the mean from which a side's colour is whol
 # Near the nose line the correction is smoothed across the face over this share of the
 # inter-ocular distance (see :func:`_across_nose`).
 NOSE_SPREAD = 0.3
-# Points on the face's vertical midline: nose bridge and tip, lips' middles, chin.
-_MIDLINE = [27, 28, 29, 30, 33, 51, 62, 66, 57, 8]
 
 
 def _halves(lm: NDArray[np.floating]) -> tuple[float, float, float]:
@@ -196,7 +194,7 @@ def _across_nose(
     h, w = estimate.shape
     k = 2 * int(3 * spread) + 1
     wide = cv2.GaussianBlur(estimate, (k, 1), spread)
-    p = np.asarray(lm, np.float64)[_MIDLINE]
+    p = np.asarray(lm, np.float64)[shape.MIDLINE]
     order = np.argsort(p[:, 1])
     mid = np.interp(np.arange(h, dtype=np.float64), p[order, 1], p[order, 0])
     t = np.abs(np.arange(w, dtype=np.float64)[None, :] - mid[:, None]) / max(2 * spread, 1.0)
@@ -218,15 +216,14 @@ def even_light(image: Frame, lm: NDArray[np.floating], strength: float = 1.0) ->
     bound = float(np.log(MAX_GAIN))
     out = image
     total = np.zeros(image.shape[:2], np.float32)
-    light = None
+    steps = []
     for _ in range(PASSES):
-        step = side_light(out, lm)
-        light = step if light is None else light
-        total = np.clip(total + strength * step, -bound, bound)
+        steps.append(side_light(out, lm))
+        total = np.clip(total + strength * steps[-1], -bound, bound)
         out = np.clip(image.astype(np.float32) * np.exp(-total)[..., None] + 0.5, 0, 255)
         out = out.astype(np.uint8)
     yaw = abs(pose.yaw_degrees(pose.fit(lm)))
     colour = float(np.clip((COLOUR_YAW_NONE - yaw) / (COLOUR_YAW_NONE - COLOUR_YAW_FULL), 0, 1))
-    if light is None or not EVEN_COLOUR or colour <= 0:
+    if not EVEN_COLOUR or colour <= 0:
         return out
-    return shadow_colour(out, light, lm, strength * colour)
+    return shadow_colour(out, steps[0], lm, strength * colour)

@@ -35,6 +35,7 @@ def _mirror_index() -> NDArray[np.int64]:
 
 
 MIRROR = _mirror_index()  # MIRROR[i]: the point on the other side of the face
+MIDLINE = np.flatnonzero(np.arange(68) == MIRROR)  # nose ridge and tip, lips' middles, chin
 
 
 def symmetric_offsets(delta: NDArray[np.floating]) -> NDArray[np.float64]:

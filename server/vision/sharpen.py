@@ -16,7 +16,9 @@ MAX_AMOUNT = 3.0  # bounded: beyond it noise and JPEG blocks come up, not the fa
 TARGET = 0.85  # share of the template face's detail aimed at: sharpened detail shimmers more
 
 
-def unsharp(gray: NDArray[np.float32], sigma: float, amount: float) -> NDArray[np.float32]:
+def unsharp(
+    gray: NDArray[np.float32], sigma: float, amount: float | NDArray[np.float32]
+) -> NDArray[np.float32]:
     blurred = cv2.GaussianBlur(gray, (0, 0), sigma)
     return np.asarray(gray + amount * (gray - blurred), np.float32)
 
@@ -46,7 +48,6 @@ def sharpened_lab(
     if amount <= 0:
         return lab
     out = lab.copy()
-    light = np.ascontiguousarray(lab[:, :, 0])
     gain = amount if where is None else amount * where
-    out[:, :, 0] = np.clip(light + gain * (light - cv2.GaussianBlur(light, (0, 0), sigma)), 0, 100)
+    out[:, :, 0] = np.clip(unsharp(np.ascontiguousarray(lab[:, :, 0]), sigma, gain), 0, 100)
     return out

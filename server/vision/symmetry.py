@@ -32,7 +32,6 @@ BAND = 0.4  # blend band across the midline, share of the inter-ocular distance
 BAND_EYES = 0.12  # the same at the eyes' height
 TONE_BAND = 1.0  # blend band of the two sides' broad tones, share of the eye distance
 TONE_SCALE = 0.15  # what counts as broad tone: Gaussian sigma, share of the eye distance
-_MIDLINE = np.flatnonzero(np.arange(68) == shape.MIRROR)  # nose ridge, lips' and chin's centres
 _AXIS = np.array([27, 28, 57, 8])  # points whose mean x is the midline
 
 
