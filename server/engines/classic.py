@@ -56,6 +56,7 @@ from server.types import Frame, IdentityData
 from server.vision import (
     color,
     detail,
+    exposure,
     face_parts,
     glasses_removal,
     masks,
@@ -69,7 +70,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 21  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 22  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class ClassicOptions:
     template_lips: str = "open"
     tame_lips: bool = True  # lips standing out far more than the template's toned down
     even_light: float = 1.0  # how much of the selfie's own side lighting to take out
+    lift_dark: bool = True  # brighten an underexposed selfie's face, its noise smoothed
     skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
     restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
     # bounds of the lightness contrast gain while the template's shading is applied:
@@ -131,8 +133,10 @@ class ClassicEngine:
 
     # -- once per identity ----------------------------------------------------------------
     def prepare_identity(self, identity: IdentityData) -> ClassicFace:
-        tex = glasses_removal.remove_glasses(identity.texture, identity.landmarks)
-        lm = identity.landmarks
+        lm, tex = identity.landmarks, identity.texture
+        if self.options.lift_dark:
+            tex = exposure.lift_dark(tex, lm)
+        tex = glasses_removal.remove_glasses(tex, lm)
         # Light first, on the face as taken: completing a turned face copies the near
         # side's shadows onto the far side, beside the original nose's lit side.
         if self.options.even_light > 0:
