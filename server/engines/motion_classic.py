@@ -8,8 +8,9 @@ from typing import Any
 
 from server.gif_templates.retarget import animate_portrait
 from server.types import Frame, Landmarks68, MotionData, MotionFormat
+from server.vision.exposure import lift_dark
 
-ENGINE_VERSION = 2  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 3  # bump when output changes, so identical requests are not reused
 
 
 class ClassicMotionEngine:
@@ -25,7 +26,7 @@ class ClassicMotionEngine:
     ) -> list[Frame]:
         if landmarks is None:
             raise ValueError("the classic motion engine needs the portrait's landmarks")
-        return animate_portrait(portrait, landmarks, motion, progress)
+        return animate_portrait(lift_dark(portrait, landmarks), landmarks, motion, progress)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "motion", "version": ENGINE_VERSION, "models": []}

@@ -201,3 +201,30 @@ def test_an_open_mouthed_selfie_closes_its_mouth_with_the_clip(
     opening = ClassicMotionEngine().animate(image, rest, synthetic_motion(rest))
     first, last = (models.detect(opening[i], use_cnn=False)[0].landmarks for i in (0, -1))
     assert inner_lip_gap(first) < 0.08 and inner_lip_gap(last) > 0.2  # the clip opens it
+
+
+def test_a_dark_portrait_is_animated_lifted_and_a_fair_one_as_it_is(
+    portrait: tuple[Frame, Landmarks68], models: DlibFaceModels
+) -> None:
+    """A portrait taken in the dark (a third of the exposure, sensor noise) moves as a
+    well-exposed photo: dlib finds its face in every frame, as light and as quiet as the
+    fair one's; the fair one's frames are those of the animator alone."""
+    from server.gif_templates.retarget import animate_portrait
+    from server.vision import exposure
+    from tools.hard_set import underexposed
+
+    image, rest = portrait
+    clip = still_clip(rest)
+    fair = ClassicMotionEngine().animate(image, rest, clip)
+    alone = animate_portrait(image, rest, clip)
+    assert all(np.array_equal(a, b) for a, b in zip(fair, alone, strict=True))
+    dark = underexposed(image, rest)
+    lifted = ClassicMotionEngine().animate(dark, rest, clip)
+    for frame in lifted:
+        lm = models.detect(frame, use_cnn=False)[0].landmarks
+        assert exposure.face_lightness(frame, lm) > 0.8 * exposure.face_lightness(image, rest)
+        face = np.zeros(frame.shape[:2], bool)
+        face[int(lm[19, 1]) : int(lm[8, 1]), int(lm[0, 0]) : int(lm[16, 0])] = True
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        fair_grey = cv2.cvtColor(fair[0], cv2.COLOR_BGR2GRAY)
+        assert exposure.noise_level(grey, face) < 2.0 * exposure.noise_level(fair_grey, face)
