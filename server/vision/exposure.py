@@ -69,7 +69,8 @@ def lift_dark(image: Frame, lm: NDArray[np.float32]) -> Frame:
     if not light < DARK_FACE:  # a NaN (no face area) is left alone too
         return image
     top = max(float(np.percentile(image[inside], TOP_PERCENTILE)), 1.0)
-    levels = np.minimum(np.arange(256) * min(TOP / top, MAX_GAIN) / 255.0, 1.0)
+    gain = float(np.clip(TOP / top, 1.0, MAX_GAIN))  # a glint must not darken the face
+    levels = np.minimum(np.arange(256) * gain / 255.0, 1.0)
     stretched = _lightness(_mapped(image, levels), inside)
     if stretched < TARGET:
         exponent = np.log(TARGET / 100.0) / np.log(max(stretched, 1.0) / 100.0)

@@ -69,3 +69,18 @@ def test_faces_in_fair_light_are_left_as_they_are() -> None:
     darker = min(scaled, key=lambda d: abs(exposure.face_lightness(d, lm) - 30.0))
     assert 28.0 < exposure.face_lightness(darker, lm) < 32.0
     assert exposure.lift_dark(darker, lm) is darker
+
+
+def test_a_glint_on_a_dark_face_is_not_darkened() -> None:
+    """A dark face with a white reflection (more than 1 % of it, so its 99th
+    percentile is already white): the lift never turns into a darkening gain."""
+    good, lm = texture(astronaut())
+    dark = underexposed(good, lm)
+    centre = tuple(int(v) for v in lm[29])
+    radius = int(0.07 * (lm[16, 0] - lm[0, 0]))
+    cv2.circle(dark, centre, radius, (255, 255, 255), -1)
+    lifted = exposure.lift_dark(dark, lm)
+    assert exposure.face_lightness(lifted, lm) > exposure.face_lightness(dark, lm) + 10
+    spot = np.zeros(dark.shape[:2], np.uint8)
+    cv2.circle(spot, centre, radius - 3, 1, -1)
+    assert lifted[spot > 0].min() >= 250
