@@ -161,9 +161,7 @@ def paint_out_hair(
     iod = shape.interocular(lm)
     # The hair's soft edge (lighter than the threshold, darker than skin) goes too:
     # left, it stayed a thin dark line between the cheek and the fill.
-    r = max(1, int(round(HAIR_EDGE * iod)))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    near_hair = cv2.dilate((hair_px > 0).astype(np.uint8), disk) > 0
+    near_hair = masks.grown(hair_px > 0, max(1, int(round(HAIR_EDGE * iod))))
     holes = near_hair & inside & ~moustache
     if holes.any():
         # Filled from the skin around, not inwards from the hole's border: a painter
@@ -176,19 +174,15 @@ def paint_out_hair(
 def _moustache_zone(size: tuple[int, int], lm: NDArray[np.float32]) -> NDArray[np.bool_]:
     """The lips and what lies between them and the nose, with a margin: a moustache or
     beard there is the face's own, even where it joins the hair at the sideburns."""
-    zone = masks.hull_mask(size, np.concatenate([lm[31:36], lm[48:60]])).astype(np.uint8)
-    r = max(1, int(0.15 * shape.interocular(lm)))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return np.asarray(cv2.dilate(zone, disk), bool)
+    zone = masks.hull_mask(size, np.concatenate([lm[31:36], lm[48:60]]))
+    return masks.grown(zone, max(1, int(0.15 * shape.interocular(lm))))
 
 
 def _features_area(size: tuple[int, int], lm: NDArray[np.float32], iod: float) -> NDArray[np.uint8]:
     """Where the texture is kept whatever its colour: the features' hull (dilated) below
     the eyes, and the eyes themselves."""
-    keep = masks.hull_mask(size, lm[17:68]).astype(np.uint8)
     r = max(1, int(0.15 * iod))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    keep = np.asarray(cv2.dilate(keep, disk), np.uint8)
+    keep = masks.grown(masks.hull_mask(size, lm[17:68]), r).astype(np.uint8)
     eyes_y = float(lm[36:48, 1].mean())
     keep[: int(eyes_y)] = 0  # above the eyes only skin counts ...
     # ... but the eyes themselves, lids and lashes, and the brows over them always do:
@@ -274,10 +268,8 @@ def _own_texture(filled: NDArray[np.float32], pts: NDArray[np.float32]) -> NDArr
     Sharpening brings up nothing but edges there: the fill's border against what is
     left of a blurred strand of hair, read as a thin dark line down the cheek."""
     iod = shape.interocular(pts)
-    r = max(1, int(round(0.12 * iod)))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    near = cv2.dilate((filled > 0.5).astype(np.float32), disk)
-    near = cv2.GaussianBlur(near, (0, 0), max(1.0, 0.05 * iod))
+    grown = masks.grown(filled > 0.5, max(1, int(round(0.12 * iod)))).astype(np.float32)
+    near = cv2.GaussianBlur(grown, (0, 0), max(1.0, 0.05 * iod))
     return np.asarray(1.0 - np.clip(near, 0.0, 1.0), np.float32)
 
 

@@ -45,9 +45,7 @@ def remove_glasses(image: Frame, lm: NDArray[np.floating]) -> Frame:
     dark = _dark(image, lm32)
     if dark is not None:
         found |= _joined(found, dark & _band(lm32, (h, w), iod) & ~_features(lm32, (h, w), iod))
-    grow = max(1, int(round(0.03 * iod)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    holes = cv2.dilate(found.astype(np.uint8), kernel) > 0
+    holes = masks.grown(found, max(1, int(round(0.03 * iod))))
     known = ~holes & masks.hull_mask((h, w), lm32[0:27]).astype(bool)  # the face's own
     if dark is not None:
         known &= ~dark

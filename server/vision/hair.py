@@ -76,9 +76,7 @@ def _reach(pts: NDArray[np.float64], size: tuple[int, int], iod: float) -> NDArr
     region = np.zeros(size, np.uint8)
     outline = np.concatenate([pts[0:17], [[pts[16, 0], 0.0], [pts[0, 0], 0.0]]])
     cv2.fillPoly(region, [np.round(outline).astype(np.int32)], 1)
-    r = max(1, int(round(_REACH * iod)))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
-    return np.asarray(cv2.dilate(region, disk), np.uint8)
+    return masks.grown(region, max(1, int(round(_REACH * iod)))).astype(np.uint8)
 
 
 def _features(pts: NDArray[np.float64], size: tuple[int, int], iod: float) -> NDArray[np.bool_]:

@@ -18,6 +18,12 @@ def hull_mask(size: tuple[int, int], pts: NDArray[np.floating]) -> NDArray[np.bo
     return mask.astype(bool)
 
 
+def grown(mask: NDArray[np.generic], radius: int) -> NDArray[np.bool_]:
+    """Where ``mask`` is set (non-zero), grown by a disk of ``radius`` px."""
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return np.asarray(cv2.dilate((mask != 0).astype(np.uint8), disk), bool)
+
+
 def skin_mask(size: tuple[int, int], lm: NDArray[np.float32]) -> NDArray[np.bool_]:
     """Cheeks, nose and forehead band: the jaw-and-brows hull minus eyes and mouth."""
     mask = np.zeros(size, np.uint8)
