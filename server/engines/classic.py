@@ -70,7 +70,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 22  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 23  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
