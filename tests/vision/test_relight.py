@@ -171,12 +171,13 @@ def band_against_partner(image: Frame, band: np.ndarray, lm: np.ndarray) -> tupl
     return light, float(np.linalg.norm(other[:, 1:].mean(0) - inside[:, 1:].mean(0)))
 
 
-def test_the_nose_shadow_takes_the_lit_flank_light_and_colour(
+def test_the_nose_shadow_takes_the_lit_flank_colour_and_part_of_its_light(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Measured on david: the band 32.7 L darker than its partner and 5.6 apart in
     colour (Lab a, b) as taken; relit without the nose step 17.4 L and 12.1 (brightened,
-    the brown turns orange); with it 9.2 L and 6.5."""
+    the brown turns orange); with it 13.6 L and 6.0 (half the gap is lifted, see
+    relight.NOSE_LIFT)."""
     identity = build_identity([nose_band(t1_face("david"))], dlib_models())
     tex, lm = identity.texture, np.asarray(identity.landmarks, np.float64)
     # The band, found again in the texture: beside the nose, much darker than the plain
@@ -194,5 +195,5 @@ def test_the_nose_shadow_takes_the_lit_flank_light_and_colour(
     taken, before, after = (band_against_partner(x, band, lm) for x in (tex, without, out))
     print(f"band below partner (L, colour): taken {taken}, without {before}, with {after}")
     assert before[0] > 15.0
-    assert after[0] < 0.6 * before[0]
+    assert after[0] < 0.85 * before[0]
     assert after[1] < 0.6 * before[1]
