@@ -21,7 +21,7 @@ repairs frames where dlib placed a face beside the head (:mod:`server.gif_templa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +58,7 @@ from server.vision import (
     detail,
     exposure,
     face_parts,
+    feature_contrast,
     glasses_removal,
     masks,
     pose,
@@ -70,7 +71,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 23  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 24  # bump when output changes, so identical requests are not reused
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class ClassicOptions:
     # layer already brings, so a full gain would darken eyes and brows twice over
     light_gain_min: float = 0.4
     light_gain_max: float = 1.2
+    # brows and eyes keep at least this share of their depth below the skin round them
+    # when the lightness gain is lower (see server.vision.feature_contrast); 0: off
+    feature_contrast: float = 0.7
 
 
 @dataclass
@@ -194,7 +198,7 @@ class ClassicEngine:
         colour = color.smooth_stats(np.asarray(stats, np.float32), self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
         scaled, blur = self._track_face(face, colour, feats, frames, landmarks, present, iod)
-        scaled = bleed_skin(scaled)
+        scaled = bleed_skin(self._feature_contrast(scaled, colour, present))
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         gaps = lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
@@ -244,6 +248,17 @@ class ClassicEngine:
         return match_detail(
             scaled, np.asarray(details), present, iod, gain, self.options.restore_detail
         )
+
+    def _feature_contrast(
+        self, face: ClassicFace, colour: NDArray[np.float32], present: list[int]
+    ) -> ClassicFace:
+        """``face`` with brows and eyes deepened against the colour transfer's gain."""
+        least = self.options.feature_contrast
+        if least <= 0:
+            return face
+        gain = self._light_gain(colour, face, present)
+        lab = feature_contrast.kept(face.texture_lab, face.points, gain, least)
+        return replace(face, texture_lab=lab)
 
     def _light_gain(
         self, colour: NDArray[np.float32], face: ClassicFace, present: list[int]

@@ -27,21 +27,32 @@ def _draw(mask: NDArray[np.uint8], pts: NDArray[np.floating], closed: bool, widt
     cv2.polylines(mask, p, closed, 255, max(1, width), cv2.LINE_8, shift=2)
 
 
+ALL_FEATURES = ("brows", "eyes", "nostrils", "lips")
+
+
 def feature_mask(
-    size: tuple[int, int], lm: NDArray[np.floating], offset: tuple[float, float] = (0.0, 0.0)
+    size: tuple[int, int],
+    lm: NDArray[np.floating],
+    offset: tuple[float, float] = (0.0, 0.0),
+    parts: tuple[str, ...] = ALL_FEATURES,
 ) -> NDArray[np.float32]:
     """1 over brows, eyes (lids and lashes), nostrils and lips of the 68 points ``lm``
-    (moved by ``-offset``), 0 on the skin, with a soft edge; an image ``size``."""
+    (moved by ``-offset``), 0 on the skin, with a soft edge; an image ``size``.
+    ``parts``: which of them (see ``ALL_FEATURES``)."""
     p = np.asarray(lm, np.float64)[:68] - np.asarray(offset, np.float64)
     iod = max(shape.interocular(p.astype(np.float32)), 1.0)
     mask = np.zeros(size, np.uint8)
     w = int(round(0.12 * iod))
-    _draw(mask, p[17:22], False, w)
-    _draw(mask, p[22:27], False, w)
-    for eye in (shape.EYE_L, shape.EYE_R):
-        _draw(mask, p[eye], True, w)
-    _draw(mask, p[_NOSTRILS], True, int(round(0.08 * iod)))
-    _draw(mask, p[shape.OUTER_LIPS], True, int(round(0.06 * iod)))
+    if "brows" in parts:
+        _draw(mask, p[17:22], False, w)
+        _draw(mask, p[22:27], False, w)
+    if "eyes" in parts:
+        for eye in (shape.EYE_L, shape.EYE_R):
+            _draw(mask, p[eye], True, w)
+    if "nostrils" in parts:
+        _draw(mask, p[_NOSTRILS], True, int(round(0.08 * iod)))
+    if "lips" in parts:
+        _draw(mask, p[shape.OUTER_LIPS], True, int(round(0.06 * iod)))
     out = cv2.GaussianBlur(mask.astype(np.float32) * (1.0 / 255.0), (0, 0), 0.04 * iod)
     return np.asarray(np.clip(out * 1.5, 0.0, 1.0), np.float32)
 
