@@ -17,7 +17,7 @@ from server.vision import color, face_parts, glasses, masks, shading, shape
 from server.vision.warp import MeshRaster, remap, triangle_affines
 
 if TYPE_CHECKING:
-    from server.engines.classic import ClassicOptions, TrackPlan
+    from server.engines.classic_options import ClassicOptions, TrackPlan
 
 
 def face_layer(

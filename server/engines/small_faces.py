@@ -40,7 +40,7 @@ from server.vision import shape
 from server.vision.boxes import clip_box, points_box
 
 if TYPE_CHECKING:
-    from server.engines.classic import TrackPlan
+    from server.engines.classic_options import TrackPlan
 
 MIN_IOD = 24.0  # faces with a smaller inter-ocular distance are swapped enlarged
 TEMPLATE_EYES_IOD = 36.0  # tracks with a smaller (median) one keep the template's eyes
