@@ -47,7 +47,7 @@ class ClassicOptions:
     light_gain_max: float = 1.2
     # brows and eyes keep at least this share of their depth below the skin round them
     # when the lightness gain is lower (see server.vision.feature_contrast); 0: off
-    feature_contrast: float = 0.7
+    feature_contrast: float = 0.5
 
 
 @dataclass
