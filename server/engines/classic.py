@@ -60,6 +60,7 @@ from server.vision import (
     exposure,
     face_parts,
     feature_contrast,
+    glasses,
     glasses_removal,
     masks,
     pose,
@@ -86,6 +87,7 @@ class ClassicEngine:
         lm, tex = identity.landmarks, identity.texture
         if self.options.lift_dark:
             tex = exposure.lift_dark(tex, lm)
+        worn = glasses.glasses_evidence(tex, lm) >= glasses.EVIDENCE_AT
         tex = glasses_removal.remove_glasses(tex, lm)
         # Light first, on the face as taken: completing a turned face copies the near
         # side's shadows onto the far side, beside the original nose's lit side.
@@ -118,6 +120,7 @@ class ClassicEngine:
             weight,
             colourless=colourless(lab, alpha),
             filled=filled,
+            glasses=worn,
         )
 
     # -- once per track ------------------------------------------------------------------
@@ -200,7 +203,7 @@ class ClassicEngine:
     ) -> ClassicFace:
         """``face`` with brows and eyes deepened against the colour transfer's gain."""
         least = self.options.feature_contrast
-        if least <= 0:
+        if least <= 0 or face.glasses:
             return face
         gain = self._light_gain(colour, face, present)
         lab = feature_contrast.kept(face.texture_lab, face.points, gain, least)

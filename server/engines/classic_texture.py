@@ -42,6 +42,9 @@ class ClassicFace:
     skin: NDArray[np.float32] | None = None  # unblurred skin weight (see bleed_skin)
     colourless: bool = False  # a greyscale photo: its colour is the template's (see below)
     filled: NDArray[np.float32] | None = None  # painted in (the selfie's hair), not its own
+    # the selfie wore glasses (painted out): its eyes are not deepened, or the paint's
+    # remnants of the rims would be too (see server.vision.feature_contrast)
+    glasses: bool = False
 
 
 def colourless(lab: NDArray[np.float32], alpha: NDArray[np.float32]) -> bool:

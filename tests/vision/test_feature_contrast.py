@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from server.engines.classic import ClassicEngine, ClassicOptions
 from server.faces.identity import build_identity
 from server.vision import color, face_parts, feature_contrast, shape
 from server.vision.masks import hull_mask
 from tests.render.samples import dlib_models, t1_face
+from tests.vision.spectacles import draw_glasses
 
 
 def face_lab(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -57,3 +59,31 @@ def test_a_gain_at_or_above_the_least_changes_nothing() -> None:
     lab, pts = face_lab("david")
     assert feature_contrast.kept(lab, pts, 0.7, 0.7) is lab
     assert feature_contrast.kept(lab, pts, 1.3, 0.7) is lab
+
+
+def plan_texture(image: np.ndarray, options: ClassicOptions) -> np.ndarray:
+    """The classic engine's texture planned for a flat clip: david's own face with its
+    lightness spread cut to a third (the colour transfer's gain falls to 0.4)."""
+    models = dlib_models()
+    engine = ClassicEngine(options)
+    face = engine.prepare_identity(build_identity([image], models))
+    clip = t1_face("david")
+    lm = models.detect(clip, use_cnn=False)[0].landmarks
+    lab = color.to_lab(clip)
+    flat = lab.copy()
+    flat[:, :, 0] = lab[:, :, 0].mean() + (lab[:, :, 0] - lab[:, :, 0].mean()) / 3
+    frame = np.clip(color.lab_to_bgr(flat) + 0.5, 0, 255).astype(np.uint8)
+    plan = engine.plan_track(face, lm[None], [frame])
+    return plan.face.texture_lab
+
+
+def test_the_engine_deepens_bare_eyes_but_not_eyes_that_wore_glasses() -> None:
+    """Painted-out glasses leave faint traces of the rims round the eyes, which the
+    deepening would bring back: a selfie that wore glasses is left as it is."""
+    bare = t1_face("jennifer")
+    lm = dlib_models().detect(bare, use_cnn=False)[0].landmarks
+    worn, _ = draw_glasses(bare, lm, (30, 28, 26))
+    for image, changed in ((bare, True), (worn, False)):
+        on = plan_texture(image, ClassicOptions())
+        off = plan_texture(image, ClassicOptions(feature_contrast=0.0))
+        assert (not np.array_equal(on, off)) is changed
