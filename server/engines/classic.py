@@ -51,6 +51,7 @@ from server.engines.classic_texture import (
     paint_out_hair,
     skin_weight,
     texture_mask,
+    white_balanced,
 )
 from server.gif_templates.occluders import occluder_for_render
 from server.types import Frame, IdentityData
@@ -73,7 +74,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 24  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 25  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:
@@ -148,6 +149,8 @@ class ClassicEngine:
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
         scaled, blur = self._track_face(face, colour, feats, frames, landmarks, present, iod)
         scaled = bleed_skin(self._feature_contrast(scaled, colour, present))
+        if self.options.white_balance and not scaled.colourless:  # grey: no light to trade
+            scaled = white_balanced(scaled, colour, present)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         gaps = lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)

@@ -48,6 +48,10 @@ class ClassicOptions:
     # brows and eyes keep at least this share of their depth below the skin round them
     # when the lightness gain is lower (see server.vision.feature_contrast); 0: off
     feature_contrast: float = 0.5
+    # the colour transfer trades the selfie skin's light colour for the template's (von
+    # Kries, in linear light) instead of shifting a and b: shadows keep their hue, a pink
+    # lid stays pink on a darker face (see color.transfer)
+    white_balance: bool = True
 
 
 @dataclass

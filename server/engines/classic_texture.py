@@ -45,6 +45,10 @@ class ClassicFace:
     # the selfie wore glasses (painted out): its eyes are not deepened, or the paint's
     # remnants of the rims would be too (see server.vision.feature_contrast)
     glasses: bool = False
+    # per track: the texture's colour traded for the track's skin light, as chromaticity
+    # (see color.white_balanced), and that light's own chromaticity
+    balanced: NDArray[np.float32] | None = None
+    balanced_to: NDArray[np.float32] | None = None
 
 
 def colourless(lab: NDArray[np.float32], alpha: NDArray[np.float32]) -> bool:
@@ -144,6 +148,17 @@ def bleed_skin(face: ClassicFace) -> ClassicFace:
     fill = smooth_fill(lab, weight, (0.5 * iod, 0.1 * iod))
     w = weight[..., None]
     return replace(face, texture_lab=np.asarray(lab * w + fill * (1.0 - w), np.float32))
+
+
+def white_balanced(
+    face: ClassicFace, colour: NDArray[np.float32], present: list[int]
+) -> ClassicFace:
+    """``face`` with its colour traded for the light of the track's skin, its median
+    mean colour over the frames (``colour``: per-frame Lab statistics), once per track:
+    per frame, only the light's drift from it is added (see the face layer)."""
+    light = np.asarray(np.nanmedian(colour[present, 0], axis=0), np.float32)
+    chroma = color.white_balanced(face.texture_lab, face.stats[0], light)
+    return replace(face, balanced=chroma, balanced_to=color.chromaticity(light))
 
 
 def paint_out_hair(

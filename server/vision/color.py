@@ -72,12 +72,14 @@ def transfer(
     min_gain: float = 0.4,
     max_gain: float = 1.5,
     light_gain: tuple[float, float] | None = None,
+    white_balance: bool = False,
 ) -> NDArray[np.float32]:
     """Shift and scale each Lab channel from ``source`` (mean, std) to ``target``.
 
     Gains are clamped: raising contrast much would blow up the selfie's noise, and
     flattening it completely would erase its features. ``light_gain``: tighter bounds
-    for the lightness channel alone.
+    for the lightness channel alone. ``white_balance``: the colour (a, b) is instead
+    :func:`white_balanced` at the transferred lightness.
     """
     gain = np.clip(target[1] / np.maximum(source[1], 1e-3), min_gain, max_gain)
     if light_gain is not None:
@@ -85,7 +87,44 @@ def transfer(
     out = lab - source[0].astype(np.float32)
     out *= gain.astype(np.float32)
     out += target[0].astype(np.float32)
+    if white_balance:
+        with_chromaticity(out, white_balanced(lab, source[0], target[0]))
     return out
+
+
+def chromaticity(lab: NDArray[np.float32]) -> NDArray[np.float32]:
+    """(..., 2) a / (L + 16) and b / (L + 16): what one surface keeps in Lab under more
+    or less light of one colour (all three scale with the light's cube root)."""
+    return np.asarray(lab[..., 1:] / np.maximum(lab[..., :1] + 16.0, 1.0), np.float32)
+
+
+def with_chromaticity(lab: NDArray[np.float32], chroma: NDArray[np.float32]) -> None:
+    """Set ``lab``'s a and b (in place) to ``chroma`` at its own lightness."""
+    lab[..., 1:] = chroma * (lab[..., :1] + 16.0)
+
+
+def white_balanced(
+    lab: NDArray[np.float32], source: NDArray[np.float32], target: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """The :func:`chromaticity` of ``lab`` once its linear light is multiplied, channel
+    by channel, by the ratio of mean colour ``target`` to ``source`` (Lab each): von
+    Kries's adaptation, one light's colour traded for another's.
+
+    A colour transfer that shifts a and b alone turns a yellow painting's shadows
+    purple on a pink face, and a pink eye shadow deep red on a darker face. Under a
+    trade of light colour a shadow keeps the skin's hue, and a pink lid stays the same
+    pink, darker or lighter with the lightness it is given."""
+    means = _linear(np.stack([source, target]).reshape(2, 1, 3).astype(np.float32))[:, 0]
+    ratio = means[1] / np.maximum(means[0], 1e-4)
+    light = np.maximum(_linear(lab), 0.0) * ratio.astype(np.float32)
+    return chromaticity(np.asarray(cv2.cvtColor(light, cv2.COLOR_LBGR2Lab), np.float32))
+
+
+def _linear(lab: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Lab to linear-light BGR (OpenCV's LBGR: no sRGB gamma)."""
+    return np.asarray(
+        cv2.cvtColor(np.ascontiguousarray(lab, np.float32), cv2.COLOR_Lab2LBGR), np.float32
+    )
 
 
 MAX_SHADING = 20.0  # Lab L units

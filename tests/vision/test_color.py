@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -114,3 +115,58 @@ def test_transfer_bounds_the_lightness_gain_alone_when_asked() -> None:
     assert np.std(held[..., 0]) == pytest.approx(1.2 * np.std(lab[..., 0]), rel=1e-3)
     assert np.allclose(free[..., 1:], held[..., 1:])
     assert np.mean(held[..., 0]) == pytest.approx(60 + 1.2 * (np.mean(lab[..., 0]) - 50), abs=1e-3)
+
+
+def _linear(rgb: tuple[int, int, int]) -> np.ndarray:
+    c = np.asarray(rgb, np.float64) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _lab_of_linear(linear: np.ndarray) -> np.ndarray:
+    c = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    bgr = np.asarray(c[::-1], np.float32).reshape(1, 1, 3)
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab)[0, 0], np.float64)
+
+
+def _chromaticity(lab: np.ndarray) -> np.ndarray:
+    return np.asarray(lab[..., 1:] / (lab[..., :1] + 16.0))
+
+
+def _carried(
+    selfie_skin: tuple[int, int, int], template_skin: tuple[int, int, int], reflects: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A surface reflecting ``reflects`` of the skin's light per channel (R, G, B), as
+    the selfie shows it, transferred with and without white balance, and as the same
+    surface would look under the template's skin light (Lab each)."""
+    seen = _lab_of_linear(_linear(selfie_skin) * reflects).astype(np.float32)
+    truth = _lab_of_linear(_linear(template_skin) * reflects)
+    source = np.array([_lab_of_linear(_linear(selfie_skin)), [1, 1, 1]], np.float32)
+    target = np.array([_lab_of_linear(_linear(template_skin)), [1, 1, 1]], np.float32)
+    plain = color.transfer(seen.reshape(1, 1, 3), source, target)[0, 0]
+    balanced = color.transfer(seen.reshape(1, 1, 3), source, target, white_balance=True)[0, 0]
+    assert balanced[0] == plain[0]  # the lightness as before
+    return plain, balanced, truth
+
+
+@pytest.mark.parametrize(
+    "selfie_skin, template_skin",
+    [((225, 185, 165), (120, 78, 58)), ((150, 110, 90), (230, 190, 170))],
+    ids=["onto a darker face", "onto a lighter face"],
+)
+def test_white_balance_keeps_a_pink_lid_the_same_pink_under_the_templates_light(
+    selfie_skin: tuple[int, int, int], template_skin: tuple[int, int, int]
+) -> None:
+    # eye shadow: the skin's red reflected, less of its green and blue
+    plain, balanced, truth = _carried(selfie_skin, template_skin, np.array([1.0, 0.7, 0.8]))
+    assert np.abs(_chromaticity(balanced) - _chromaticity(truth)).max() < 0.005
+    assert np.abs(_chromaticity(plain) - _chromaticity(truth)).max() > 0.03  # too red / pale
+
+
+def test_white_balance_keeps_a_shadows_hue_from_a_yellow_painting_to_a_pink_face() -> None:
+    # a varnished painting's yellow skin onto a pink template: its shadows are the same
+    # surface under less light, so they must keep the template skin's hue
+    for light in (0.3, 0.1):
+        plain, balanced, truth = _carried((236, 200, 120), (230, 180, 160), np.full(3, light))
+        assert np.abs(_chromaticity(balanced) - _chromaticity(truth)).max() < 0.005
+        assert np.linalg.norm(balanced[1:] - truth[1:]) < 1.5
+        assert plain[2] < 0.5 * truth[2]  # shifted alone: blue-purple shadows
