@@ -147,8 +147,9 @@ class ClassicEngine:
         to_frame = {i: np.linalg.inv(to_canon[i][:, :2]).astype(np.float64) for i in present}
         colour = color.smooth_stats(np.asarray(stats, np.float32), self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
-        scaled, blur = self._track_face(face, colour, feats, frames, landmarks, present, iod)
-        scaled = bleed_skin(self._feature_contrast(scaled, colour, present))
+        gain = self._light_gain(colour, face, present)
+        scaled, blur = self._track_face(face, gain, feats, frames, landmarks, present, iod)
+        scaled = bleed_skin(self._feature_contrast(scaled, gain))
         if self.options.white_balance and not scaled.colourless:  # grey: no light to trade
             scaled = white_balanced(scaled, colour, present)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
@@ -178,7 +179,7 @@ class ClassicEngine:
     def _track_face(
         self,
         face: ClassicFace,
-        colour: NDArray[np.float32],
+        gain: float,
         feats: Mapping[str, NDArray[np.floating]],
         frames: Sequence[Frame],
         landmarks: NDArray[np.float32],
@@ -186,7 +187,8 @@ class ClassicEngine:
         iod: float,
     ) -> tuple[ClassicFace, NDArray[np.float32]]:
         """The identity's texture at about the track's scale and detail, and the extra
-        blur per frame (see :func:`match_detail`)."""
+        blur per frame (see :func:`match_detail`); ``gain``: the colour transfer's
+        lightness gain."""
         scaled = at_scale(face, iod / shape.interocular(face.points[:68]))
         blur = np.zeros(len(landmarks), np.float32)
         if not self.options.match_detail:
@@ -196,19 +198,16 @@ class ClassicEngine:
             details = np.full(len(landmarks), np.nan)
             for i in present:
                 details[i] = detail.face_detail(frames[i], landmarks[i])
-        gain = self._light_gain(colour, scaled, present)
         return match_detail(
             scaled, np.asarray(details), present, iod, gain, self.options.restore_detail
         )
 
-    def _feature_contrast(
-        self, face: ClassicFace, colour: NDArray[np.float32], present: list[int]
-    ) -> ClassicFace:
-        """``face`` with brows and eyes deepened against the colour transfer's gain."""
+    def _feature_contrast(self, face: ClassicFace, gain: float) -> ClassicFace:
+        """``face`` with brows and eyes deepened against the colour transfer's lightness
+        gain ``gain``."""
         least = self.options.feature_contrast
         if least <= 0 or face.glasses:
             return face
-        gain = self._light_gain(colour, face, present)
         lab = feature_contrast.kept(face.texture_lab, face.points, gain, least)
         return replace(face, texture_lab=lab)
 
