@@ -50,7 +50,7 @@ class ClassicOptions:
     feature_contrast: float = 0.5
     # the colour transfer trades the selfie skin's light colour for the template's (von
     # Kries, in linear light) instead of shifting a and b: shadows keep their hue, a pink
-    # lid stays pink on a darker face (see color.transfer)
+    # lid stays pink on a darker face (see color.white_balanced)
     white_balance: bool = True
 
 

@@ -156,7 +156,11 @@ def white_balanced(
     """``face`` with its colour traded for the light of the track's skin, its median
     mean colour over the frames (``colour``: per-frame Lab statistics), once per track:
     per frame, only the light's drift from it is added (see the face layer)."""
-    light = np.asarray(np.nanmedian(colour[present, 0], axis=0), np.float32)
+    stats = colour[present, 0]
+    stats = stats[np.isfinite(stats).all(axis=1)]
+    if not len(stats):  # no frame has skin statistics: none is swapped either
+        return face
+    light = np.asarray(np.median(stats, axis=0), np.float32)
     chroma = color.white_balanced(face.texture_lab, face.stats[0], light)
     return replace(face, balanced=chroma, balanced_to=color.chromaticity(light))
 

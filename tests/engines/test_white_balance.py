@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.engines.classic import ClassicOptions
+from server.engines.classic import ClassicFace, ClassicOptions
+from server.engines.classic_texture import white_balanced
 from server.vision import color
 from tests.engines.test_classic_look import placed, still_template, swapped
 from tests.render.samples import t1_face
+
+STATS = np.array([[60.0, 10.0, 15.0], [5.0, 2.0, 2.0]], np.float32)
 
 
 def test_the_colour_balanced_once_per_track_is_what_each_frame_would_give(
@@ -34,3 +37,15 @@ def test_the_colour_balanced_once_per_track_is_what_each_frame_would_give(
 
     assert apart(shifted, per_frame) > 0.1  # the balance shows
     assert apart(per_track, per_frame) < 0.05 * apart(shifted, per_frame)
+
+
+def test_a_track_without_skin_statistics_is_left_unbalanced() -> None:
+    lab = np.full((8, 8, 3), (60.0, 10.0, 15.0), np.float32)
+    face = ClassicFace(lab, np.zeros((76, 2), np.float32), np.ones((8, 8), np.float32), STATS)
+    colour = np.full((3, 2, 3), np.nan, np.float32)
+    assert white_balanced(face, colour, [0, 1, 2]) is face
+    colour[1] = [[45.0, 18.0, 25.0], [4.0, 3.0, 3.0]]  # one frame with skin: the track's light
+    balanced = white_balanced(face, colour, [0, 1, 2])
+    assert balanced.balanced is not None and balanced.balanced_to is not None
+    # a texture of the selfie skin's mean colour takes the track skin's chromaticity
+    assert np.abs(balanced.balanced - balanced.balanced_to).max() < 1e-3
