@@ -43,16 +43,14 @@ from server.engines.classic_shape import (
 )
 from server.engines.classic_texture import (
     ClassicFace,
-    at_scale,
     bleed_skin,
     colourless,
     eyes_unusable,
-    match_detail,
     paint_out_hair,
     skin_weight,
     texture_mask,
-    white_balanced,
 )
+from server.engines.classic_track import at_scale, match_detail, white_balanced
 from server.gif_templates.occluders import occluder_for_render
 from server.types import Frame, IdentityData
 from server.vision import (
@@ -74,7 +72,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 25  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 26  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:

@@ -78,7 +78,7 @@ def _warped(
     if face.balanced is not None and face.balanced_to is not None:
         # the colour balanced once per track, plus the light's drift since
         drift = color.chromaticity(plan.colour[index][0]) - face.balanced_to
-        color.with_chromaticity(lab, remap(face.balanced, tx, ty) + drift)
+        color.with_chromaticity(lab, remap(face.balanced, tx, ty) + drift, face.balance_weight)
     if face.colourless:
         _features_colour(lab, under, target, box, iod)
     if o.shading > 0:

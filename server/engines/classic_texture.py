@@ -1,6 +1,6 @@
-"""The identity's texture for the classic engine: its feathered face mask, the weight
-that leaves hair and background out, and its scale and fine detail matched to a
-template face's.
+"""The identity's texture for the classic engine: its feathered face mask, and the
+weight that leaves hair and background out (its adaptation to one template track is
+:mod:`.classic_track`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.engines import small_faces
 from server.engines.classic_shape import OUTLINE
 from server.types import Frame, IdentityData
-from server.vision import color, detail, eye_state, glasses, hair, masks, pose, shape, sharpen
+from server.vision import color, eye_state, glasses, hair, masks, pose, shape
 from server.vision.fill import painted_over, smooth_fill
 
 # Beside the hair a face's edge is often in its shadow: darker than this share of the
@@ -46,9 +45,11 @@ class ClassicFace:
     # remnants of the rims would be too (see server.vision.feature_contrast)
     glasses: bool = False
     # per track: the texture's colour traded for the track's skin light, as chromaticity
-    # (see color.white_balanced), and that light's own chromaticity
+    # (see color.white_balanced), that light's own chromaticity, and how much of the
+    # trade to use (color.balance_weight)
     balanced: NDArray[np.float32] | None = None
     balanced_to: NDArray[np.float32] | None = None
+    balance_weight: float = 1.0
 
 
 def colourless(lab: NDArray[np.float32], alpha: NDArray[np.float32]) -> bool:
@@ -150,21 +151,6 @@ def bleed_skin(face: ClassicFace) -> ClassicFace:
     return replace(face, texture_lab=np.asarray(lab * w + fill * (1.0 - w), np.float32))
 
 
-def white_balanced(
-    face: ClassicFace, colour: NDArray[np.float32], present: list[int]
-) -> ClassicFace:
-    """``face`` with its colour traded for the light of the track's skin, its median
-    mean colour over the frames (``colour``: per-frame Lab statistics), once per track:
-    per frame, only the light's drift from it is added (see the face layer)."""
-    stats = colour[present, 0]
-    stats = stats[np.isfinite(stats).all(axis=1)]
-    if not len(stats):  # no frame has skin statistics: none is swapped either
-        return face
-    light = np.asarray(np.median(stats, axis=0), np.float32)
-    chroma = color.white_balanced(face.texture_lab, face.stats[0], light)
-    return replace(face, balanced=chroma, balanced_to=color.chromaticity(light))
-
-
 def paint_out_hair(
     tex: Frame, lm: NDArray[np.float32]
 ) -> tuple[Frame, NDArray[np.float32], NDArray[np.float32]]:
@@ -215,99 +201,3 @@ def _features_area(size: tuple[int, int], lm: NDArray[np.float32], iod: float) -
         cv2.fillConvexPoly(keep, region, 1)
         cv2.polylines(keep, [region], True, 1, max(1, 2 * r // 3))
     return keep
-
-
-def at_scale(face: ClassicFace, scale: float) -> ClassicFace:
-    """The texture shrunk (area-averaged) to a bit above the template face's size.
-
-    Bilinear sampling of a texture several times larger than the output aliases, and
-    aliasing shimmers from frame to frame as the face moves: a mip level, in effect.
-    """
-    k = scale * 1.25
-    if k >= 0.8:
-        return face
-    h, w = face.alpha.shape
-    size = (max(8, round(w * k)), max(8, round(h * k)))
-    kx, ky = size[0] / w, size[1] / h
-    return replace(
-        face,
-        texture_lab=np.asarray(
-            cv2.resize(face.texture_lab, size, interpolation=cv2.INTER_AREA), np.float32
-        ),
-        points=(face.points * np.array([kx, ky], np.float32)).astype(np.float32),
-        alpha=np.asarray(cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA), np.float32),
-        skin=None
-        if face.skin is None
-        else np.asarray(cv2.resize(face.skin, size, interpolation=cv2.INTER_AREA), np.float32),
-        filled=None
-        if face.filled is None
-        else np.asarray(cv2.resize(face.filled, size, interpolation=cv2.INTER_AREA), np.float32),
-    )
-
-
-def match_detail(
-    face: ClassicFace,
-    detail_per_frame: NDArray[np.floating],
-    present: list[int],
-    iod: float,
-    gain: float,
-    restore: bool = True,
-) -> tuple[ClassicFace, NDArray[np.float32]]:
-    """Soften the texture to the template face's fine detail, at the template's scale
-    and after the colour transfer's lightness gain ``gain``: once for the clip's
-    typical frame (the texture itself), and per frame for frames that are blurrier
-    still (motion blur), as the extra Gaussian sigma returned per frame in output
-    pixels. A sharp face moving over a motion-blurred clip looks pasted and flickers."""
-    k = iod / shape.interocular(face.points[:68])  # texture px -> template px
-    small = np.asarray(
-        cv2.resize(face.texture_lab[:, :, 0], None, fx=k, fy=k, interpolation=cv2.INTER_AREA),
-        np.float32,
-    )
-    mask = masks.hull_mask(small.shape[:2], face.points[:68] * k)
-    small_l = small * gain * 2.55  # Lab L (0..100) to grey levels
-    curve = detail.blur_curve(small_l, mask)
-    base, per_frame = _detail_blur(curve, detail_per_frame, present, iod)
-    if base <= 0:
-        if not restore:
-            return face, per_frame
-        target = sharpen.TARGET * float(np.nanmedian(detail_per_frame))
-        return _sharpened(face, sharpen.amount_for(small_l, mask, target), k), per_frame
-    lab = np.asarray(cv2.GaussianBlur(face.texture_lab, (0, 0), base / k), np.float32)
-    return replace(face, texture_lab=lab), per_frame
-
-
-def _sharpened(face: ClassicFace, amount: float, k: float) -> ClassicFace:
-    """The texture unsharp-masked by ``amount`` (radius at the template's scale, ``k``
-    template px per texture px), except over what was painted in."""
-    where = None if face.filled is None else _own_texture(face.filled, face.points[:68])
-    lab = sharpen.sharpened_lab(face.texture_lab, sharpen.RADIUS / k, amount, where)
-    return replace(face, texture_lab=lab)
-
-
-def _own_texture(filled: NDArray[np.float32], pts: NDArray[np.float32]) -> NDArray[np.float32]:
-    """1 on the selfie's own texture, 0 on what was painted in and a margin around it.
-
-    Sharpening brings up nothing but edges there: the fill's border against what is
-    left of a blurred strand of hair, read as a thin dark line down the cheek."""
-    iod = shape.interocular(pts)
-    grown = masks.grown(filled > 0.5, max(1, int(round(0.12 * iod)))).astype(np.float32)
-    near = cv2.GaussianBlur(grown, (0, 0), max(1.0, 0.05 * iod))
-    return np.asarray(1.0 - np.clip(near, 0.0, 1.0), np.float32)
-
-
-def _detail_blur(
-    curve: NDArray[np.float64],
-    detail_per_frame: NDArray[np.floating],
-    present: list[int],
-    iod: float,
-) -> tuple[float, NDArray[np.float32]]:
-    """The blur (template px) for the clip's typical frame, and the extra per frame."""
-    base = detail.sigma_for(curve, float(np.nanmedian(detail_per_frame)))
-    per_frame = np.zeros(len(detail_per_frame), np.float32)
-    for i in present:
-        sigma = detail.sigma_for(curve, float(detail_per_frame[i]))
-        per_frame[i] = np.sqrt(max(0.0, sigma**2 - base**2))
-    share = small_faces.detail_share(iod)  # small faces: the blur would merge the eyes
-    base, per_frame = base * share, per_frame * share
-    per_frame = np.convolve(per_frame, np.ones(3) / 3, mode="same").astype(np.float32)
-    return base, per_frame

@@ -88,7 +88,8 @@ def transfer(
     out *= gain.astype(np.float32)
     out += target[0].astype(np.float32)
     if white_balance:
-        with_chromaticity(out, white_balanced(lab, source[0], target[0]))
+        weight = balance_weight(source[0], target[0])
+        with_chromaticity(out, white_balanced(lab, source[0], target[0]), weight)
     return out
 
 
@@ -98,9 +99,15 @@ def chromaticity(lab: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.asarray(lab[..., 1:] / np.maximum(lab[..., :1] + 16.0, 1.0), np.float32)
 
 
-def with_chromaticity(lab: NDArray[np.float32], chroma: NDArray[np.float32]) -> None:
-    """Set ``lab``'s a and b (in place) to ``chroma`` at its own lightness."""
-    lab[..., 1:] = chroma * (lab[..., :1] + 16.0)
+def with_chromaticity(
+    lab: NDArray[np.float32], chroma: NDArray[np.float32], weight: float = 1.0
+) -> None:
+    """Set ``lab``'s a and b (in place) to ``chroma`` at its own lightness (``weight``:
+    that share of the way from their own values)."""
+    if weight >= 1.0:
+        lab[..., 1:] = chroma * (lab[..., :1] + 16.0)
+    else:
+        lab[..., 1:] += weight * (chroma * (lab[..., :1] + 16.0) - lab[..., 1:])
 
 
 def white_balanced(
@@ -114,10 +121,34 @@ def white_balanced(
     purple on a pink face, and a pink eye shadow deep red on a darker face. Under a
     trade of light colour a shadow keeps the skin's hue, and a pink lid stays the same
     pink, darker or lighter with the lightness it is given."""
-    means = _linear(np.stack([source, target]).reshape(2, 1, 3).astype(np.float32))[:, 0]
-    ratio = means[1] / np.maximum(means[0], 1e-4)
-    light = np.maximum(_linear(lab), 0.0) * ratio.astype(np.float32)
+    light = np.maximum(_linear(lab), 0.0) * _light_ratio(source, target)
     return chromaticity(np.asarray(cv2.cvtColor(light, cv2.COLOR_LBGR2Lab), np.float32))
+
+
+# Light colours whose channel ratios spread further than this (the largest over the
+# smallest) are traded less, and from BALANCE_NONE not at all (see balance_weight).
+# Between skins and lights as far apart as the devkit's (a pale face in neutral light
+# onto a dark one in warm light) the spread is up to 6.5; through a strong colour
+# filter, over 100.
+BALANCE_FROM, BALANCE_NONE = 12.0, 36.0
+
+
+def balance_weight(source: NDArray[np.float32], target: NDArray[np.float32]) -> float:
+    """How much of :func:`white_balanced` to use from mean colour ``source`` to
+    ``target`` (Lab): 1, falling to 0 as their channel ratios spread from
+    ``BALANCE_FROM`` to ``BALANCE_NONE``. A selfie taken through a strong colour filter
+    has a channel near black; traded, its noise and rounding were multiplied into the
+    face's colour (a red-filtered face came out cyan, streaked with orange)."""
+    ratio = _light_ratio(source, target)
+    spread = float(ratio.max() / max(float(ratio.min()), 1e-6))
+    fade = np.log(BALANCE_NONE / spread) / np.log(BALANCE_NONE / BALANCE_FROM)
+    return float(np.clip(fade, 0.0, 1.0))
+
+
+def _light_ratio(source: NDArray[np.float32], target: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Per linear BGR channel, mean colour ``target``'s light over ``source``'s (Lab)."""
+    means = _linear(np.stack([source, target]).reshape(2, 1, 3).astype(np.float32))[:, 0]
+    return np.asarray(means[1] / np.maximum(means[0], 1e-4), np.float32)
 
 
 def _linear(lab: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -11,12 +11,8 @@ import numpy as np
 import pytest
 
 from server.engines.classic import ClassicEngine
-from server.engines.classic_texture import (
-    ClassicFace,
-    bleed_skin,
-    match_detail,
-    paint_out_hair,
-)
+from server.engines.classic_texture import ClassicFace, bleed_skin, paint_out_hair
+from server.engines.classic_track import match_detail
 from server.faces.identity import build_identity
 from server.types import Frame
 from server.vision import color, masks, shape

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from server.engines.classic import ClassicFace, ClassicOptions
-from server.engines.classic_texture import white_balanced
+from server.engines.classic_track import white_balanced
 from server.vision import color
 from tests.engines.test_classic_look import placed, still_template, swapped
 from tests.render.samples import t1_face
@@ -49,3 +49,12 @@ def test_a_track_without_skin_statistics_is_left_unbalanced() -> None:
     assert balanced.balanced is not None and balanced.balanced_to is not None
     # a texture of the selfie skin's mean colour takes the track skin's chromaticity
     assert np.abs(balanced.balanced - balanced.balanced_to).max() < 1e-3
+
+
+def test_a_selfie_through_a_strong_colour_filter_is_left_unbalanced() -> None:
+    # skin lit through a red filter (little green, almost no blue), onto a neutral skin
+    red = np.array([[45.0, 55.0, 55.0], [5.0, 2.0, 2.0]], np.float32)
+    lab = np.full((8, 8, 3), red[0], np.float32)
+    face = ClassicFace(lab, np.zeros((76, 2), np.float32), np.ones((8, 8), np.float32), red)
+    assert color.balance_weight(red[0], STATS[0]) == 0.0
+    assert white_balanced(face, np.stack([STATS] * 3), [0, 1, 2]) is face

@@ -170,3 +170,30 @@ def test_white_balance_keeps_a_shadows_hue_from_a_yellow_painting_to_a_pink_face
         assert np.abs(_chromaticity(balanced) - _chromaticity(truth)).max() < 0.005
         assert np.linalg.norm(balanced[1:] - truth[1:]) < 1.5
         assert plain[2] < 0.5 * truth[2]  # shifted alone: blue-purple shadows
+
+
+def test_white_balance_fades_out_for_lights_too_far_apart_to_trade() -> None:
+    def skin(
+        rgb: tuple[int, int, int], filtered: tuple[float, float, float] = (1, 1, 1)
+    ) -> np.ndarray:
+        return _lab_of_linear(_linear(rgb) * np.array(filtered)).astype(np.float32)
+
+    pale, dark_warm = skin((225, 185, 165)), skin((120, 78, 58))
+    yellow, pink = skin((236, 200, 120)), skin((230, 180, 160))
+    # as far apart as real skins and lights get: traded whole
+    assert color.balance_weight(pale, dark_warm) == 1.0
+    assert color.balance_weight(yellow, pink) == 1.0
+    # through a strong red filter (green at 15 %, blue at 1 % of the light): not at all
+    red = skin((225, 185, 165), (1.0, 0.15, 0.01))
+    assert color.balance_weight(red, pink) == 0.0
+    # in between, less the further apart
+    weights = [
+        color.balance_weight(skin((225, 185, 165), (1.0, 1.0, b)), pink) for b in (0.08, 0.05, 0.03)
+    ]
+    assert weights[0] > weights[1] > weights[2] and 0 < weights[1] < 1
+    lab = red.reshape(1, 1, 3)
+    plain = color.transfer(lab, np.stack([red, np.ones(3)]), np.stack([pink, np.ones(3)]))
+    kept = color.transfer(
+        lab, np.stack([red, np.ones(3)]), np.stack([pink, np.ones(3)]), white_balance=True
+    )
+    np.testing.assert_allclose(kept, plain)  # the shift, as without the balance
