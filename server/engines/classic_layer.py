@@ -75,10 +75,12 @@ def _warped(
     lab = color.transfer(
         remap(face.texture_lab, tx, ty), face.stats, plan.colour[index], light_gain=gains
     )
-    if face.balanced is not None and face.balanced_to is not None:
+    if face.balance is not None:
         # the colour balanced once per track, plus the light's drift since
-        drift = color.chromaticity(plan.colour[index][0]) - face.balanced_to
-        color.with_chromaticity(lab, remap(face.balanced, tx, ty) + drift, face.balance_weight)
+        drift = color.chromaticity(plan.colour[index][0]) - face.balance.light
+        color.with_chromaticity(
+            lab, remap(face.balance.chroma, tx, ty) + drift, face.balance.weight
+        )
     if face.colourless:
         _features_colour(lab, under, target, box, iod)
     if o.shading > 0:

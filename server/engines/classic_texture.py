@@ -6,6 +6,7 @@ weight that leaves hair and background out (its adaptation to one template track
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -28,6 +29,15 @@ HAIR_EDGE = 0.04
 COLOURLESS_SPREAD = 1.0
 
 
+class Balance(NamedTuple):
+    """The texture's colour traded for one track's skin light (see
+    color.white_balanced), made once per track."""
+
+    chroma: NDArray[np.float32]  # (h, w, 2) the texture's chromaticity under that light
+    light: NDArray[np.float32]  # (2,) that light's own chromaticity
+    weight: float  # how much of the trade to use (color.balance_weight)
+
+
 @dataclass
 class ClassicFace:
     """An identity prepared for this engine (once per render)."""
@@ -44,12 +54,7 @@ class ClassicFace:
     # the selfie wore glasses (painted out): its eyes are not deepened, or the paint's
     # remnants of the rims would be too (see server.vision.feature_contrast)
     glasses: bool = False
-    # per track: the texture's colour traded for the track's skin light, as chromaticity
-    # (see color.white_balanced), that light's own chromaticity, and how much of the
-    # trade to use (color.balance_weight)
-    balanced: NDArray[np.float32] | None = None
-    balanced_to: NDArray[np.float32] | None = None
-    balance_weight: float = 1.0
+    balance: Balance | None = None  # per track: its colour in the track's skin light
 
 
 def colourless(lab: NDArray[np.float32], alpha: NDArray[np.float32]) -> bool:

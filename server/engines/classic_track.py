@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.engines import small_faces
-from server.engines.classic_texture import ClassicFace
+from server.engines.classic_texture import Balance, ClassicFace
 from server.vision import color, detail, masks, shape, sharpen
 
 
@@ -127,6 +127,4 @@ def white_balanced(
     if weight <= 0:  # lights too far apart to trade (a strong colour filter)
         return face
     chroma = color.white_balanced(face.texture_lab, face.stats[0], light)
-    return replace(
-        face, balanced=chroma, balanced_to=color.chromaticity(light), balance_weight=weight
-    )
+    return replace(face, balance=Balance(chroma, color.chromaticity(light), weight))

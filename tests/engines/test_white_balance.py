@@ -46,9 +46,9 @@ def test_a_track_without_skin_statistics_is_left_unbalanced() -> None:
     assert white_balanced(face, colour, [0, 1, 2]) is face
     colour[1] = [[45.0, 18.0, 25.0], [4.0, 3.0, 3.0]]  # one frame with skin: the track's light
     balanced = white_balanced(face, colour, [0, 1, 2])
-    assert balanced.balanced is not None and balanced.balanced_to is not None
+    assert balanced.balance is not None
     # a texture of the selfie skin's mean colour takes the track skin's chromaticity
-    assert np.abs(balanced.balanced - balanced.balanced_to).max() < 1e-3
+    assert np.abs(balanced.balance.chroma - balanced.balance.light).max() < 1e-3
 
 
 def test_a_selfie_through_a_strong_colour_filter_is_left_unbalanced() -> None:
