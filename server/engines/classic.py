@@ -11,8 +11,9 @@ Per frame, for a template face with landmarks T:
 2. the template is reshaped inside a tight ring around the face to that shape
    (outside the ring nothing moves);
 3. the selfie texture is warped onto the target mesh (forehead included), colour-
-   matched to the template face (statistics smoothed over ~9 frames), and blended
-   with a feathered mask; the template's mouth interior is kept where it opens.
+   matched to the template face (statistics smoothed over ~9 frames), its edge pulled
+   to the template skin's colour along the outline, and blended with a feathered
+   mask; the template's mouth interior is kept where it opens.
 
 Template tracks arrive checked against the picture's own motion: the offline analysis
 repairs frames where dlib placed a face beside the head (:mod:`server.gif_templates.repair`).
@@ -32,7 +33,7 @@ from server.engines.classic_layer import face_layer
 from server.engines.classic_options import ClassicOptions, TrackPlan
 from server.engines.classic_shape import (
     N_INNER,
-    cap_outline,
+    frame_meshes,
     lid_gaps,
     mesh_points,
     neutral_expression,
@@ -41,6 +42,7 @@ from server.engines.classic_shape import (
     uncross,
     with_lid_gaps,
 )
+from server.engines.classic_template import colour_stats, seam_edges
 from server.engines.classic_texture import (
     ClassicFace,
     bleed_skin,
@@ -72,7 +74,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 26  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 27  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:
@@ -141,7 +143,7 @@ class ClassicEngine:
         delta = self._identity_delta(face, ref)
         topo = open_features(ref)
         tris = triangulate(mesh_points(topo, topo, self.options.ring_margin))
-        stats = _colour_stats(feats, frames, landmarks, present)
+        stats = colour_stats(feats, frames, landmarks, present)
         to_frame = {i: np.linalg.inv(to_canon[i][:, :2]).astype(np.float64) for i in present}
         colour = color.smooth_stats(np.asarray(stats, np.float32), self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
@@ -154,7 +156,10 @@ class ClassicEngine:
         gaps = lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
         small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)
-        return TrackPlan(delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small)
+        seams = seam_edges(frames, landmarks, delta, to_frame, colour, self.options)
+        return TrackPlan(
+            delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams
+        )
 
     def _identity_delta(self, face: ClassicFace, ref: NDArray[np.float64]) -> NDArray[np.float64]:
         """The identity's shape offsets from the track's reference shape ``ref``
@@ -255,7 +260,7 @@ class ClassicEngine:
             if self.options.follow_blinks
             else plan.delta
         )
-        target, src, dst = self._meshes(lm, delta, plan.to_frame[index])
+        target, src, dst = frame_meshes(lm, delta, plan.to_frame[index], self.options)
         h, w = frame.shape[:2]
         box = clip_box(points_box(dst[N_INNER:], 1), w, h)
         # The face's own box, inside the ring's (a degenerate track can put points
@@ -281,35 +286,3 @@ class ClassicEngine:
         roi = frame[box.top : box.bottom, box.left : box.right]
         np.copyto(roi, reshaped, where=covered[..., None])
         return SwapResult(box, covered)
-
-    def _meshes(
-        self, lm: NDArray[np.float32], delta: NDArray[np.float64], to_frame: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """Target landmarks (the template's plus the identity's offsets in this frame's
-        pose), and the source and destination meshes of the reshaping."""
-        o = self.options
-        t = lm.astype(np.float64)
-        shift = cap_outline(delta @ to_frame.T, o.max_jaw_shift * shape.face_height(lm))
-        down = to_frame @ np.array([0.0, 1.0])
-        target = uncross(t + shift, down / max(float(np.linalg.norm(down)), 1e-9))
-        src = mesh_points(t, target, o.ring_margin)
-        dst = mesh_points(target, target, o.ring_margin)
-        # The ring stays where it is, and so does the forehead row: the hairline is
-        # where a moved background shows most, beyond the face's own outline.
-        dst[68:] = src[68:]
-        return target, src, dst
-
-
-def _colour_stats(
-    feats: Mapping[str, NDArray[np.floating]],
-    frames: Sequence[Frame],
-    landmarks: NDArray[np.float32],
-    present: list[int],
-) -> NDArray[np.floating]:
-    """The template's per-frame face colour statistics: stored, or measured now."""
-    stats = feats.get("colour_stats")
-    if stats is None or stats.shape != (len(landmarks), 2, 3):
-        stats = np.full((len(landmarks), 2, 3), np.nan, np.float32)
-        for i in present:
-            stats[i] = masks.face_colour_stats(frames[i], landmarks[i])
-    return stats

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from server.engines.classic_shape import OUTLINE
 from server.types import Box
-from server.vision import color, face_parts, glasses, masks, shading, shape
+from server.vision import color, face_parts, glasses, masks, seam, shading, shape
 from server.vision.warp import MeshRaster, remap, triangle_affines
 
 if TYPE_CHECKING:
@@ -44,6 +44,20 @@ def face_layer(
     rgb = color.lab_to_bgr(lab)
     if plan.blur[index] > 0.3:
         rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
+    if plan.seams is not None:
+        fix = seam.correction(
+            rgb,
+            under,
+            alpha,
+            plan.seams[index],
+            box,
+            dst[OUTLINE],
+            target[17:68],
+            plan.colour[index],
+            iod,
+        )
+        if fix is not None:
+            rgb += fix
     # Keep the template's mouth interior (and eyes, if chosen).
     if template_lips:
         rgb = face_parts.with_template_mouth(rgb, under, mouth, alpha)

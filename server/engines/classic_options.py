@@ -52,6 +52,9 @@ class ClassicOptions:
     # Kries, in linear light) instead of shifting a and b: shadows keep their hue, a pink
     # lid stays pink on a darker face (see color.white_balanced)
     white_balance: bool = True
+    # the layer's colour along the face's outline pulled to the template skin's there,
+    # averaged over colour_window frames (see server.vision.seam)
+    match_seams: bool = True
 
 
 @dataclass
@@ -68,3 +71,4 @@ class TrackPlan:
     lid_gaps: NDArray[np.float64]  # (N, 4) identity offset gap per lid pair, canonical y
     occluder: NDArray[np.float32] | None = None  # (N, h, w) template occluders, canonical crop
     template_eyes: bool = False  # a small face: its eye openings stay the template's
+    seams: NDArray[np.float32] | None = None  # (N, sectors, 4) template skin at the outline

@@ -7,11 +7,15 @@ around the outline).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from server.vision import shape
+
+if TYPE_CHECKING:
+    from server.engines.classic_options import ClassicOptions
 
 N_INNER = 68 + 8  # landmarks + forehead row
 OUTLINE = np.concatenate([np.arange(0, 17), np.arange(75, 67, -1)])  # jaw, forehead back
@@ -164,3 +168,24 @@ def mesh_points(
     radius = np.maximum(na, np.linalg.norm(rb, axis=1)) + margin * height
     ring = centre + ra / np.maximum(na, 1e-6)[:, None] * radius[:, None]
     return np.concatenate([a, ring], 0)
+
+
+def frame_meshes(
+    lm: NDArray[np.float32],
+    delta: NDArray[np.float64],
+    to_frame: NDArray[np.float64],
+    o: ClassicOptions,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Target landmarks in one frame (the template's ``lm`` plus the identity's offsets
+    ``delta`` in this frame's pose ``to_frame``), and the source and destination meshes
+    of the reshaping."""
+    t = lm.astype(np.float64)
+    shift = cap_outline(delta @ to_frame.T, o.max_jaw_shift * shape.face_height(lm))
+    down = to_frame @ np.array([0.0, 1.0])
+    target = uncross(t + shift, down / max(float(np.linalg.norm(down)), 1e-9))
+    src = mesh_points(t, target, o.ring_margin)
+    dst = mesh_points(target, target, o.ring_margin)
+    # The ring stays where it is, and so does the forehead row: the hairline is
+    # where a moved background shows most, beyond the face's own outline.
+    dst[68:] = src[68:]
+    return target, src, dst

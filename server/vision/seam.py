@@ -1,0 +1,164 @@
+"""Seam matching: the face layer's colour along its outline pulled to the template
+skin's there, so the edge of a pasted face does not show as a line.
+
+A feathered blend hides a seam only where the two sides already agree. Where the
+template's skin is lit differently at the edge (a highlight on a temple, a shadow under
+the jaw) a pale or dark wedge remains beside the new face. Here both sides' colours
+along the outline are averaged in sectors round the face; their difference is spread
+inward and fades over a share of the inter-ocular distance (the boundary-offset idea
+behind Poisson and mean-value cloning, kept to low frequencies). The template's side
+is measured once per track and averaged over neighbouring frames: measured afresh in
+every frame, it moves with each strand of hair at the edge and flickers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.types import Box, Frame
+from server.vision import masks, shape
+from server.vision.boxes import clip_box, points_box
+
+SECTORS = 16  # round the face
+BAND = (0.03, 0.6)  # the outline's feathered edge (values of the feathered polygon)
+FEATHER = 0.12  # of that polygon, share of the inter-ocular distance
+TOLERANCE = 2.5  # skin: within this many of the skin's standard deviations (Lab)
+REACH = 0.35  # the correction's fade inward, share of the inter-ocular distance
+LIMIT = 40.0  # at most this many grey levels per channel
+_MIN_STD = np.array([6.0, 3.0, 3.0], np.float32)  # Lab: a very even skin's spread
+
+
+class _Ring:
+    """The outline's band, each pixel's sector position and its depth inside."""
+
+    def __init__(
+        self, box: Box, outline: NDArray[np.float64], features: NDArray[np.float64], iod: float
+    ):
+        poly = masks.feathered_polygon(box, outline, FEATHER * iod)
+        band = (poly > BAND[0]) & (poly < BAND[1])
+        hull = np.zeros(band.shape, np.uint8)
+        pts = np.round(np.asarray(features) - (box.left, box.top)).astype(np.int32)
+        cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+        band &= ~masks.grown(hull, max(1, int(0.15 * iod)))
+        self.band = band.astype(np.float32)
+        cx, cy = np.asarray(outline, np.float64).mean(axis=0) - (box.left, box.top)
+        yy, xx = np.mgrid[0 : box.height, 0 : box.width]
+        turn = (np.arctan2(yy - cy, xx - cx) + np.pi) / (2 * np.pi)
+        self.position = np.asarray(turn * SECTORS, np.float32) % SECTORS
+        self.box, self.outline, self.iod = box, outline, iod
+
+    def sector_means(
+        self, bgr: NDArray[np.float32], weight: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        """(SECTORS, 4): each sector's weighted mean colour (BGR) and its weight."""
+        index = np.floor(self.position).astype(np.int64).ravel() % SECTORS
+        w = weight.ravel().astype(np.float64)
+        total = np.bincount(index, w, SECTORS)
+        out = np.zeros((SECTORS, 4), np.float32)
+        out[:, 3] = total
+        for c in range(3):
+            sums = np.bincount(index, w * bgr[:, :, c].ravel(), SECTORS)
+            out[:, c] = sums / np.maximum(total, 1e-9)
+        return out
+
+    def fade(self) -> NDArray[np.float32]:
+        """1 on the outline, falling off inward over ``REACH`` inter-ocular distances."""
+        inside = np.zeros(self.band.shape, np.uint8)
+        pts = np.round((np.asarray(self.outline) - (self.box.left, self.box.top)) * 4)
+        cv2.fillPoly(inside, [pts.astype(np.int32)], 1, cv2.LINE_8, shift=2)
+        depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+        return np.asarray(np.exp(-depth / max(1.0, REACH * self.iod)), np.float32)
+
+
+def skin_likeness(bgr: NDArray[np.float32], stats: NDArray[np.float32]) -> NDArray[np.float32]:
+    """How much each pixel looks like the skin of Lab statistics ``stats`` (0..1)."""
+    lab = cv2.cvtColor(np.asarray(bgr, np.float32) * (1.0 / 255.0), cv2.COLOR_BGR2Lab)
+    std = np.maximum(stats[1], _MIN_STD)
+    z = (((lab - stats[0]) / std) ** 2).sum(axis=-1)
+    return np.asarray(np.exp(-z / (2 * TOLERANCE**2)), np.float32)
+
+
+def template_edge(
+    frame: Frame,
+    outline: NDArray[np.float64],
+    features: NDArray[np.float64],
+    stats: NDArray[np.float32],
+    iod: float,
+) -> NDArray[np.float32]:
+    """(SECTORS, 4): the template skin's mean colour and weight per sector along the
+    face's ``outline`` in ``frame`` (``features``: points whose hull is left out)."""
+    h, w = frame.shape[:2]
+    box = clip_box(points_box(outline, 2), w, h)
+    if min(box.width, box.height) < 4:
+        return np.zeros((SECTORS, 4), np.float32)
+    ring = _Ring(box, outline, features, iod)
+    crop = frame[box.top : box.bottom, box.left : box.right].astype(np.float32)
+    return ring.sector_means(crop, ring.band * skin_likeness(crop, stats))
+
+
+def smoothed(edges: NDArray[np.float32], window: int) -> NDArray[np.float32]:
+    """Per-frame (N, SECTORS, 4) edges averaged over ``window`` frames, each sector's
+    colours weighted by their weights."""
+    n, half = len(edges), window // 2
+    out = np.zeros_like(edges)
+    for i in range(n):
+        part = edges[max(0, i - half) : i + half + 1]
+        weight = part[:, :, 3:]
+        total = weight.sum(axis=0)
+        out[i, :, :3] = (part[:, :, :3] * weight).sum(axis=0) / np.maximum(total, 1e-9)
+        out[i, :, 3] = total[:, 0] / len(part)
+    return out
+
+
+def correction(
+    layer: NDArray[np.float32],
+    under: NDArray[np.float32],
+    alpha: NDArray[np.float32],
+    edge: NDArray[np.float32],
+    box: Box,
+    outline: NDArray[np.float64],
+    features: NDArray[np.float64],
+    stats: NDArray[np.float32],
+    iod: float,
+) -> NDArray[np.float32] | None:
+    """What to add to ``layer`` (BGR over ``box``) so that its colour along ``outline``
+    meets the template's ``edge`` (see :func:`template_edge`); None: nothing to match."""
+    ring = _Ring(box, outline, features, iod)
+    weight = ring.band * skin_likeness(under, stats) * (alpha > 0.02)
+    ours = ring.sector_means(layer, weight)
+    least = 0.02 * float(ring.band.sum()) / SECTORS + 1.0
+    valid = (ours[:, 3] >= least) & (edge[:, 3] >= least)
+    if not valid.any():
+        return None
+    diff = np.clip(edge[:, :3] - ours[:, :3], -LIMIT, LIMIT)
+    at = np.flatnonzero(valid).astype(np.float64)
+    full = np.stack(
+        [np.interp(np.arange(SECTORS), at, diff[valid, c], period=SECTORS) for c in range(3)], 1
+    )
+    # linear between sector centres, round the circle
+    pos = ring.position - 0.5
+    lo = np.floor(pos).astype(np.int64) % SECTORS
+    frac = (pos - np.floor(pos))[..., None]
+    field = full[lo] * (1.0 - frac) + full[(lo + 1) % SECTORS] * frac
+    return np.asarray(field * ring.fade()[..., None], np.float32)
+
+
+def track_edges(
+    frames: Sequence[Frame],
+    outlines: dict[int, NDArray[np.float64]],
+    landmarks: NDArray[np.float32],
+    colour: NDArray[np.float32],
+    window: int,
+) -> NDArray[np.float32]:
+    """(N, SECTORS, 4): :func:`template_edge` of each frame of a face track whose
+    ``outlines`` are given (zero weight elsewhere), averaged over ``window`` frames;
+    ``colour``: the track's (N, 2, 3) skin statistics."""
+    edges = np.zeros((len(frames), SECTORS, 4), np.float32)
+    for i, outline in outlines.items():
+        lm = landmarks[i].astype(np.float64)
+        edges[i] = template_edge(frames[i], outline, lm[17:68], colour[i], shape.interocular(lm))
+    return smoothed(edges, window)

@@ -1,0 +1,111 @@
+"""Seam matching (server.vision.seam): the face layer's colour along its outline meets
+the template skin's there, hair at the edge does not pull it, and the template's side is
+averaged over frames."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from server.types import Box
+from server.vision import seam
+
+SIZE = 200
+BOX = Box(0, 0, SIZE, SIZE)
+IOD = 60.0
+SKIN = (120.0, 150.0, 200.0)  # BGR: the template's skin at the edge
+LAYER = (95.0, 120.0, 165.0)  # the pasted face, darker
+
+
+def circle(radius: float = 80.0, n: int = 40) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([100 + radius * np.cos(t), 100 + radius * np.sin(t)], 1)
+
+
+FEATURES = circle(25.0, 12)  # where eyes, nose and mouth would be: left out of the band
+
+
+def skin_stats(bgr: tuple[float, float, float]) -> np.ndarray:
+    pixel = np.array([[bgr]], np.float32) / 255.0
+    lab = cv2.cvtColor(pixel, cv2.COLOR_BGR2Lab)[0, 0]
+    return np.array([lab, (4.0, 2.0, 2.0)], np.float32)
+
+
+def plain(bgr: tuple[float, float, float]) -> np.ndarray:
+    return np.full((SIZE, SIZE, 3), bgr, np.float32)
+
+
+def band_means(image: np.ndarray, outline: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Mean colour of ``image`` in the outline's feathered band (where ``where``)."""
+    ring = seam._Ring(BOX, outline, FEATURES, IOD)
+    pick = ring.band > 0 if where is None else (ring.band > 0) & where
+    return image[pick].mean(axis=0)
+
+
+def matched(template: np.ndarray, layer: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    stats = skin_stats(SKIN)
+    edge = seam.template_edge(template.astype(np.uint8), outline, FEATURES, stats, IOD)
+    fix = seam.correction(
+        layer, template, np.ones((SIZE, SIZE), np.float32), edge, BOX, outline, FEATURES, stats, IOD
+    )
+    assert fix is not None
+    return layer + fix
+
+
+def test_the_layer_meets_the_template_skin_along_the_outline_and_keeps_its_middle() -> None:
+    outline = circle()
+    out = matched(plain(SKIN), plain(LAYER), outline)
+    # along the outline: most of the way to the template's skin, from 35 grey levels off
+    before = np.abs(np.subtract(SKIN, LAYER))
+    assert (np.abs(band_means(out, outline) - SKIN) < 0.3 * before).all()
+    # the middle of the face keeps its own colour
+    middle = out[95:105, 95:105].reshape(-1, 3).mean(axis=0)
+    assert np.abs(middle - LAYER).max() < 0.1 * np.abs(np.subtract(SKIN, LAYER)).max()
+
+
+def test_a_lit_side_is_matched_on_that_side_only() -> None:
+    outline = circle()
+    template = plain(SKIN)
+    template[:, :100] += 30.0  # a highlight on the image-left side of the face
+    out = matched(template, plain(SKIN), outline)
+    left, right = np.zeros((SIZE, SIZE), bool), np.zeros((SIZE, SIZE), bool)
+    left[:, :60], right[:, 140:] = True, True
+    assert np.abs(band_means(out, outline, left) - band_means(template, outline, left)).max() < 6
+    assert np.abs(band_means(out, outline, right) - SKIN).max() < 2
+
+
+def test_hair_over_the_edge_does_not_pull_the_face_towards_it() -> None:
+    outline = circle()
+    template = plain(SKIN)
+    template[:70] = (30.0, 35.0, 45.0)  # dark hair over the top of the face
+    out = matched(template, plain(LAYER), outline)
+    top = np.zeros((SIZE, SIZE), bool)
+    top[:50] = True
+    # where the hair lies the face still goes towards the skin's colour, not the hair's
+    before = np.abs(np.subtract(SKIN, LAYER))
+    assert (np.abs(band_means(out, outline, top) - SKIN) < 0.3 * before).all()
+
+
+def test_no_skin_at_the_edge_leaves_the_layer_alone() -> None:
+    outline = circle()
+    stats = skin_stats(SKIN)
+    green = plain((60.0, 200.0, 60.0))
+    edge = seam.template_edge(green.astype(np.uint8), outline, FEATURES, stats, IOD)
+    alpha = np.ones((SIZE, SIZE), np.float32)
+    args = (BOX, outline, FEATURES, stats, IOD)
+    assert seam.correction(plain(LAYER), green, alpha, edge, *args) is None
+
+
+def test_the_template_edge_is_averaged_over_neighbouring_frames() -> None:
+    rng = np.random.default_rng(3)
+    edges = np.zeros((30, seam.SECTORS, 4), np.float32)
+    edges[:, :, :3] = 150.0 + rng.normal(0, 10, (30, seam.SECTORS, 3))
+    edges[:, :, 3] = 20.0
+    edges[10, :, 3] = 0.0  # a frame without the face: no weight, whatever its colour
+    edges[10, :, :3] = 0.0
+    out = seam.smoothed(edges, 9)
+    assert (
+        np.abs(np.diff(out[:, :, :3], axis=0)).mean()
+        < 0.4 * np.abs(np.diff(edges[:, :, :3], axis=0)).mean()
+    )
+    assert np.abs(out[8:13, :, :3] - 150.0).max() < 20.0
