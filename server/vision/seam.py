@@ -26,10 +26,14 @@ from server.vision.boxes import clip_box, points_box
 SECTORS = 16  # round the face
 BAND = (0.03, 0.6)  # the outline's feathered edge (values of the feathered polygon)
 FEATHER = 0.12  # of that polygon, share of the inter-ocular distance
-TOLERANCE = 2.5  # skin: within this many of the skin's standard deviations (Lab)
+TOLERANCE = 2.0  # skin: within this many of the skin's standard deviations (Lab)
 REACH = 0.35  # the correction's fade inward, share of the inter-ocular distance
 LIMIT = 40.0  # at most this many grey levels per channel
 _MIN_STD = np.array([6.0, 3.0, 3.0], np.float32)  # Lab: a very even skin's spread
+_STEPS = np.abs(np.subtract.outer(np.arange(SECTORS), np.arange(SECTORS)))
+_ROUND = np.minimum(_STEPS, SECTORS - _STEPS)  # sectors apart, round the circle
+_NEIGHBOURS = np.exp(-(_ROUND**2) / 2.0)
+_NEIGHBOURS /= _NEIGHBOURS.sum(axis=1, keepdims=True)
 
 
 class _Ring:
@@ -128,17 +132,20 @@ def correction(
     """What to add to ``layer`` (BGR over ``box``) so that its colour along ``outline``
     meets the template's ``edge`` (see :func:`template_edge`); None: nothing to match."""
     ring = _Ring(box, outline, features, iod)
-    weight = ring.band * skin_likeness(under, stats) * (alpha > 0.02)
+    weight = ring.band * alpha
     ours = ring.sector_means(layer, weight)
     least = 0.02 * float(ring.band.sum()) / SECTORS + 1.0
-    valid = (ours[:, 3] >= least) & (edge[:, 3] >= least)
-    if not valid.any():
-        return None
+    # each sector's difference, trusted by how much skin both sides show there, spread
+    # to its neighbours round the circle (a sector without skin takes theirs); every
+    # step is continuous in the weights, so a sector losing its skin fades, not flips
+    trust = np.minimum(ours[:, 3], edge[:, 3])
+    trust = trust / (trust + least)
     diff = np.clip(edge[:, :3] - ours[:, :3], -LIMIT, LIMIT)
-    at = np.flatnonzero(valid).astype(np.float64)
-    full = np.stack(
-        [np.interp(np.arange(SECTORS), at, diff[valid, c], period=SECTORS) for c in range(3)], 1
-    )
+    near = _NEIGHBOURS @ trust
+    if near.max() < 0.05:
+        return None
+    full = (_NEIGHBOURS @ (trust[:, None] * diff)) / np.maximum(near, 1e-6)[:, None]
+    full *= np.minimum(1.0, near / 0.5)[:, None]
     # linear between sector centres, round the circle
     pos = ring.position - 0.5
     lo = np.floor(pos).astype(np.int64) % SECTORS
