@@ -89,7 +89,7 @@ class ClassicEngine:
         if self.options.lift_dark:
             tex = exposure.lift_dark(tex, lm)
         worn = glasses.glasses_evidence(tex, lm) >= glasses.EVIDENCE_AT
-        tex = glasses_removal.remove_glasses(tex, lm)
+        tex = glasses_removal.remove_glasses(tex, lm, worn)
         # Light first, on the face as taken: completing a turned face copies the near
         # side's shadows onto the far side, beside the original nose's lit side.
         if self.options.even_light > 0:

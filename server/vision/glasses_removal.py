@@ -32,11 +32,12 @@ _BROW_WIDTH = 0.06  # brows kept, line width as a share of the inter-ocular dist
 _ABOVE_BROWS = 0.2  # frames looked for this far above the brows (same unit)
 
 
-def remove_glasses(image: Frame, lm: NDArray[np.floating]) -> Frame:
+def remove_glasses(image: Frame, lm: NDArray[np.floating], worn: bool | None = None) -> Frame:
     """``image`` with the frames of the glasses on face ``lm`` painted over from the
-    skin around them (unchanged when the face wears none)."""
+    skin around them (unchanged when the face wears none; ``worn``: whether it does, if
+    already measured on this image)."""
     crop, pts = canonical_crop(image, lm)
-    if evidence(crop, pts) < EVIDENCE_AT:
+    if not (evidence(crop, pts) >= EVIDENCE_AT if worn is None else worn):
         return image
     h, w = image.shape[:2]
     lm32 = np.asarray(lm, np.float32)
