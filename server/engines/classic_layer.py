@@ -45,17 +45,7 @@ def face_layer(
     if plan.blur[index] > 0.3:
         rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), float(plan.blur[index])), np.float32)
     if plan.seams is not None:
-        fix = seam.correction(
-            rgb,
-            under,
-            alpha,
-            plan.seams[index],
-            box,
-            dst[OUTLINE],
-            target[17:68],
-            plan.colour[index],
-            iod,
-        )
+        fix = seam.correction(rgb, alpha, plan.seams[index], box, dst[OUTLINE], target[17:68], iod)
         if fix is not None:
             rgb += fix
     # Keep the template's mouth interior (and eyes, if chosen).

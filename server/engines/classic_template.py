@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from server.engines.classic_shape import OUTLINE, frame_meshes
+from server.engines.classic_shape import OUTLINE
 from server.types import Frame
-from server.vision import masks, seam
+from server.vision import masks, seam, shape
 
 if TYPE_CHECKING:
     from server.engines.classic_options import ClassicOptions
@@ -36,20 +36,18 @@ def colour_stats(
 def seam_edges(
     frames: Sequence[Frame],
     landmarks: NDArray[np.float32],
-    delta: NDArray[np.float64],
-    to_frame: Mapping[int, NDArray[np.float64]],
     colour: NDArray[np.float32],
     o: ClassicOptions,
 ) -> NDArray[np.float32] | None:
     """The template skin's colour along each frame's face outline (see
     :func:`server.vision.seam.track_edges`), or None when seams are not matched. The
-    outline is the template's own: the reshaping moves its pixels there to the
-    target's."""
+    outline is the template's own (jaw and forehead row): the reshaping moves its
+    pixels there onto the target's."""
     if not o.match_seams:
         return None
     outlines = {
-        i: frame_meshes(landmarks[i], delta, m, o)[1][OUTLINE]
-        for i, m in to_frame.items()
-        if not np.isnan(colour[i, 0, 0])
+        i: shape.with_forehead(landmarks[i])[OUTLINE].astype(np.float64)
+        for i in range(len(landmarks))
+        if not np.isnan(landmarks[i, 0, 0]) and not np.isnan(colour[i, 0, 0])
     }
     return seam.track_edges(frames, outlines, landmarks, colour, o.colour_window)

@@ -24,11 +24,12 @@ from server.vision import masks, shape
 from server.vision.boxes import clip_box, points_box
 
 SECTORS = 16  # round the face
-BAND = (0.03, 0.6)  # the outline's feathered edge (values of the feathered polygon)
-FEATHER = 0.12  # of that polygon, share of the inter-ocular distance
+BAND = (0.0, 0.1)  # compared this deep inside the outline, inter-ocular distances
 TOLERANCE = 2.0  # skin: within this many of the skin's standard deviations (Lab)
-REACH = 0.35  # the correction's fade inward, share of the inter-ocular distance
-LIMIT = 40.0  # at most this many grey levels per channel
+REACH = 0.25  # the correction's fade inward, inter-ocular distances
+LIMIT = 30.0  # at most this many grey levels per channel (more: a misread edge)
+_GRID_IOD = 24.0
+_LEAST = 0.03  # a sector with this share of an even band's weight is half trusted
 _MIN_STD = np.array([6.0, 3.0, 3.0], np.float32)  # Lab: a very even skin's spread
 _STEPS = np.abs(np.subtract.outer(np.arange(SECTORS), np.arange(SECTORS)))
 _ROUND = np.minimum(_STEPS, SECTORS - _STEPS)  # sectors apart, round the circle
@@ -37,28 +38,51 @@ _NEIGHBOURS /= _NEIGHBOURS.sum(axis=1, keepdims=True)
 
 
 class _Ring:
-    """The outline's band, each pixel's sector position and its depth inside."""
+    """The outline's band, each pixel's sector position and its depth inside, on a grid
+    over ``box`` coarse enough for colours this smooth (the eyes ``_GRID_IOD`` px
+    apart at most)."""
 
     def __init__(
         self, box: Box, outline: NDArray[np.float64], features: NDArray[np.float64], iod: float
     ):
-        poly = masks.feathered_polygon(box, outline, FEATHER * iod)
-        band = (poly > BAND[0]) & (poly < BAND[1])
+        k = min(1.0, _GRID_IOD / max(iod, 1e-6))
+        self.size = (max(4, round(box.width * k)), max(4, round(box.height * k)))  # (w, h)
+        self.outline = (np.asarray(outline, np.float64) - (box.left, box.top)) * k
+        self.iod = iod * k
+        inside = np.zeros((self.size[1], self.size[0]), np.uint8)
+        cv2.fillPoly(inside, [np.round(self.outline * 4).astype(np.int32)], 1, cv2.LINE_8, shift=2)
+        self.depth = np.asarray(cv2.distanceTransform(inside, cv2.DIST_L2, 3), np.float32)
+        band = (self.depth > BAND[0] * self.iod) & (self.depth <= BAND[1] * self.iod)
         hull = np.zeros(band.shape, np.uint8)
-        pts = np.round(np.asarray(features) - (box.left, box.top)).astype(np.int32)
+        pts = np.round((np.asarray(features) - (box.left, box.top)) * k).astype(np.int32)
         cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
-        band &= ~masks.grown(hull, max(1, int(0.15 * iod)))
+        band &= ~masks.grown(hull, max(1, int(0.15 * self.iod)))
         self.band = band.astype(np.float32)
-        cx, cy = np.asarray(outline, np.float64).mean(axis=0) - (box.left, box.top)
-        yy, xx = np.mgrid[0 : box.height, 0 : box.width]
+        cx, cy = self.outline.mean(axis=0)
+        yy, xx = np.mgrid[0 : self.size[1], 0 : self.size[0]]
         turn = (np.arctan2(yy - cy, xx - cx) + np.pi) / (2 * np.pi)
         self.position = np.asarray(turn * SECTORS, np.float32) % SECTORS
-        self.box, self.outline, self.iod = box, outline, iod
+        self.box = box
+
+    def on_grid(self, image: NDArray[np.generic]) -> NDArray[np.float32]:
+        """``image`` (over the box) averaged down to the grid."""
+        out = np.asarray(image, np.float32)
+        if out.shape[1::-1] != self.size:
+            out = np.asarray(cv2.resize(out, self.size, interpolation=cv2.INTER_AREA), np.float32)
+        return out
+
+    def over_box(self, grid: NDArray[np.float32]) -> NDArray[np.float32]:
+        """A smooth grid image back over the whole box."""
+        size = (self.box.width, self.box.height)
+        if grid.shape[1::-1] == size:
+            return grid
+        return np.asarray(cv2.resize(grid, size, interpolation=cv2.INTER_LINEAR), np.float32)
 
     def sector_means(
         self, bgr: NDArray[np.float32], weight: NDArray[np.float32]
     ) -> NDArray[np.float32]:
-        """(SECTORS, 4): each sector's weighted mean colour (BGR) and its weight."""
+        """(SECTORS, 4): each sector's weighted mean colour (BGR, on the grid) and its
+        weight."""
         index = np.floor(self.position).astype(np.int64).ravel() % SECTORS
         w = weight.ravel().astype(np.float64)
         total = np.bincount(index, w, SECTORS)
@@ -71,11 +95,7 @@ class _Ring:
 
     def fade(self) -> NDArray[np.float32]:
         """1 on the outline, falling off inward over ``REACH`` inter-ocular distances."""
-        inside = np.zeros(self.band.shape, np.uint8)
-        pts = np.round((np.asarray(self.outline) - (self.box.left, self.box.top)) * 4)
-        cv2.fillPoly(inside, [pts.astype(np.int32)], 1, cv2.LINE_8, shift=2)
-        depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
-        return np.asarray(np.exp(-depth / max(1.0, REACH * self.iod)), np.float32)
+        return np.asarray(np.exp(-self.depth / max(1.0, REACH * self.iod)), np.float32)
 
 
 def skin_likeness(bgr: NDArray[np.float32], stats: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -100,7 +120,7 @@ def template_edge(
     if min(box.width, box.height) < 4:
         return np.zeros((SECTORS, 4), np.float32)
     ring = _Ring(box, outline, features, iod)
-    crop = frame[box.top : box.bottom, box.left : box.right].astype(np.float32)
+    crop = ring.on_grid(frame[box.top : box.bottom, box.left : box.right])
     return ring.sector_means(crop, ring.band * skin_likeness(crop, stats))
 
 
@@ -120,21 +140,23 @@ def smoothed(edges: NDArray[np.float32], window: int) -> NDArray[np.float32]:
 
 def correction(
     layer: NDArray[np.float32],
-    under: NDArray[np.float32],
     alpha: NDArray[np.float32],
     edge: NDArray[np.float32],
     box: Box,
     outline: NDArray[np.float64],
     features: NDArray[np.float64],
-    stats: NDArray[np.float32],
     iod: float,
 ) -> NDArray[np.float32] | None:
-    """What to add to ``layer`` (BGR over ``box``) so that its colour along ``outline``
-    meets the template's ``edge`` (see :func:`template_edge`); None: nothing to match."""
+    """What to add to ``layer`` (BGR over ``box``, blended with weights ``alpha``) so
+    that its colour along ``outline`` meets the template's ``edge`` (see
+    :func:`template_edge`); None: nothing to match."""
     ring = _Ring(box, outline, features, iod)
-    weight = ring.band * alpha
-    ours = ring.sector_means(layer, weight)
-    least = 0.02 * float(ring.band.sum()) / SECTORS + 1.0
+    # the layer's colour where it shows: alpha-weighted within each grid cell too (the
+    # layer is black where the texture ends)
+    cover = ring.on_grid(alpha)
+    shown = ring.on_grid(layer * alpha[..., None]) / np.maximum(cover, 1e-6)[..., None]
+    ours = ring.sector_means(np.asarray(shown, np.float32), ring.band * cover)
+    least = max(_LEAST * float(ring.band.sum()) / SECTORS, 1e-3)
     # each sector's difference, trusted by how much skin both sides show there, spread
     # to its neighbours round the circle (a sector without skin takes theirs); every
     # step is continuous in the weights, so a sector losing its skin fades, not flips
@@ -151,7 +173,7 @@ def correction(
     lo = np.floor(pos).astype(np.int64) % SECTORS
     frac = (pos - np.floor(pos))[..., None]
     field = full[lo] * (1.0 - frac) + full[(lo + 1) % SECTORS] * frac
-    return np.asarray(field * ring.fade()[..., None], np.float32)
+    return ring.over_box(np.asarray(field * ring.fade()[..., None], np.float32))
 
 
 def track_edges(
@@ -164,7 +186,7 @@ def track_edges(
     """(N, SECTORS, 4): :func:`template_edge` of each frame of a face track whose
     ``outlines`` are given (zero weight elsewhere), averaged over ``window`` frames;
     ``colour``: the track's (N, 2, 3) skin statistics."""
-    edges = np.zeros((len(frames), SECTORS, 4), np.float32)
+    edges = np.zeros((len(landmarks), SECTORS, 4), np.float32)
     for i, outline in outlines.items():
         lm = landmarks[i].astype(np.float64)
         edges[i] = template_edge(frames[i], outline, lm[17:68], colour[i], shape.interocular(lm))
