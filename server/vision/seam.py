@@ -3,13 +3,13 @@ skin's there, so the edge of a pasted face does not show as a line.
 
 A feathered blend hides a seam only where the two sides already agree. Where the
 template's skin is lit differently at the edge (a highlight on a temple, a shadow under
-the jaw) a pale or dark wedge remains beside the new face. Here both sides' colours
-along the outline are averaged in sectors round the face; their difference is spread
-inward and fades over a share of the inter-ocular distance (the boundary-offset idea
-behind Poisson and mean-value cloning, kept to low frequencies). The template's side
-is measured once per track and averaged over neighbouring frames: measured afresh in
-every frame, it moves with each strand of hair at the edge and flickers.
-"""
+the jaw) a pale or dark wedge remains beside the new face. Here both sides' colours in
+a thin band just inside the outline, where the layer blends in, are averaged in sectors
+round the face; their difference is spread inward and fades over a share of the
+inter-ocular distance (the boundary-offset idea behind Poisson and mean-value cloning,
+kept to low frequencies, so it is computed on a coarse grid). The template's side is
+measured once per track and averaged over neighbouring frames: measured afresh in every
+frame, it moves with each strand of hair at the edge and flickers."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ BAND = (0.0, 0.1)  # compared this deep inside the outline, inter-ocular distanc
 TOLERANCE = 2.0  # skin: within this many of the skin's standard deviations (Lab)
 REACH = 0.25  # the correction's fade inward, inter-ocular distances
 LIMIT = 30.0  # at most this many grey levels per channel (more: a misread edge)
-_GRID_IOD = 24.0
+_GRID_IOD = 24.0  # the grid's scale: the eyes at most this many cells apart
 _LEAST = 0.03  # a sector with this share of an even band's weight is half trusted
 _MIN_STD = np.array([6.0, 3.0, 3.0], np.float32)  # Lab: a very even skin's spread
 _STEPS = np.abs(np.subtract.outer(np.arange(SECTORS), np.arange(SECTORS)))
