@@ -33,6 +33,7 @@ from server.engines.classic_layer import face_layer
 from server.engines.classic_options import ClassicOptions, TrackPlan
 from server.engines.classic_shape import (
     N_INNER,
+    face_points,
     frame_meshes,
     lid_gaps,
     mesh_points,
@@ -74,7 +75,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 27  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 28  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:
@@ -97,7 +98,7 @@ class ClassicEngine:
         if self.options.complete_turned:
             tex, lm = symmetry.complete_far_side(tex, lm)
         upright = uncross(lm.astype(np.float64), np.array([0.0, 1.0]))
-        pts = shape.with_forehead(upright.astype(np.float32))
+        pts = face_points(upright.astype(np.float32))
         iod = shape.interocular(lm)
         alpha = texture_mask(tex.shape[:2], pts, iod, self.options.feather)
         hair = np.zeros(tex.shape[:2], np.float32)

@@ -158,8 +158,8 @@ def mesh_points(
 ) -> NDArray[np.float64]:
     """76 inner points (68 + forehead of ``inner``) and a ring around the outline that
     encloses both ``inner`` and ``other``."""
-    a = shape.with_forehead(inner.astype(np.float32)).astype(np.float64)
-    b = shape.with_forehead(other.astype(np.float32)).astype(np.float64)
+    a = face_points(inner.astype(np.float32)).astype(np.float64)
+    b = face_points(other.astype(np.float32)).astype(np.float64)
     centre = a[shape.STABLE].mean(0)
     height = shape.face_height(inner.astype(np.float32))
     ra = a[OUTLINE] - centre
@@ -189,3 +189,23 @@ def frame_meshes(
     # where a moved background shows most, beyond the face's own outline.
     dst[68:] = src[68:]
     return target, src, dst
+
+
+# How far the forehead row's outer points follow the jaw's top point out past the
+# brow's end (share of that overhang).
+TEMPLE_REACH = 0.5
+
+
+def face_points(lm: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The 68 points and the forehead row (76), its outer points moved out over the
+    temples where the jaw's top point lies beyond the brow's end. On a turned face the
+    near side's temple lies there: a row that stops above the brow cuts it off, and
+    the template's own temple shows as a wedge beside the new face."""
+    pts = shape.with_forehead(lm)
+    a, b = shape.eye_centres(np.asarray(lm, np.float32))
+    axis = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+    for row, brow, jaw, outward in ((68, 17, 0, -1.0), (75, 26, 16, 1.0)):
+        overhang = float(np.dot(lm[jaw] - lm[brow], axis)) * outward
+        if overhang > 0:
+            pts[row] += TEMPLE_REACH * overhang * outward * axis
+    return pts

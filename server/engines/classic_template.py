@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from server.engines.classic_shape import OUTLINE
+from server.engines.classic_shape import OUTLINE, face_points
 from server.types import Frame
-from server.vision import masks, seam, shape
+from server.vision import masks, seam
 
 if TYPE_CHECKING:
     from server.engines.classic_options import ClassicOptions
@@ -46,7 +46,7 @@ def seam_edges(
     if not o.match_seams:
         return None
     outlines = {
-        i: shape.with_forehead(landmarks[i])[OUTLINE].astype(np.float64)
+        i: face_points(landmarks[i])[OUTLINE].astype(np.float64)
         for i in range(len(landmarks))
         if not np.isnan(landmarks[i, 0, 0]) and not np.isnan(colour[i, 0, 0])
     }
