@@ -157,7 +157,7 @@ class ClassicEngine:
         gaps = lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
         small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)
-        seams = seam_edges(frames, landmarks, colour, self.options)
+        seams = seam_edges(frames, landmarks, colour, present, self.options)
         return TrackPlan(
             delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams
         )

@@ -37,17 +37,18 @@ def seam_edges(
     frames: Sequence[Frame],
     landmarks: NDArray[np.float32],
     colour: NDArray[np.float32],
+    present: list[int],
     o: ClassicOptions,
 ) -> NDArray[np.float32] | None:
-    """The template skin's colour along each frame's face outline (see
-    :func:`server.vision.seam.track_edges`), or None when seams are not matched. The
-    outline is the template's own (jaw and forehead row): the reshaping moves its
+    """The template skin's colour along the face outline of each frame in ``present``
+    (see :func:`server.vision.seam.track_edges`), or None when seams are not matched.
+    The outline is the template's own (jaw and forehead row): the reshaping moves its
     pixels there onto the target's."""
     if not o.match_seams:
         return None
     outlines = {
         i: face_points(landmarks[i])[OUTLINE].astype(np.float64)
-        for i in range(len(landmarks))
-        if not np.isnan(landmarks[i, 0, 0]) and not np.isnan(colour[i, 0, 0])
+        for i in present
+        if not np.isnan(colour[i, 0, 0])
     }
     return seam.track_edges(frames, outlines, landmarks, colour, o.colour_window)

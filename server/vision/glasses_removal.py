@@ -37,7 +37,9 @@ def remove_glasses(image: Frame, lm: NDArray[np.floating], worn: bool | None = N
     skin around them (unchanged when the face wears none; ``worn``: whether it does, if
     already measured on this image)."""
     crop, pts = canonical_crop(image, lm)
-    if not (evidence(crop, pts) >= EVIDENCE_AT if worn is None else worn):
+    if worn is None:
+        worn = evidence(crop, pts) >= EVIDENCE_AT
+    if not worn:
         return image
     h, w = image.shape[:2]
     lm32 = np.asarray(lm, np.float32)
