@@ -82,12 +82,13 @@ class _Ring:
         self, bgr: NDArray[np.float32], weight: NDArray[np.float32]
     ) -> NDArray[np.float32]:
         """(SECTORS, 4): each sector's weighted mean colour (BGR, on the grid) and its
-        weight."""
+        weight, as a share of the whole band's (so that weights measured on grids of
+        different scales compare)."""
         index = np.floor(self.position).astype(np.int64).ravel() % SECTORS
         w = weight.ravel().astype(np.float64)
         total = np.bincount(index, w, SECTORS)
         out = np.zeros((SECTORS, 4), np.float32)
-        out[:, 3] = total
+        out[:, 3] = total / max(float(self.band.sum()), 1e-9)
         for c in range(3):
             sums = np.bincount(index, w * bgr[:, :, c].ravel(), SECTORS)
             out[:, c] = sums / np.maximum(total, 1e-9)
@@ -156,7 +157,7 @@ def correction(
     cover = ring.on_grid(alpha)
     shown = ring.on_grid(layer * alpha[..., None]) / np.maximum(cover, 1e-6)[..., None]
     ours = ring.sector_means(np.asarray(shown, np.float32), ring.band * cover)
-    least = max(_LEAST * float(ring.band.sum()) / SECTORS, 1e-3)
+    least = _LEAST / SECTORS
     # each sector's difference, trusted by how much skin both sides show there, spread
     # to its neighbours round the circle (a sector without skin takes theirs); every
     # step is continuous in the weights, so a sector losing its skin fades, not flips

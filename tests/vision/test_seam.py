@@ -131,3 +131,20 @@ def test_a_sector_losing_its_skin_fades_out_rather_than_flipping() -> None:
         assert fix is not None
         fields.append(fix)
     assert np.abs(fields[0] - fields[1]).max() < 1.0
+
+
+def test_sector_weights_compare_across_grids_of_different_scale() -> None:
+    """A small template face is measured on a grid at its own scale and the swapped face
+    at a larger one (small faces are swapped enlarged): the weights are shares of each
+    band, so the same skin weighs the same on both (in grid cells they differed by the
+    square of the grids' ratio, here 2.25)."""
+    small_iod, k = 16.0, 3.0
+    outline = (circle() - 100.0) * (25.0 / 80.0) + 30.0
+    features = (FEATURES - 100.0) * (25.0 / 80.0) + 30.0
+    frame = np.full((60, 60, 3), SKIN, np.uint8)
+    template = seam.template_edge(frame, outline, features, skin_stats(SKIN), small_iod)
+    ring = seam._Ring(Box(0, 0, 180, 180), outline * k, features * k, small_iod * k)
+    enlarged = ring.sector_means(ring.on_grid(np.full((180, 180, 3), SKIN, np.float32)), ring.band)
+    assert ring.size[0] > 1.4 * 60  # the two grids differ in scale
+    np.testing.assert_allclose(template[:, 3], enlarged[:, 3], rtol=0.25)
+    assert abs(float(template[:, 3].sum()) - 1.0) < 0.02
