@@ -61,6 +61,7 @@ from server.vision import (
     detail,
     exposure,
     face_parts,
+    facial_hair,
     feature_contrast,
     glasses,
     glasses_removal,
@@ -75,7 +76,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 28  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 29  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:
@@ -107,6 +108,7 @@ class ClassicEngine:
             tex, hair, filled = paint_out_hair(tex, lm)
         lab = color.to_lab(tex)
         skin = masks.skin_mask(tex.shape[:2], lm) & (hair < 0.5)
+        beard = facial_hair.facial_hair(lab, lm)
         weight = None
         if self.options.skin_only_edges:
             weight, feathered = skin_weight(lab, skin, lm, hair)
@@ -123,6 +125,7 @@ class ClassicEngine:
             colourless=colourless(lab, alpha),
             filled=filled,
             glasses=worn,
+            hair=facial_hair.soft(beard, iod) if beard.any() else None,
         )
 
     # -- once per track ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from server.engines.classic_shape import OUTLINE
 from server.types import Box
-from server.vision import color, face_parts, glasses, masks, seam, shading, shape
+from server.vision import color, face_parts, facial_hair, glasses, masks, seam, shading, shape
 from server.vision.warp import MeshRaster, remap, triangle_affines
 
 if TYPE_CHECKING:
@@ -76,9 +76,8 @@ def _warped(
     # side of a turned selfie) its own feather would end in a hard edge.
     alpha *= masks.feathered_polygon(box, dst[OUTLINE], 0.06 * iod)
     gains = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else None
-    lab = color.transfer(
-        remap(face.texture_lab, tx, ty), face.stats, plan.colour[index], light_gain=gains
-    )
+    texture = remap(face.texture_lab, tx, ty)
+    lab = color.transfer(texture, face.stats, plan.colour[index], light_gain=gains)
     if face.balance is not None:
         # the colour balanced once per track, plus the light's drift since
         drift = color.chromaticity(plan.colour[index][0]) - face.balance.light
@@ -87,8 +86,12 @@ def _warped(
         )
     if face.colourless:
         _features_colour(lab, under, target, box, iod)
+    hair = None if face.hair is None else remap(face.hair, tx, ty, cv2.BORDER_CONSTANT)
+    if hair is not None:
+        gain = float(color.gains(face.stats, plan.colour[index], light_gain=gains)[0])
+        facial_hair.keep_depth(lab, texture[:, :, 0], hair, float(face.stats[0, 0]), gain)
     if o.shading > 0:
-        lab[:, :, 0] += o.shading * _shading(o, raster, target, under, lab, alpha, iod)
+        lab[:, :, 0] += o.shading * _shading(o, raster, target, under, lab, alpha, iod, hair)
     return lab, alpha
 
 
@@ -119,13 +122,16 @@ def _shading(
     lab: NDArray[np.float32],
     alpha: NDArray[np.float32],
     iod: float,
+    hair: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """The template's shading less the selfie's (Lab L), weighted by the mask: hair or
     background the mask leaves out of the selfie must not pull the selfie's lighting
-    estimate down."""
+    estimate down, nor its features or facial hair (``hair``, on the box)."""
     box = raster.box
     if o.skin_shading:
         skin = 1.0 - face_parts.feature_mask(alpha.shape, target, (box.left, box.top))
+        if hair is not None:
+            skin *= 1.0 - hair
         return shading.shading_difference(
             under, lab[:, :, 0], alpha * skin, o.shading_scale * iod, alpha
         )

@@ -81,9 +81,7 @@ def transfer(
     for the lightness channel alone. ``white_balance``: the colour (a, b) is instead
     :func:`white_balanced` at the transferred lightness.
     """
-    gain = np.clip(target[1] / np.maximum(source[1], 1e-3), min_gain, max_gain)
-    if light_gain is not None:
-        gain[0] = np.clip(gain[0], *light_gain)
+    gain = gains(source, target, min_gain, max_gain, light_gain)
     out = lab - source[0].astype(np.float32)
     out *= gain.astype(np.float32)
     out += target[0].astype(np.float32)
@@ -91,6 +89,20 @@ def transfer(
         weight = balance_weight(source[0], target[0])
         with_chromaticity(out, white_balanced(lab, source[0], target[0]), weight)
     return out
+
+
+def gains(
+    source: NDArray[np.float32],
+    target: NDArray[np.float32],
+    min_gain: float = 0.4,
+    max_gain: float = 1.5,
+    light_gain: tuple[float, float] | None = None,
+) -> NDArray[np.float32]:
+    """(3,): the per-channel gains :func:`transfer` applies (see there)."""
+    gain = np.clip(target[1] / np.maximum(source[1], 1e-3), min_gain, max_gain)
+    if light_gain is not None:
+        gain[0] = np.clip(gain[0], *light_gain)
+    return np.asarray(gain, np.float32)
 
 
 def chromaticity(lab: NDArray[np.float32]) -> NDArray[np.float32]:
