@@ -125,7 +125,7 @@ class ClassicEngine:
             colourless=colourless(lab, alpha),
             filled=filled,
             glasses=worn,
-            hair=facial_hair.soft(beard, iod) if beard.any() else None,
+            beard=facial_hair.soft(beard, iod) if beard.any() else None,
         )
 
     # -- once per track ------------------------------------------------------------------

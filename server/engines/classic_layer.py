@@ -86,12 +86,12 @@ def _warped(
         )
     if face.colourless:
         _features_colour(lab, under, target, box, iod)
-    hair = None if face.hair is None else remap(face.hair, tx, ty, cv2.BORDER_CONSTANT)
-    if hair is not None:
+    beard = None if face.beard is None else remap(face.beard, tx, ty, cv2.BORDER_CONSTANT)
+    if beard is not None:
         gain = float(color.gains(face.stats, plan.colour[index], light_gain=gains)[0])
-        facial_hair.keep_depth(lab, texture[:, :, 0], hair, float(face.stats[0, 0]), gain)
+        facial_hair.keep_depth(lab, texture[:, :, 0], beard, float(face.stats[0, 0]), gain)
     if o.shading > 0:
-        lab[:, :, 0] += o.shading * _shading(o, raster, target, under, lab, alpha, iod, hair)
+        lab[:, :, 0] += o.shading * _shading(o, raster, target, under, lab, alpha, iod, beard)
     return lab, alpha
 
 
@@ -122,16 +122,16 @@ def _shading(
     lab: NDArray[np.float32],
     alpha: NDArray[np.float32],
     iod: float,
-    hair: NDArray[np.float32] | None = None,
+    beard: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """The template's shading less the selfie's (Lab L), weighted by the mask: hair or
     background the mask leaves out of the selfie must not pull the selfie's lighting
-    estimate down, nor its features or facial hair (``hair``, on the box)."""
+    estimate down, nor its features or facial hair (``beard``, on the box)."""
     box = raster.box
     if o.skin_shading:
         skin = 1.0 - face_parts.feature_mask(alpha.shape, target, (box.left, box.top))
-        if hair is not None:
-            skin *= 1.0 - hair
+        if beard is not None:
+            skin *= 1.0 - beard
         return shading.shading_difference(
             under, lab[:, :, 0], alpha * skin, o.shading_scale * iod, alpha
         )

@@ -55,7 +55,7 @@ class ClassicFace:
     # remnants of the rims would be too (see server.vision.feature_contrast)
     glasses: bool = False
     balance: Balance | None = None  # per track: its colour in the track's skin light
-    hair: NDArray[np.float32] | None = None  # facial hair (soft), None: none found
+    beard: NDArray[np.float32] | None = None  # facial hair (soft weight), None: none found
 
 
 def colourless(lab: NDArray[np.float32], alpha: NDArray[np.float32]) -> bool:

@@ -41,9 +41,9 @@ def at_scale(face: ClassicFace, scale: float) -> ClassicFace:
         filled=None
         if face.filled is None
         else np.asarray(cv2.resize(face.filled, size, interpolation=cv2.INTER_AREA), np.float32),
-        hair=None
-        if face.hair is None
-        else np.asarray(cv2.resize(face.hair, size, interpolation=cv2.INTER_AREA), np.float32),
+        beard=None
+        if face.beard is None
+        else np.asarray(cv2.resize(face.beard, size, interpolation=cv2.INTER_AREA), np.float32),
     )
 
 
