@@ -28,22 +28,21 @@ def at_scale(face: ClassicFace, scale: float) -> ClassicFace:
     h, w = face.alpha.shape
     size = (max(8, round(w * k)), max(8, round(h * k)))
     kx, ky = size[0] / w, size[1] / h
+
+    def shrunk(image: NDArray[np.float32]) -> NDArray[np.float32]:
+        return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.float32)
+
+    def maybe(image: NDArray[np.float32] | None) -> NDArray[np.float32] | None:
+        return None if image is None else shrunk(image)
+
     return replace(
         face,
-        texture_lab=np.asarray(
-            cv2.resize(face.texture_lab, size, interpolation=cv2.INTER_AREA), np.float32
-        ),
+        texture_lab=shrunk(face.texture_lab),
         points=(face.points * np.array([kx, ky], np.float32)).astype(np.float32),
-        alpha=np.asarray(cv2.resize(face.alpha, size, interpolation=cv2.INTER_AREA), np.float32),
-        skin=None
-        if face.skin is None
-        else np.asarray(cv2.resize(face.skin, size, interpolation=cv2.INTER_AREA), np.float32),
-        filled=None
-        if face.filled is None
-        else np.asarray(cv2.resize(face.filled, size, interpolation=cv2.INTER_AREA), np.float32),
-        beard=None
-        if face.beard is None
-        else np.asarray(cv2.resize(face.beard, size, interpolation=cv2.INTER_AREA), np.float32),
+        alpha=shrunk(face.alpha),
+        skin=maybe(face.skin),
+        filled=maybe(face.filled),
+        beard=maybe(face.beard),
     )
 
 

@@ -275,10 +275,10 @@ class NeuralEngine:
         statistics ``src`` to the template face's ``dst`` (when enabled and known)."""
         if not self.options.colour_match or src is None or dst is None:
             return swapped
-        # color.transfer is a per-channel affine map of Lab: probe it for its gain and
-        # offset (keeping its clamping rules) and apply them in one cv2.transform.
-        probe = color.transfer(np.array([[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]], np.float32), src, dst)
-        offset, gain = probe[0, 0], probe[0, 1] - probe[0, 0]
+        # color.transfer is a per-channel affine map of Lab (its clamped gains about the
+        # source's mean, onto the target's): applied here in one cv2.transform.
+        gain = color.gains(src, dst)
+        offset = dst[0] - src[0] * gain
         affine = np.concatenate([np.diag(gain), offset[:, None]], axis=1).astype(np.float32)
         return color.lab_to_bgr(np.asarray(cv2.transform(_lab(swapped), affine), np.float32))
 
