@@ -30,6 +30,9 @@ REACH = 0.25  # the correction's fade inward, inter-ocular distances
 LIMIT = 30.0  # at most this many grey levels per channel (more: a misread edge)
 _GRID_IOD = 24.0  # the grid's scale: the eyes at most this many cells apart
 _LEAST = 0.03  # a sector with this share of an even band's weight is half trusted
+# Trust round a sector (its neighbours' included): below _NONE_NEAR nothing is matched
+# anywhere; from _FULL_NEAR a sector's correction is applied in full.
+_NONE_NEAR, _FULL_NEAR = 0.05, 0.5
 _MIN_STD = np.array([6.0, 3.0, 3.0], np.float32)  # Lab: a very even skin's spread
 _STEPS = np.abs(np.subtract.outer(np.arange(SECTORS), np.arange(SECTORS)))
 _ROUND = np.minimum(_STEPS, SECTORS - _STEPS)  # sectors apart, round the circle
@@ -165,10 +168,10 @@ def correction(
     trust = trust / (trust + least)
     diff = np.clip(edge[:, :3] - ours[:, :3], -LIMIT, LIMIT)
     near = _NEIGHBOURS @ trust
-    if near.max() < 0.05:
+    if near.max() < _NONE_NEAR:
         return None
     full = (_NEIGHBOURS @ (trust[:, None] * diff)) / np.maximum(near, 1e-6)[:, None]
-    full *= np.minimum(1.0, near / 0.5)[:, None]
+    full *= np.minimum(1.0, near / _FULL_NEAR)[:, None]
     # linear between sector centres, round the circle
     pos = ring.position - 0.5
     lo = np.floor(pos).astype(np.int64) % SECTORS
