@@ -33,7 +33,6 @@ from server.engines.classic_layer import face_layer
 from server.engines.classic_options import ClassicOptions, TrackPlan
 from server.engines.classic_shape import (
     N_INNER,
-    face_points,
     frame_meshes,
     lid_gaps,
     mesh_points,
@@ -72,6 +71,7 @@ from server.vision import (
     symmetry,
 )
 from server.vision.boxes import clip_box, intersect, points_box
+from server.vision.outline import face_points
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
@@ -160,7 +160,7 @@ class ClassicEngine:
         gaps = lid_gaps(delta, ref, landmarks, to_canon, present)
         occluder = occluder_for_render(feats, frames, landmarks)
         small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)
-        seams = seam_edges(frames, landmarks, colour, present, self.options)
+        seams = seam_edges(feats, frames, landmarks, colour, self.options)
         return TrackPlan(
             delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams
         )

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.engines.classic_shape import OUTLINE
 from server.types import Box
 from server.vision import color, face_parts, facial_hair, glasses, masks, seam, shading, shape
+from server.vision.outline import OUTLINE
 from server.vision.warp import MeshRaster, remap, triangle_affines
 
 if TYPE_CHECKING:

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.engines.classic_texture import ClassicFace
+from server.vision.color import STATS_WINDOW
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class ClassicOptions:
     max_jaw_shift: float = 0.08  # cap on jaw/forehead movement, share of face height
     keep_mouth: bool = True  # keep the template's mouth interior
     keep_eyes: bool = False  # keep the template's eyes (blinks) instead of the selfie's
-    colour_window: int = 9  # frames over which template colour statistics are averaged
+    colour_window: int = STATS_WINDOW  # frames over which template colour stats are averaged
     feather: float = 0.12  # mask feather, share of the inter-ocular distance
     match_detail: bool = True  # soften a crisper selfie to the template face's detail
     skin_only_edges: bool = True  # leave the selfie's hair, hats and background out

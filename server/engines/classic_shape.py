@@ -13,12 +13,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.vision import shape
+from server.vision.outline import OUTLINE, face_points
 
 if TYPE_CHECKING:
     from server.engines.classic_options import ClassicOptions
 
 N_INNER = 68 + 8  # landmarks + forehead row
-OUTLINE = np.concatenate([np.arange(0, 17), np.arange(75, 67, -1)])  # jaw, forehead back
 _LIP_PAIRS = {60: 48, 61: 50, 62: 51, 63: 52, 64: 54, 65: 56, 66: 57, 67: 58}
 _CLOSING_PAIRS = ((61, 67), (62, 66), (63, 65), (37, 41), (38, 40), (43, 47), (44, 46))
 _LOWER_LIP = np.array([55, 56, 57, 58, 59, 65, 66, 67])
@@ -189,23 +189,3 @@ def frame_meshes(
     # where a moved background shows most, beyond the face's own outline.
     dst[68:] = src[68:]
     return target, src, dst
-
-
-# How far the forehead row's outer points follow the jaw's top point out past the
-# brow's end (share of that overhang).
-TEMPLE_REACH = 0.5
-
-
-def face_points(lm: NDArray[np.float32]) -> NDArray[np.float32]:
-    """The 68 points and the forehead row (76), its outer points moved out over the
-    temples where the jaw's top point lies beyond the brow's end. On a turned face the
-    near side's temple lies there: a row that stops above the brow cuts it off, and
-    the template's own temple shows as a wedge beside the new face."""
-    pts = shape.with_forehead(lm)
-    a, b = shape.eye_centres(np.asarray(lm, np.float32))
-    axis = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
-    for row, brow, jaw, outward in ((68, 17, 0, -1.0), (75, 26, 16, 1.0)):
-        overhang = float(np.dot(lm[jaw] - lm[brow], axis)) * outward
-        if overhang > 0:
-            pts[row] += TEMPLE_REACH * overhang * outward * axis
-    return pts

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from server.engines.classic_shape import OUTLINE, face_points
+from server.gif_templates.features import SEAM_EDGES, SEAM_WINDOW
 from server.types import Frame
 from server.vision import masks, seam
 
@@ -34,21 +34,20 @@ def colour_stats(
 
 
 def seam_edges(
+    feats: Mapping[str, NDArray[np.floating]],
     frames: Sequence[Frame],
     landmarks: NDArray[np.float32],
     colour: NDArray[np.float32],
-    present: list[int],
     o: ClassicOptions,
 ) -> NDArray[np.float32] | None:
-    """The template skin's colour along the face outline of each frame in ``present``
-    (see :func:`server.vision.seam.track_edges`), or None when seams are not matched.
+    """The template skin's colour along the face outline of each frame (see
+    :func:`server.vision.seam.track_edges`): stored with the analysis, or measured now
+    (an older analysis, or another colour window); None when seams are not matched.
     The outline is the template's own (jaw and forehead row): the reshaping moves its
     pixels there onto the target's."""
     if not o.match_seams:
         return None
-    outlines = {
-        i: face_points(landmarks[i])[OUTLINE].astype(np.float64)
-        for i in present
-        if not np.isnan(colour[i, 0, 0])
-    }
-    return seam.track_edges(frames, outlines, landmarks, colour, o.colour_window)
+    stored = feats.get(SEAM_EDGES)
+    if stored is not None and o.colour_window == SEAM_WINDOW:
+        return np.asarray(stored, np.float32)
+    return seam.track_edges(frames, landmarks, colour, o.colour_window)

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.engines.classic_shape import OUTLINE
 from server.types import Frame, IdentityData
 from server.vision import color, eye_state, glasses, hair, masks, pose, shape
 from server.vision.fill import painted_over, smooth_fill
+from server.vision.outline import OUTLINE
 
 # Beside the hair a face's edge is often in its shadow: darker than this share of the
 # cheeks' lightness, it is painted over with the hair, or it would lay a dark band

@@ -44,8 +44,9 @@ from server.types import Animation, Frame, Landmarks68
 # Bump when the analysis changes in a way stored analyses must be rebuilt for
 # (3: tracks repaired against the picture's motion, offline instead of per render;
 # 4: hair over the face stored with the occluders; 5: head placement steadied by the
-# picture's motion).
-ANALYSIS_VERSION = 5
+# picture's motion; 6: the skin's colour along the face's outline stored for the seam
+# matching).
+ANALYSIS_VERSION = 6
 SCAN_EVERY = 5  # full-frame scan at least every this many frames
 # A frame whose pixels differ from the previous one by less than this on average
 # (0..255 scale) repeats it: GIFs made from video often hold a frame for two ticks,

@@ -4,7 +4,10 @@ the template: computed once, offline, and stored with the analysis as track extr
 - ``colour_stats`` (N, 2, 3) float32: Lab mean and standard deviation of the face's
   skin (cheeks, nose, forehead band), NaN where the face is absent;
 - ``detail`` (N,) float32: fine-detail energy of the face (how sharp or motion-blurred
-  it is), NaN where absent.
+  it is), NaN where absent;
+- ``seam_edges`` (N, SECTORS, 4) float32: the skin's colour and weight in sectors along
+  the face's outline, averaged over ``SEAM_WINDOW`` frames
+  (:func:`server.vision.seam.track_edges`), where a swapped face's edge will meet it.
 
 Analyses stored before these existed are still valid: engines compute what is missing
 (:func:`track_features`).
@@ -20,11 +23,15 @@ from numpy.typing import NDArray
 from server.gif_templates.occluders import GLASSES, OCCLUDER, stored_occluder
 from server.gif_templates.tracks import FaceTrack
 from server.types import Frame
+from server.vision import seam
+from server.vision.color import STATS_WINDOW, smooth_stats
 from server.vision.detail import face_detail
 from server.vision.masks import face_colour_stats
 
 COLOUR_STATS = "colour_stats"
 DETAIL = "detail"
+SEAM_EDGES = "seam_edges"
+SEAM_WINDOW = STATS_WINDOW  # the colour window the classic engine uses by default
 
 
 def face_features(
@@ -36,7 +43,9 @@ def face_features(
     for i in map(int, np.flatnonzero(present)):
         stats[i] = face_colour_stats(frames[i], landmarks[i])
         details[i] = face_detail(frames[i], landmarks[i])
-    return {COLOUR_STATS: stats, DETAIL: details}
+    colour = smooth_stats(stats, SEAM_WINDOW)
+    edges = seam.track_edges(frames, landmarks, colour, SEAM_WINDOW)
+    return {COLOUR_STATS: stats, DETAIL: details, SEAM_EDGES: edges}
 
 
 def attach_face_features(tracks: Sequence[FaceTrack], frames: Sequence[Frame]) -> None:
@@ -48,7 +57,12 @@ def attach_face_features(tracks: Sequence[FaceTrack], frames: Sequence[Frame]) -
 def track_features(track: FaceTrack) -> dict[str, NDArray[np.float32]]:
     """The stored features of a track that have the right shape (may be empty)."""
     n = len(track.landmarks)
-    shapes = {COLOUR_STATS: (n, 2, 3), DETAIL: (n,), GLASSES: (n,)}
+    shapes = {
+        COLOUR_STATS: (n, 2, 3),
+        DETAIL: (n,),
+        GLASSES: (n,),
+        SEAM_EDGES: (n, seam.SECTORS, 4),
+    }
     out = {}
     for name, expected in shapes.items():
         value = track.extras.get(name)

@@ -49,7 +49,10 @@ def skin_distance(
     return np.asarray(d2, np.float32), np.asarray(centre, np.float32)
 
 
-def smooth_stats(stats: NDArray[np.float32], window: int = 9) -> NDArray[np.float32]:
+STATS_WINDOW = 9  # frames over which a template's colour statistics are averaged
+
+
+def smooth_stats(stats: NDArray[np.float32], window: int = STATS_WINDOW) -> NDArray[np.float32]:
     """Moving average of per-frame (N, 2, 3) statistics over ``window`` frames,
     ignoring frames without a face (NaN); per-frame colour correction is a main source
     of flicker, so the target colour must change slowly."""

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from server.types import Box, Frame
 from server.vision import masks, shape
 from server.vision.boxes import clip_box, points_box
+from server.vision.outline import OUTLINE, face_points
 
 SECTORS = 16  # round the face
 BAND = (0.0, 0.1)  # compared this deep inside the outline, inter-ocular distances
@@ -182,16 +183,23 @@ def correction(
 
 def track_edges(
     frames: Sequence[Frame],
-    outlines: dict[int, NDArray[np.float64]],
     landmarks: NDArray[np.float32],
     colour: NDArray[np.float32],
     window: int,
 ) -> NDArray[np.float32]:
-    """(N, SECTORS, 4): :func:`template_edge` of each frame of a face track whose
-    ``outlines`` are given (zero weight elsewhere), averaged over ``window`` frames;
-    ``colour``: the track's (N, 2, 3) skin statistics."""
+    """(N, SECTORS, 4): :func:`template_edge` of each frame of a face track along its
+    outline (:func:`server.vision.outline.face_points`), zero weight where the face or
+    its skin colour is missing, averaged over ``window`` frames; ``colour``: the
+    track's (N, 2, 3) skin statistics, as smoothed for the colour transfer.
+
+    It depends on the template alone: the analysis stores it (see
+    :mod:`server.gif_templates.features`); a change here needs a new
+    ``ANALYSIS_VERSION``."""
     edges = np.zeros((len(landmarks), SECTORS, 4), np.float32)
-    for i, outline in outlines.items():
-        lm = landmarks[i].astype(np.float64)
+    for i, lm32 in enumerate(landmarks):
+        if np.isnan(lm32[0, 0]) or np.isnan(colour[i, 0, 0]):
+            continue
+        outline = face_points(lm32)[OUTLINE].astype(np.float64)
+        lm = lm32.astype(np.float64)
         edges[i] = template_edge(frames[i], outline, lm[17:68], colour[i], shape.interocular(lm))
     return smoothed(edges, window)

@@ -152,6 +152,29 @@ def test_stored_template_features_are_what_the_engine_would_compute(
     computed = engine.plan_track(face, track.landmarks, frames)
     np.testing.assert_allclose(with_features.colour, computed.colour, rtol=1e-5, equal_nan=True)
     np.testing.assert_allclose(with_features.blur, computed.blur, atol=1e-5)
+    assert with_features.seams is not None and computed.seams is not None
+    np.testing.assert_allclose(with_features.seams, computed.seams, atol=1e-4)
+    assert (computed.seams[present][:, :, 3].sum(axis=1) > 0).all()  # skin at every face
+
+
+def test_the_engine_takes_the_stored_seams_for_its_own_colour_window(
+    template: Template, identity: IdentityData
+) -> None:
+    """The seams' template side is read from the analysis, not measured again per
+    render; an engine averaging colours over another window measures its own."""
+    from server.gif_templates.features import SEAM_EDGES, SEAM_WINDOW, track_features
+
+    track = template.analysis.tracks[0]
+    frames = template.animation().frames
+    features = track_features(track)
+    marked = np.full_like(features[SEAM_EDGES], 7.0)
+    features[SEAM_EDGES] = marked
+    for window, uses_stored in ((SEAM_WINDOW, True), (SEAM_WINDOW + 2, False)):
+        engine = ClassicEngine(ClassicOptions(colour_window=window))
+        face = engine.prepare_identity(identity)
+        plan = engine.plan_track(face, track.landmarks, frames, features=features)
+        assert plan.seams is not None
+        assert np.array_equal(plan.seams, marked) == uses_stored
 
 
 def _blinking_template(tmp: Path) -> Template:

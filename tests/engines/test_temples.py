@@ -1,13 +1,13 @@
 """The classic engine's face points reach over a turned face's near temple: a forehead
 row that stopped above the brow's end cut the temple off, and the template's own temple
-showed as a wedge beside the new face (server.engines.classic_shape.face_points)."""
+showed as a wedge beside the new face (server.vision.outline.face_points)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from server.engines.classic_shape import TEMPLE_REACH, face_points
 from server.vision import shape
+from server.vision.outline import TEMPLE_REACH, face_points
 from tests.render.samples import astronaut, dlib_models
 
 
