@@ -42,7 +42,7 @@ from server.engines.classic_shape import (
     uncross,
     with_lid_gaps,
 )
-from server.engines.classic_template import colour_stats, seam_edges
+from server.engines.classic_template import colour_stats, light_gains, seam_edges
 from server.engines.classic_texture import (
     ClassicFace,
     bleed_skin,
@@ -67,6 +67,7 @@ from server.vision import (
     masks,
     pose,
     relight,
+    shading,
     shape,
     symmetry,
 )
@@ -76,7 +77,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 29  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 30  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:
@@ -114,6 +115,7 @@ class ClassicEngine:
             weight, feathered = skin_weight(lab, skin, lm, hair)
             alpha *= feathered
         mouth_open = face_parts.lips_apart(identity.landmarks) >= face_parts.LIPS_APART
+        spread = shading.unlit_spread(lab[:, :, 0], skin, self.options.shading_scale * iod)
         return ClassicFace(
             lab,
             pts,
@@ -126,6 +128,7 @@ class ClassicEngine:
             filled=filled,
             glasses=worn,
             beard=facial_hair.soft(beard, iod) if beard.any() else None,
+            light_spread=spread,
         )
 
     # -- once per track ------------------------------------------------------------------
@@ -151,7 +154,8 @@ class ClassicEngine:
         to_frame = {i: np.linalg.inv(to_canon[i][:, :2]).astype(np.float64) for i in present}
         colour = color.smooth_stats(np.asarray(stats, np.float32), self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
-        gain = self._light_gain(colour, face, present)
+        light = light_gains(feats, frames, landmarks, present, face.light_spread, self.options)
+        gain = self._light_gain(colour, face, present, light)
         scaled, blur = self._track_face(face, gain, feats, frames, landmarks, present, iod)
         scaled = bleed_skin(self._feature_contrast(scaled, gain))
         if self.options.white_balance and not scaled.colourless:  # grey: no light to trade
@@ -162,7 +166,7 @@ class ClassicEngine:
         small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)
         seams = seam_edges(feats, frames, landmarks, colour, self.options)
         return TrackPlan(
-            delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams
+            delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams, light
         )
 
     def _identity_delta(self, face: ClassicFace, ref: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -219,9 +223,16 @@ class ClassicEngine:
         return replace(face, texture_lab=lab)
 
     def _light_gain(
-        self, colour: NDArray[np.float32], face: ClassicFace, present: list[int]
+        self,
+        colour: NDArray[np.float32],
+        face: ClassicFace,
+        present: list[int],
+        light: NDArray[np.float32] | None,
     ) -> float:
-        """The lightness contrast gain the colour transfer applies to this face."""
+        """The lightness contrast gain the colour transfer applies to this face over the
+        track (``light``: its gain per frame, when measured without the light)."""
+        if light is not None and not np.isnan(light[present]).all():
+            return float(np.nanmedian(light[present]))
         o = self.options
         gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
         low, high = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else (0.4, 1.5)

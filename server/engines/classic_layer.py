@@ -76,6 +76,8 @@ def _warped(
     # side of a turned selfie) its own feather would end in a hard edge.
     alpha *= masks.feathered_polygon(box, dst[OUTLINE], 0.06 * iod)
     gains = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else None
+    if plan.light is not None and not np.isnan(plan.light[index]):
+        gains = (float(plan.light[index]),) * 2  # the lightness gain, measured unlit
     texture = remap(face.texture_lab, tx, ty)
     lab = color.transfer(texture, face.stats, plan.colour[index], light_gain=gains)
     if face.balance is not None:

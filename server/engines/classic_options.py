@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from server.engines.classic_texture import ClassicFace
 from server.vision.color import STATS_WINDOW
+from server.vision.shading import SCALE as SHADING_SCALE
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class ClassicOptions:
     match_detail: bool = True  # soften a crisper selfie to the template face's detail
     skin_only_edges: bool = True  # leave the selfie's hair, hats and background out
     shading: float = 1.0  # how much of the template's own shading (lighting) to take
-    shading_scale: float = 0.3  # its blur, share of the inter-ocular distance
+    shading_scale: float = SHADING_SCALE  # its blur, share of the inter-ocular distance
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
@@ -73,3 +74,6 @@ class TrackPlan:
     occluder: NDArray[np.float32] | None = None  # (N, h, w) template occluders, canonical crop
     template_eyes: bool = False  # a small face: its eye openings stay the template's
     seams: NDArray[np.float32] | None = None  # (N, sectors, 4) template skin at the outline
+    # (N,) the colour transfer's lightness gain per frame (NaN: bounds only), or None:
+    # the template's spread over the identity's, each without its lighting (shading on)
+    light: NDArray[np.float32] | None = None

@@ -1,6 +1,7 @@
-"""What the classic engine measures of a template face track once per render: the
-skin's colour statistics in each frame, and the skin's colour along each frame's face
-outline (where the identity's face will meet it)."""
+"""What the classic engine takes of a template face track once per render, stored with
+the analysis or measured now: the skin's colour statistics in each frame, its lightness
+spread without its lighting (for the colour transfer's gain), and the skin's colour
+along each frame's face outline (where the identity's face will meet it)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from server.gif_templates.features import SEAM_EDGES, SEAM_WINDOW
+from server.gif_templates.features import LIGHT_SPREAD, SEAM_EDGES, SEAM_WINDOW
 from server.types import Frame
-from server.vision import masks, seam
+from server.vision import color, masks, seam, shading
 
 if TYPE_CHECKING:
     from server.engines.classic_options import ClassicOptions
@@ -51,3 +52,35 @@ def seam_edges(
     if stored is not None and o.colour_window == SEAM_WINDOW:
         return np.asarray(stored, np.float32)
     return seam.track_edges(frames, landmarks, colour, o.colour_window)
+
+
+def light_gains(
+    feats: Mapping[str, NDArray[np.floating]],
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+    present: list[int],
+    face_spread: float,
+    o: ClassicOptions,
+) -> NDArray[np.float32] | None:
+    """(N,) the colour transfer's lightness gain per frame, NaN where the face is absent;
+    None with the shading layer off.
+
+    The gain scales the selfie's lightness about its mean so that its features and
+    detail stand out as much as the template's. The shading layer then replaces the
+    selfie's light with the template's: measured with their light, a template lit from
+    one side would count its light twice (its skin spreads twice as far as evenly lit,
+    and every selfie's contrast would be raised to match). Both spreads are measured
+    without their light (:func:`server.vision.shading.unlit_spread`), the template's
+    averaged over the colour window; bounded by the options' light gains."""
+    if o.shading <= 0:
+        return None
+    n = len(landmarks)
+    spread = feats.get(LIGHT_SPREAD)
+    if spread is None or spread.shape != (n,) or o.shading_scale != shading.SCALE:
+        spread = np.full(n, np.nan, np.float32)
+        for i in present:
+            spread[i] = shading.face_unlit_spread(frames[i], landmarks[i], o.shading_scale)
+    smooth = color.smooth_stats(np.asarray(spread, np.float32).reshape(n, 1, 1), o.colour_window)
+    gain = smooth[:, 0, 0] / max(face_spread, 1e-3)
+    low, high = max(o.light_gain_min, 0.4), min(o.light_gain_max, 1.5)
+    return np.asarray(np.clip(gain, low, high), np.float32)  # NaN stays NaN

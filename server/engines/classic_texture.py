@@ -56,6 +56,7 @@ class ClassicFace:
     glasses: bool = False
     balance: Balance | None = None  # per track: its colour in the track's skin light
     beard: NDArray[np.float32] | None = None  # facial hair (soft weight), None: none found
+    light_spread: float = 0.0  # the skin's L spread without its light (shading.unlit_spread)
 
 
 def colourless(lab: NDArray[np.float32], alpha: NDArray[np.float32]) -> bool:

@@ -44,8 +44,8 @@ from server.types import Animation, Frame, Landmarks68
 # Bump when the analysis changes in a way stored analyses must be rebuilt for
 # (3: tracks repaired against the picture's motion, offline instead of per render;
 # 4: hair over the face stored with the occluders; 5: head placement steadied by the
-# picture's motion; 6: the skin's colour along the face's outline stored for the seam
-# matching).
+# picture's motion; 6: the skin's colour along the face's outline, and its lightness
+# spread without its light, stored for the classic engine).
 ANALYSIS_VERSION = 6
 SCAN_EVERY = 5  # full-frame scan at least every this many frames
 # A frame whose pixels differ from the previous one by less than this on average

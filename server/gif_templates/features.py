@@ -7,7 +7,9 @@ the template: computed once, offline, and stored with the analysis as track extr
   it is), NaN where absent;
 - ``seam_edges`` (N, SECTORS, 4) float32: the skin's colour and weight in sectors along
   the face's outline, averaged over ``SEAM_WINDOW`` frames
-  (:func:`server.vision.seam.track_edges`), where a swapped face's edge will meet it.
+  (:func:`server.vision.seam.track_edges`), where a swapped face's edge will meet it;
+- ``light_spread`` (N,) float32: the skin's lightness spread without its lighting
+  (:func:`server.vision.shading.face_unlit_spread`), NaN where absent.
 
 Analyses stored before these existed are still valid: engines compute what is missing
 (:func:`track_features`).
@@ -27,10 +29,12 @@ from server.vision import seam
 from server.vision.color import STATS_WINDOW, smooth_stats
 from server.vision.detail import face_detail
 from server.vision.masks import face_colour_stats
+from server.vision.shading import face_unlit_spread
 
 COLOUR_STATS = "colour_stats"
 DETAIL = "detail"
 SEAM_EDGES = "seam_edges"
+LIGHT_SPREAD = "light_spread"
 SEAM_WINDOW = STATS_WINDOW  # the colour window the classic engine uses by default
 
 
@@ -40,12 +44,14 @@ def face_features(
     n = len(frames)
     stats = np.full((n, 2, 3), np.nan, np.float32)
     details = np.full(n, np.nan, np.float32)
+    spreads = np.full(n, np.nan, np.float32)
     for i in map(int, np.flatnonzero(present)):
         stats[i] = face_colour_stats(frames[i], landmarks[i])
         details[i] = face_detail(frames[i], landmarks[i])
+        spreads[i] = face_unlit_spread(frames[i], landmarks[i])
     colour = smooth_stats(stats, SEAM_WINDOW)
     edges = seam.track_edges(frames, landmarks, colour, SEAM_WINDOW)
-    return {COLOUR_STATS: stats, DETAIL: details, SEAM_EDGES: edges}
+    return {COLOUR_STATS: stats, DETAIL: details, SEAM_EDGES: edges, LIGHT_SPREAD: spreads}
 
 
 def attach_face_features(tracks: Sequence[FaceTrack], frames: Sequence[Frame]) -> None:
@@ -60,6 +66,7 @@ def track_features(track: FaceTrack) -> dict[str, NDArray[np.float32]]:
     shapes = {
         COLOUR_STATS: (n, 2, 3),
         DETAIL: (n,),
+        LIGHT_SPREAD: (n,),
         GLASSES: (n,),
         SEAM_EDGES: (n, seam.SECTORS, 4),
     }

@@ -13,9 +13,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from server.types import Frame
+from server.vision import shape
+from server.vision.boxes import clip_box, points_box
 from server.vision.color import MAX_SHADING, lowpass, to_lab
+from server.vision.masks import skin_mask
 
 DARK = 6.0  # Lab L below the local skin estimate at which a pixel counts half as skin
+SCALE = 0.3  # the lighting's blur (Gaussian sigma), share of the inter-ocular distance
 
 
 def skin_light(
@@ -48,3 +53,25 @@ def shading_difference(
     norm = lowpass(weight, sigma) + 1e-3  # the same weight for both faces
     diff = skin_light(target_l, weight, sigma, norm) - skin_light(source_l, weight, sigma, norm)
     return np.asarray(np.clip(diff, -MAX_SHADING, MAX_SHADING) * (region > 0), np.float32)
+
+
+def unlit_spread(light: NDArray[np.float32], skin: NDArray[np.bool_], sigma: float) -> float:
+    """The standard deviation of ``light`` over the ``skin`` pixels once the skin's own
+    lighting (:func:`skin_light` at ``sigma``) is taken out: the contrast of a face's
+    features and detail apart from its light. A face lit from one side spreads twice
+    as far as the same face lit evenly; with its lighting taken out it does not."""
+    if not skin.any():
+        return 0.0
+    rest = light - skin_light(light, skin.astype(np.float32), sigma)
+    return float(rest[skin].std())
+
+
+def face_unlit_spread(frame: Frame, lm: NDArray[np.float32], scale: float = SCALE) -> float:
+    """:func:`unlit_spread` of a face's skin (:func:`server.vision.masks.skin_mask`)
+    in a frame, its lighting blurred at ``scale`` inter-ocular distances. Stored with a
+    template's analysis: a change here needs a new ``ANALYSIS_VERSION``."""
+    box = clip_box(points_box(lm, 2), frame.shape[1], frame.shape[0])
+    crop = frame[box.top : box.bottom, box.left : box.right]
+    local = lm - np.array([box.left, box.top], np.float32)
+    skin = skin_mask(crop.shape[:2], local)
+    return unlit_spread(to_lab(crop)[:, :, 0], skin, scale * shape.interocular(lm))

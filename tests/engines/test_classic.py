@@ -155,6 +155,33 @@ def test_stored_template_features_are_what_the_engine_would_compute(
     assert with_features.seams is not None and computed.seams is not None
     np.testing.assert_allclose(with_features.seams, computed.seams, atol=1e-4)
     assert (computed.seams[present][:, :, 3].sum(axis=1) > 0).all()  # skin at every face
+    assert with_features.light is not None and computed.light is not None
+    np.testing.assert_allclose(with_features.light, computed.light, rtol=1e-5, equal_nan=True)
+    assert np.isfinite(computed.light[present]).all()
+
+
+def test_a_side_lit_template_does_not_raise_the_selfie_contrast(
+    template: Template, identity: IdentityData
+) -> None:
+    """The transfer's lightness gain compares the two faces without their light: the
+    shading layer brings the template's light, and counted in the gain as well, a
+    side-lit clip would deepen every selfie's features and shadows."""
+    from tests.vision.test_unlit_spread import side_lit
+
+    track = template.analysis.tracks[0]
+    frames = template.animation().frames
+    lit = [
+        side_lit(f, lm) if not np.isnan(lm[0, 0]) else f
+        for f, lm in zip(frames, track.landmarks, strict=True)
+    ]
+    engine = ClassicEngine()
+    face = engine.prepare_identity(identity)
+    plans = [engine.plan_track(face, track.landmarks, f) for f in (frames, lit)]
+    present = track.present
+    spread = [float(np.median(p.colour[present, 1, 0])) for p in plans]
+    gain = [float(np.median(p.light[present])) for p in plans if p.light is not None]
+    assert spread[1] > 1.25 * spread[0]  # the lit clip's skin spreads much further ...
+    assert 0.7 * gain[0] <= gain[1] <= 1.05 * gain[0]  # ... its gain does not grow
 
 
 def test_the_engine_takes_the_stored_seams_for_its_own_colour_window(
