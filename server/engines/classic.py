@@ -42,7 +42,7 @@ from server.engines.classic_shape import (
     uncross,
     with_lid_gaps,
 )
-from server.engines.classic_template import colour_stats, light_gains, seam_edges
+from server.engines.classic_template import colour_stats, light_gains, seam_edges, track_gain
 from server.engines.classic_texture import (
     ClassicFace,
     bleed_skin,
@@ -155,7 +155,7 @@ class ClassicEngine:
         colour = color.smooth_stats(np.asarray(stats, np.float32), self.options.colour_window)
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
         light = light_gains(feats, frames, landmarks, present, face.light_spread, self.options)
-        gain = self._light_gain(colour, face, present, light)
+        gain = track_gain(colour, face.stats, present, light, self.options)
         scaled, blur = self._track_face(face, gain, feats, frames, landmarks, present, iod)
         scaled = bleed_skin(self._feature_contrast(scaled, gain))
         if self.options.white_balance and not scaled.colourless:  # grey: no light to trade
@@ -221,22 +221,6 @@ class ClassicEngine:
             return face
         lab = feature_contrast.kept(face.texture_lab, face.points, gain, least)
         return replace(face, texture_lab=lab)
-
-    def _light_gain(
-        self,
-        colour: NDArray[np.float32],
-        face: ClassicFace,
-        present: list[int],
-        light: NDArray[np.float32] | None,
-    ) -> float:
-        """The lightness contrast gain the colour transfer applies to this face over the
-        track (``light``: its gain per frame, when measured without the light)."""
-        if light is not None and not np.isnan(light[present]).all():
-            return float(np.nanmedian(light[present]))
-        o = self.options
-        gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face.stats[1, 0]), 1e-3))
-        low, high = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else (0.4, 1.5)
-        return float(np.clip(gain, max(low, 0.4), min(high, 1.5)))
 
     def _identity_only(
         self, offsets: NDArray[np.float64], selfie: NDArray[np.float64], ref: NDArray[np.float64]

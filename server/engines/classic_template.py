@@ -84,3 +84,20 @@ def light_gains(
     gain = smooth[:, 0, 0] / max(face_spread, 1e-3)
     low, high = max(o.light_gain_min, 0.4), min(o.light_gain_max, 1.5)
     return np.asarray(np.clip(gain, low, high), np.float32)  # NaN stays NaN
+
+
+def track_gain(
+    colour: NDArray[np.float32],
+    face_stats: NDArray[np.float32],
+    present: list[int],
+    light: NDArray[np.float32] | None,
+    o: ClassicOptions,
+) -> float:
+    """The lightness gain the colour transfer applies to the identity's face over the
+    track: the median of ``light`` (:func:`light_gains`), or with the shading layer off
+    the template skin's spread (``colour``, smoothed) over the face's (``face_stats``)."""
+    if light is not None and not np.isnan(light[present]).all():
+        return float(np.nanmedian(light[present]))
+    gain = float(np.nanmedian(colour[present, 1, 0]) / max(float(face_stats[1, 0]), 1e-3))
+    low, high = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else (0.4, 1.5)
+    return float(np.clip(gain, max(low, 0.4), min(high, 1.5)))
