@@ -35,12 +35,19 @@ def skin_mask(size: tuple[int, int], lm: NDArray[np.float32]) -> NDArray[np.bool
     return cv2.erode(mask, np.ones((k, k), np.uint8)).astype(bool)
 
 
-def face_colour_stats(frame: Frame, lm: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Lab statistics of a face's skin in a frame (see :func:`skin_mask`)."""
+def face_skin(
+    frame: Frame, lm: NDArray[np.float32]
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """The face's box in a frame, in Lab, and its skin there (see :func:`skin_mask`)."""
     box = clip_box(points_box(lm, 2), frame.shape[1], frame.shape[0])
     crop = frame[box.top : box.bottom, box.left : box.right]
     local = lm - np.array([box.left, box.top], np.float32)
-    return color.lab_stats(color.to_lab(crop), skin_mask(crop.shape[:2], local))
+    return color.to_lab(crop), skin_mask(crop.shape[:2], local)
+
+
+def face_colour_stats(frame: Frame, lm: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Lab statistics of a face's skin in a frame (see :func:`skin_mask`)."""
+    return color.lab_stats(*face_skin(frame, lm))
 
 
 def polygon_mask(box: Box, pts: NDArray[np.float64], soften: float) -> NDArray[np.float32]:

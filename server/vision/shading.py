@@ -15,9 +15,8 @@ from numpy.typing import NDArray
 
 from server.types import Frame
 from server.vision import shape
-from server.vision.boxes import clip_box, points_box
 from server.vision.color import MAX_SHADING, lowpass, to_lab
-from server.vision.masks import skin_mask
+from server.vision.masks import face_skin
 
 DARK = 6.0  # Lab L below the local skin estimate at which a pixel counts half as skin
 SCALE = 0.3  # the lighting's blur (Gaussian sigma), share of the inter-ocular distance
@@ -70,8 +69,5 @@ def face_unlit_spread(frame: Frame, lm: NDArray[np.float32], scale: float = SCAL
     """:func:`unlit_spread` of a face's skin (:func:`server.vision.masks.skin_mask`)
     in a frame, its lighting blurred at ``scale`` inter-ocular distances. Stored with a
     template's analysis: a change here needs a new ``ANALYSIS_VERSION``."""
-    box = clip_box(points_box(lm, 2), frame.shape[1], frame.shape[0])
-    crop = frame[box.top : box.bottom, box.left : box.right]
-    local = lm - np.array([box.left, box.top], np.float32)
-    skin = skin_mask(crop.shape[:2], local)
-    return unlit_spread(to_lab(crop)[:, :, 0], skin, scale * shape.interocular(lm))
+    lab, skin = face_skin(frame, lm)
+    return unlit_spread(lab[:, :, 0], skin, scale * shape.interocular(lm))
