@@ -77,7 +77,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 30  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 31  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:

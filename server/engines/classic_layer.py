@@ -92,8 +92,7 @@ def _warped(
     if beard is not None:
         gain = float(color.gains(face.stats, plan.colour[index], light_gain=gains)[0])
         facial_hair.keep_depth(lab, texture[:, :, 0], beard, float(face.stats[0, 0]), gain)
-    if o.shading > 0:
-        lab[:, :, 0] += o.shading * _shading(o, raster, target, under, lab, alpha, iod, beard)
+    _lit_like_template(o, box, target, under, lab, alpha, iod, beard)
     return lab, alpha
 
 
@@ -116,28 +115,48 @@ def _features_colour(
     lab[:, :, 1:] += where[..., None] * (ab - lab[:, :, 1:])
 
 
-def _shading(
+def _lit_like_template(
     o: ClassicOptions,
-    raster: MeshRaster,
+    box: Box,
     target: NDArray[np.float64],
     under: NDArray[np.float32],
     lab: NDArray[np.float32],
     alpha: NDArray[np.float32],
     iod: float,
     beard: NDArray[np.float32] | None = None,
+) -> None:
+    """``lab`` (in place) with the template's shading (Lab L) and skin tint (a, b) in
+    place of the selfie's, each estimated over the skin under the layer's weight: hair
+    or background the mask leaves out of the selfie must not pull its estimate, nor its
+    features or facial hair (``beard``, on the box)."""
+    sigma = o.shading_scale * iod
+    if not o.skin_shading:  # the plain low-pass, features included; no tint
+        if o.shading > 0:
+            lab[:, :, 0] += o.shading * color.shading_difference(under, lab[:, :, 0], alpha, sigma)
+        return
+    if o.shading <= 0 and o.skin_tint <= 0:
+        return
+    skin = _skin(alpha, target, box, beard)
+    under_lab = color.to_lab(np.clip(under, 0, 255).astype(np.uint8))
+    if o.shading > 0:
+        light = shading.shading_difference(under_lab[:, :, 0], lab[:, :, 0], skin, sigma, alpha)
+        lab[:, :, 0] += o.shading * light
+    if o.skin_tint > 0:
+        lab[:, :, 1:] += o.skin_tint * shading.tint_difference(under_lab, lab, skin, sigma, alpha)
+
+
+def _skin(
+    alpha: NDArray[np.float32],
+    target: NDArray[np.float64],
+    box: Box,
+    beard: NDArray[np.float32] | None,
 ) -> NDArray[np.float32]:
-    """The template's shading less the selfie's (Lab L), weighted by the mask: hair or
-    background the mask leaves out of the selfie must not pull the selfie's lighting
-    estimate down, nor its features or facial hair (``beard``, on the box)."""
-    box = raster.box
-    if o.skin_shading:
-        skin = 1.0 - face_parts.feature_mask(alpha.shape, target, (box.left, box.top))
-        if beard is not None:
-            skin *= 1.0 - beard
-        return shading.shading_difference(
-            under, lab[:, :, 0], alpha * skin, o.shading_scale * iod, alpha
-        )
-    return color.shading_difference(under, lab[:, :, 0], alpha, o.shading_scale * iod)
+    """The layer's weight ``alpha`` over its skin: the features the landmarks
+    ``target`` place, and facial hair (``beard``), left out."""
+    skin = 1.0 - face_parts.feature_mask(alpha.shape, target, (box.left, box.top))
+    if beard is not None:
+        skin *= 1.0 - beard
+    return np.asarray(alpha * skin, np.float32)
 
 
 def _keep_in_front(

@@ -41,6 +41,10 @@ class ClassicOptions:
     even_light: float = 1.0  # how much of the selfie's own side lighting to take out
     lift_dark: bool = True  # brighten an underexposed selfie's face, its noise smoothed
     skin_shading: bool = True  # estimate shading on the skin only (no feature ghosts)
+    # how much of the template skin's broad tint (a, b low-passed over the skin, as the
+    # shading is) replaces the selfie's: a painted cheek's rouge reads as a pink disc
+    # (with skin_shading only)
+    skin_tint: float = 1.0
     restore_detail: bool = True  # sharpen a softer selfie to the template face's detail
     # bounds of the lightness contrast gain while the template's shading is applied:
     # the template's spread of lightness is mostly its lighting, which the shading

@@ -202,8 +202,21 @@ def lowpass(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
     """Gaussian blur with a large ``sigma``, computed at reduced resolution (a blur of
     sigma 20 px needs no more than a few samples per sigma): about 10x cheaper."""
     h, w = image.shape[:2]
+    return enlarged(lowpass_small(image, sigma), (h, w))
+
+
+def lowpass_small(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
+    """:func:`lowpass` before it is brought back to ``image``'s size (see
+    :func:`enlarged`): ratios and differences of low-passed images are as well taken
+    there, at a few samples per ``sigma``."""
+    h, w = image.shape[:2]
     f = max(1.0, sigma / 3.0)
     small_size = (max(2, round(w / f)), max(2, round(h / f)))
     small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigma * small_size[0] / w)
+    return np.asarray(cv2.GaussianBlur(small, (0, 0), sigma * small_size[0] / w), np.float32)
+
+
+def enlarged(small: NDArray[np.float32], size: tuple[int, int]) -> NDArray[np.float32]:
+    """A :func:`lowpass_small` result at ``size`` (h, w)."""
+    h, w = size
     return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)

@@ -15,11 +15,12 @@ from numpy.typing import NDArray
 
 from server.types import Frame
 from server.vision import shape
-from server.vision.color import MAX_SHADING, lowpass, to_lab
+from server.vision.color import MAX_SHADING, enlarged, lowpass, lowpass_small
 from server.vision.masks import face_skin
 
 DARK = 6.0  # Lab L below the local skin estimate at which a pixel counts half as skin
 SCALE = 0.3  # the lighting's blur (Gaussian sigma), share of the inter-ocular distance
+MAX_TINT = 8.0  # Lab a, b units: the most the skin's tint is moved
 
 
 def skin_light(
@@ -33,14 +34,21 @@ def skin_light(
     weight's own low-pass plus 1e-3, when the caller already has it."""
     if norm is None:
         norm = lowpass(weight, sigma) + 1e-3
-    first = lowpass(light * weight, sigma) / norm
-    below = np.maximum(first - light, 0.0) / DARK
-    w = np.asarray(weight / (1.0 + below * below), np.float32)
+    w = _below(lowpass(light * weight, sigma) / norm, light, weight)
     return np.asarray(lowpass(light * w, sigma) / (lowpass(w, sigma) + 1e-3), np.float32)
 
 
+def _below(
+    first: NDArray[np.float32], light: NDArray[np.float32], weight: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """``weight`` over pixels of ``light`` much darker than the estimate ``first``
+    weighted down."""
+    below = np.maximum(first - light, 0.0) / DARK
+    return np.asarray(weight / (1.0 + below * below), np.float32)
+
+
 def shading_difference(
-    target_bgr: NDArray[np.float32],
+    target_l: NDArray[np.float32],
     source_l: NDArray[np.float32],
     weight: NDArray[np.float32],
     sigma: float,
@@ -48,10 +56,36 @@ def shading_difference(
 ) -> NDArray[np.float32]:
     """The target's skin lighting minus the source's (Lab L units, bounded), over
     ``region``; ``weight``: where either face shows skin (features left out)."""
-    target_l = to_lab(np.clip(target_bgr, 0, 255).astype(np.uint8))[:, :, 0]
     norm = lowpass(weight, sigma) + 1e-3  # the same weight for both faces
     diff = skin_light(target_l, weight, sigma, norm) - skin_light(source_l, weight, sigma, norm)
     return np.asarray(np.clip(diff, -MAX_SHADING, MAX_SHADING) * (region > 0), np.float32)
+
+
+def tint_difference(
+    target_lab: NDArray[np.float32],
+    source_lab: NDArray[np.float32],
+    weight: NDArray[np.float32],
+    sigma: float,
+    region: NDArray[np.float32],
+) -> NDArray[np.float32]:
+    """(h, w, 2): the target skin's broad tint (Lab a, b, low-passed over its skin as
+    :func:`skin_light` does the lightness) minus the source's, bounded by ``MAX_TINT``,
+    over ``region``. A painted cheek's rouge or a selfie's flushed cheeks, carried onto
+    a face whose skin is even, read as a pink disc with an edge; the template's own
+    flush, where it has one, is its light and complexion in this frame."""
+    # Low-passed images are divided and subtracted at the low-pass's own resolution,
+    # and the difference enlarged once.
+    size = weight.shape[:2]
+    norm = lowpass_small(weight, sigma) + 1e-3  # the same weight for both faces
+    tint = []
+    for lab in (target_lab, source_lab):
+        first = enlarged(lowpass_small(lab[:, :, 0] * weight, sigma) / norm, size)
+        w = _below(first, lab[:, :, 0], weight)
+        small = lowpass_small(np.dstack([lab[:, :, 1] * w, lab[:, :, 2] * w, w]), sigma)
+        tint.append(small[:, :, :2] / (small[:, :, 2:] + 1e-3))
+    diff = enlarged(np.clip(tint[0] - tint[1], -MAX_TINT, MAX_TINT), size)
+    diff[region <= 0] = 0.0
+    return diff
 
 
 def unlit_spread(light: NDArray[np.float32], skin: NDArray[np.bool_], sigma: float) -> float:
