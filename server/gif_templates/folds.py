@@ -32,14 +32,17 @@ def unfolded(
 def fold_checked(src: Points, made: Points, tris: NDArray[np.int32]) -> NDArray[np.intp]:
     """The triangles whose flipping is a fold: those with the orientation they were made
     with (``made``: the mesh with the mouth open) in the picture (``src``). Left out: those
-    already inverted in the picture (inside closed lips) and those across an open mouth,
+    already inverted in the picture (inside closed lips), those across an open mouth,
     inside the inner lips or from the upper lip to the lower (lips that close collapse
-    them; what shows there is painted)."""
+    them; what shows there is painted), and those inside an eye (lids that meet in a
+    blink collapse them; the shut lid is painted). Counted, every blink drew the whole
+    mesh back toward the rest pose, and the head and mouth stopped short with it."""
     before = signed_areas(src, tris)
     same = (np.sign(before) == np.sign(signed_areas(made, tris))) & (np.abs(before) > 1e-6)
     inside = ((tris >= 60) & (tris < 68)).all(axis=1)
     across = np.isin(tris, _UPPER_LIP).any(axis=1) & np.isin(tris, _LOWER_LIP).any(axis=1)
-    return np.flatnonzero(same & ~inside & ~across)
+    eye = ((tris >= 36) & (tris < 42)).all(axis=1) | ((tris >= 42) & (tris < 48)).all(axis=1)
+    return np.flatnonzero(same & ~inside & ~across & ~eye)
 
 
 def signed_areas(pts: Points, tris: NDArray[np.int32]) -> NDArray[np.float64]:
