@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.gif_templates.folds import flips, fold_checked, unfolded
+from server.gif_templates.folds import flips, fold_checked, slivers, unfolded
 from server.gif_templates.lift import DEPTH, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.gif_templates.paint import (
@@ -43,6 +43,9 @@ GRID = 4
 FREE_ROOM = 0.5  # IOD: fixed-frame points this near a landmark in the band are left out
 STILL = 1e-3  # px: a mesh point moved less than this is still
 RING_DEPTH = -0.5  # face units: the ring around the head turns like the head's sides
+RING_WIDTH, RING_HEIGHT = 1.55, 2.1  # IOD: the inner ring's half-axes around the face
+RING_ROOM = 0.35  # IOD: the least room between the jaw line and the inner ring
+OUTER_RING = (2.6, 3.0)  # IOD: the outer ring's half-axes (wider with the inner ring)
 
 
 class FaceRig:
@@ -83,7 +86,8 @@ class FaceRig:
         mesh_face = self.face if opened is None else np.asarray(opened, np.float64)
         self.tris = triangulate(self._all(mesh_face, self.inner))
         self.src = self._all(self.face, self.inner)
-        self.checked = fold_checked(self.src, self._all(mesh_face, self.inner), self.tris)
+        self.foldable = fold_checked(self.src, self._all(mesh_face, self.inner), self.tris)
+        self.checked = self.foldable
         self.colours = sample_colours(image, self.face)
         self.set_rest(self.face)
 
@@ -94,6 +98,7 @@ class FaceRig:
         and covered with lip colour."""
         rest = np.asarray(rest, np.float64)
         self.base = self._all(self.keep_inside(rest), self.inner)
+        self.checked = self.foldable[~slivers(self.base, self.tris[self.foldable])]
         self.opening = mouth_opening(rest[60:68])
         shut = mouth_opening(self.face[60:68]) - self.opening  # px of open mouth closed
         self.cover = float(np.clip(shut / (0.03 * self.iod), 0.0, 1.0))
@@ -116,8 +121,11 @@ class FaceRig:
         angles = np.linspace(0, 2 * np.pi, 18, endpoint=False)
         ring = np.stack([np.cos(angles), np.sin(angles)], 1)
         c = self.centre
-        inner = c + (ring[:, :1] * 1.55 * self.u + ring[:, 1:] * 2.1 * self.v) * self.iod
-        outer = c + (ring[:, :1] * 2.6 * self.u + ring[:, 1:] * 3.0 * self.v) * self.iod
+        wide = np.where(ring[:, :1] < 0, *self._ring_widths())  # each side's half-width
+        across, down = ring[:, :1] * self.u, ring[:, 1:] * self.v
+        inner = c + (across * wide + down * RING_HEIGHT) * self.iod
+        wide_out = OUTER_RING[0] + (wide - RING_WIDTH)  # the same band between the rings
+        outer = c + (across * wide_out + down * OUTER_RING[1]) * self.iod
         forehead = self.face[17:27:2] - self.v * 0.55 * self.iod
         depth = np.concatenate([np.full(len(inner), RING_DEPTH), DEPTH[17:27:2]])
         inner = np.concatenate([inner, forehead])
@@ -130,6 +138,23 @@ class FaceRig:
         keep = (outer[:, 0] > ox) & (outer[:, 0] < w - 1 - ox)
         keep &= (outer[:, 1] > oy) & (outer[:, 1] < h - 1 - oy)
         return inner[fits], depth[fits], outer[keep]
+
+    def _ring_widths(self) -> tuple[float, float]:
+        """The inner ring's half-width (IOD) on the image-left and -right side of the
+        face: ``RING_WIDTH``, or wider where the jaw line comes nearer than
+        ``RING_ROOM`` to it. A turned face's near cheek reaches past the usual ring (s10,
+        a three-quarter portrait: 2.0 IOD from the centre); a ring through the cheek
+        folds the mesh as soon as the mouth widens or the head moves."""
+        rel = (self.face[:17] - self.centre) / self.iod
+        x, y = rel @ self.u, rel @ self.v
+        # A point (x, y) is RING_ROOM inside an ellipse of half-width a, half-height b
+        # when |x| + RING_ROOM <= a sqrt(1 - (y / b)^2).
+        need = (np.abs(x) + RING_ROOM) / np.sqrt(np.maximum(1 - (y / RING_HEIGHT) ** 2, 0.2))
+        left, right = need[x < 0], need[x >= 0]
+        return (
+            max(RING_WIDTH, float(left.max()) if len(left) else 0.0),
+            max(RING_WIDTH, float(right.max()) if len(right) else 0.0),
+        )
 
     def mesh(
         self,
@@ -170,7 +195,13 @@ class FaceRig:
 
     def folds(self, face: Points) -> bool:
         """Whether the picture warped to landmarks ``face`` (head still) would fold."""
-        dst = self.mesh(face, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), unfold=False)
+        return self.would_fold(face, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+
+    def would_fold(
+        self, face: Points, head: Matrix, turn: tuple[float, float] = (0.0, 0.0)
+    ) -> bool:
+        """Whether :meth:`render`'s mesh for these arguments would fold undrawn."""
+        dst = self.mesh(face, head, turn, unfold=False)
         return flips(self.src, dst, self.tris[self.checked])
 
     def render(

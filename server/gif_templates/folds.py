@@ -7,6 +7,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 Points = NDArray[np.float64]
+SLIVER_PX = 1.0  # rest-pose triangles thinner than this are not checked for folds
 _UPPER_LIP = [49, 50, 51, 52, 53, 61, 62, 63]  # landmarks; the corners are in neither
 _LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
 
@@ -43,6 +44,18 @@ def fold_checked(src: Points, made: Points, tris: NDArray[np.int32]) -> NDArray[
     across = np.isin(tris, _UPPER_LIP).any(axis=1) & np.isin(tris, _LOWER_LIP).any(axis=1)
     eye = ((tris >= 36) & (tris < 42)).all(axis=1) | ((tris >= 42) & (tris < 48)).all(axis=1)
     return np.flatnonzero(same & ~inside & ~across & ~eye)
+
+
+def slivers(pts: Points, tris: NDArray[np.int32], thinnest: float = SLIVER_PX) -> NDArray[np.bool_]:
+    """Triangles thinner than ``thinnest`` px (height over their longest side) at
+    ``pts``. A sliver flips with a sub-pixel move and nothing shows when it does;
+    checked as a fold in the rest pose (dlib's outer and inner lower lip in one line
+    on a mouth showing its teeth), every frame folded and was drawn back to the rest
+    pose: the face froze."""
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    longest = np.max([np.linalg.norm(b - a, axis=1), np.linalg.norm(c - b, axis=1),
+                      np.linalg.norm(a - c, axis=1)], axis=0)  # fmt: skip
+    return np.asarray(np.abs(signed_areas(pts, tris)) < thinnest * np.maximum(longest, 1e-9))
 
 
 def signed_areas(pts: Points, tris: NDArray[np.int32]) -> NDArray[np.float64]:

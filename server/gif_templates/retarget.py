@@ -32,6 +32,7 @@ MAX_ROLL = np.radians(20.0)  # beyond this the warp would fold the background
 MAX_LOG_SCALE = np.log(1.08)  # more reads as a stretched face, the hair left behind
 MAX_SHIFT = 0.3  # IOD
 ANIMATE_THREADS = 2
+TURN_STEPS = 8  # tries of a smaller head turn before the mesh is drawn back (0.85^7: 0.32)
 BLINK_FROM = 0.45  # lids lowered less than this (looking down) are not painted shut
 BLINK_WINDOW_MS = 400  # a blink's dip is measured against the widest eye this near
 BLINK_FROM_DIP, BLINK_DIP = 0.2, 0.45  # opening dips: where a blink starts, shut
@@ -43,12 +44,13 @@ _LOWER_LIP = [56, 57, 58, 65, 66, 67]
 
 
 def retarget(
-    face: Points, motion: MotionData, index: int
+    face: Points, motion: MotionData, index: int, turn_share: float = 1.0
 ) -> tuple[Points, Matrix, tuple[float, float]]:
     """Frame ``index`` of ``motion`` on ``face`` (68, 2 pixels): the moved landmarks, the
     head's (2, 3) transform and how closed each eye is (0..1). The clip's head turn and
     nod (:func:`~.lift.fit_turn`) are taken out of its displacements and applied to the
-    face as a rotation of its 3-D lift; what is left is expression."""
+    face as a rotation of its 3-D lift, ``turn_share`` of it (see :func:`turn`); what is
+    left is expression."""
     assert motion.shape is not None and motion.pose is not None
     origin, axis = face_frame(face)
     rest = (as_complex(face) - origin) / axis
@@ -58,7 +60,8 @@ def retarget(
     ratio = _eyes_closed(motion.shape[index], motion.shape[0])
     blink = blinks(motion)[index]
     closed = (max(ratio[0], float(blink[0])), max(ratio[1], float(blink[1])))
-    facing = turned(rest, DEPTH, *capped(yaw, pitch))  # ...and as much as fits put in
+    fits = np.array(capped(yaw, pitch)) * turn_share
+    facing = turned(rest, DEPTH, *fits)  # ...and as much as fits put in
     target = _shut_lips(_close_lids(facing + _lids_follow_corners(delta), facing, closed))
     b, shift = _head(motion.pose[index])
     moved = origin + axis * (b * target + shift)
@@ -70,10 +73,37 @@ def retarget(
     return as_points(moved), head, closed
 
 
-def turn(motion: MotionData, index: int) -> tuple[float, float]:
-    """The clip's (yaw, pitch) at frame ``index`` relative to frame 0 (radians, capped)."""
+def turn(motion: MotionData, index: int, share: float = 1.0) -> tuple[float, float]:
+    """The clip's (yaw, pitch) at frame ``index`` relative to frame 0 (radians, capped),
+    times ``share``."""
     assert motion.shape is not None
-    return capped(*fit_turn(as_complex(motion.shape[0]), as_complex(motion.shape[index])))
+    yaw, pitch = capped(*fit_turn(as_complex(motion.shape[0]), as_complex(motion.shape[index])))
+    return yaw * share, pitch * share
+
+
+def fitting_turn(rig: FaceRig, face: Points, motion: MotionData, index: int) -> float:
+    """The largest share of frame ``index``'s head turn (1, 0.85, 0.85^2 ..., at most
+    ``TURN_STEPS`` tries) with which the portrait's mesh does not fold; 1 when none
+    helps (the fold is the expression's). Otherwise the render would draw the whole
+    mesh back toward the rest pose, and the mouth would open only part of the way
+    with it: the turn is what the warp cannot show, so the turn gives way."""
+    share = 1.0
+    for _ in range(TURN_STEPS):
+        points, head, _ = retarget(face, motion, index, share)
+        if not rig.would_fold(points, head, turn(motion, index, share)):
+            return share
+        share *= 0.85
+    return 1.0
+
+
+def posed(
+    rig: FaceRig, face: Points, motion: MotionData, index: int
+) -> tuple[Points, Matrix, tuple[float, float], tuple[float, float]]:
+    """What :meth:`FaceRig.render` takes for frame ``index``: the landmarks, the head's
+    transform, how closed each eye is and the head turn, the turn as much as fits."""
+    share = fitting_turn(rig, face, motion, index)
+    points, head, closed = retarget(face, motion, index, share)
+    return points, head, closed, turn(motion, index, share)
 
 
 def _head(pose: np.ndarray) -> tuple[complex, complex]:
@@ -180,9 +210,9 @@ def animate_portrait(
     done = [0]
 
     def one(i: int) -> Frame:
-        points, head, closed = retarget(face, motion, i)
+        points, head, closed, turning = posed(rig, face, motion, i)
         blink = (_blink(closed[0]), _blink(closed[1]))
-        frame = rig.render(points, head, blink, turn(motion, i))
+        frame = rig.render(points, head, blink, turning)
         with lock:
             done[0] += 1
             if progress is not None:
