@@ -121,7 +121,9 @@ class FaceRig:
         angles = np.linspace(0, 2 * np.pi, 18, endpoint=False)
         ring = np.stack([np.cos(angles), np.sin(angles)], 1)
         c = self.centre
-        wide = np.where(ring[:, :1] < 0, *self._ring_widths())  # each side's half-width
+        # Each side's half-width; authoring poses whole scenes with the usual ring.
+        sides = self._ring_widths() if still_frame else (RING_WIDTH, RING_WIDTH)
+        wide = np.where(ring[:, :1] < 0, *sides)
         across, down = ring[:, :1] * self.u, ring[:, 1:] * self.v
         inner = c + (across * wide + down * RING_HEIGHT) * self.iod
         wide_out = OUTER_RING[0] + (wide - RING_WIDTH)  # the same band between the rings
