@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from server.gif_templates.animate import FaceRig, warp_moving
+from server.gif_templates.animate import FaceRig
+from server.gif_templates.lattice_warp import warp_moving
 from server.gif_templates.retarget import opened_mouth
 from server.types import Box
 from server.vision.warp import warp_mesh
