@@ -26,7 +26,7 @@ from server.faces.dlib_models import DlibFaceModels
 from server.faces.identity import build_identity
 from server.gif_templates.animate import FaceRig, Points
 from server.gif_templates.paint import mouth_opening
-from server.gif_templates.retarget import portrait_rig, posed, retarget, turn
+from server.gif_templates.retarget import blinks, portrait_rig, posed, retarget, turn
 from server.types import MotionData
 from tools.motion_quality import SELFIE_TYPES, clip_motion
 
@@ -35,10 +35,11 @@ def delivered(rig: FaceRig, face: Points, motion: MotionData) -> tuple[float, fl
     """(delivered, mouth, drawn) of one portrait and motion (see the module)."""
     shares, mouths, drawn = [], [], 0
     rest = rig.base[:68]
+    shut = blinks(motion)
     for i in range(motion.frame_count):
-        asked, head, _ = retarget(face, motion, i)
+        asked, head, _ = retarget(face, motion, i, shut=shut)
         wanted = rig.mesh(asked, head, turn(motion, i), unfold=False)[:68]
-        points, head, _, turning = posed(rig, face, motion, i)
+        points, head, _, turning = posed(rig, face, motion, i, shut)
         raw = rig.mesh(points, head, turning, unfold=False)
         got = rig.mesh(points, head, turning)
         drawn += int(not np.array_equal(got, raw))

@@ -44,13 +44,17 @@ _LOWER_LIP = [56, 57, 58, 65, 66, 67]
 
 
 def retarget(
-    face: Points, motion: MotionData, index: int, turn_share: float = 1.0
+    face: Points,
+    motion: MotionData,
+    index: int,
+    turn_share: float = 1.0,
+    shut: np.ndarray | None = None,
 ) -> tuple[Points, Matrix, tuple[float, float]]:
     """Frame ``index`` of ``motion`` on ``face`` (68, 2 pixels): the moved landmarks, the
     head's (2, 3) transform and how closed each eye is (0..1). The clip's head turn and
     nod (:func:`~.lift.fit_turn`) are taken out of its displacements and applied to the
     face as a rotation of its 3-D lift, ``turn_share`` of it (see :func:`turn`); what is
-    left is expression."""
+    left is expression. ``shut``: :func:`blinks` of the motion, when already known."""
     assert motion.shape is not None and motion.pose is not None
     origin, axis = face_frame(face)
     rest = (as_complex(face) - origin) / axis
@@ -58,7 +62,7 @@ def retarget(
     yaw, pitch = fit_turn(clip0, clip)  # all of the turn is taken out of the clip...
     delta = _proportioned(clip - turned(clip0, DEPTH, yaw, pitch), rest, clip0)
     ratio = _eyes_closed(motion.shape[index], motion.shape[0])
-    blink = blinks(motion)[index]
+    blink = (blinks(motion) if shut is None else shut)[index]
     closed = (max(ratio[0], float(blink[0])), max(ratio[1], float(blink[1])))
     fits = np.array(capped(yaw, pitch)) * turn_share
     facing = turned(rest, DEPTH, *fits)  # ...and as much as fits put in
@@ -81,29 +85,25 @@ def turn(motion: MotionData, index: int, share: float = 1.0) -> tuple[float, flo
     return yaw * share, pitch * share
 
 
-def fitting_turn(rig: FaceRig, face: Points, motion: MotionData, index: int) -> float:
-    """The largest share of frame ``index``'s head turn (1, 0.85, 0.85^2 ..., at most
-    ``TURN_STEPS`` tries) with which the portrait's mesh does not fold; 1 when none
-    helps (the fold is the expression's). Otherwise the render would draw the whole
-    mesh back toward the rest pose, and the mouth would open only part of the way
-    with it: the turn is what the warp cannot show, so the turn gives way."""
-    share = 1.0
-    for _ in range(TURN_STEPS):
-        points, head, _ = retarget(face, motion, index, share)
-        if not rig.would_fold(points, head, turn(motion, index, share)):
-            return share
-        share *= 0.85
-    return 1.0
-
-
 def posed(
-    rig: FaceRig, face: Points, motion: MotionData, index: int
+    rig: FaceRig, face: Points, motion: MotionData, index: int, shut: np.ndarray | None = None
 ) -> tuple[Points, Matrix, tuple[float, float], tuple[float, float]]:
     """What :meth:`FaceRig.render` takes for frame ``index``: the landmarks, the head's
-    transform, how closed each eye is and the head turn, the turn as much as fits."""
-    share = fitting_turn(rig, face, motion, index)
-    points, head, closed = retarget(face, motion, index, share)
-    return points, head, closed, turn(motion, index, share)
+    transform, how closed each eye is and the head turn. Where the mesh would fold, the
+    turn is tried at 0.85, 0.85^2 ... of itself (``TURN_STEPS`` tries in all) before the
+    render draws the whole mesh back toward the rest pose, and the mouth with it: the
+    turn is what the warp cannot show. When no smaller turn helps (the fold is the
+    expression's), the whole turn is kept."""
+    shut = blinks(motion) if shut is None else shut
+    share = 1.0
+    for _ in range(TURN_STEPS):
+        points, head, closed = retarget(face, motion, index, share, shut)
+        turning = turn(motion, index, share)
+        if not rig.would_fold(points, head, turning):
+            return points, head, closed, turning
+        share *= 0.85
+    points, head, closed = retarget(face, motion, index, 1.0, shut)
+    return points, head, closed, turn(motion, index)
 
 
 def _head(pose: np.ndarray) -> tuple[complex, complex]:
@@ -206,11 +206,12 @@ def animate_portrait(
     if motion.format != "landmarks" or motion.shape is None or motion.pose is None:
         raise ValueError(f"landmark retargeting cannot play {motion.format} motion")
     rig, face = portrait_rig(portrait, landmarks)
+    shut = blinks(motion)
     lock = threading.Lock()
     done = [0]
 
     def one(i: int) -> Frame:
-        points, head, closed, turning = posed(rig, face, motion, i)
+        points, head, closed, turning = posed(rig, face, motion, i, shut)
         blink = (_blink(closed[0]), _blink(closed[1]))
         frame = rig.render(points, head, blink, turning)
         with lock:

@@ -9,7 +9,7 @@ import pytest
 from server.faces.portrait import head_and_shoulders
 from server.gif_templates.animate import RING_HEIGHT, RING_ROOM, RING_WIDTH, FaceRig
 from server.gif_templates.folds import signed_areas, slivers
-from server.gif_templates.retarget import fitting_turn, opened_mouth, retarget, turn
+from server.gif_templates.retarget import opened_mouth, posed, retarget, turn
 from server.types import Frame, Landmarks68
 from tests.engines.test_motion_turn import turning_clip
 from tests.render.samples import astronaut, dlib_models
@@ -105,13 +105,13 @@ def test_the_turn_gives_way_before_the_expression() -> None:
     opening = 0.15 * float(np.linalg.norm(motion.shape[0][45] - motion.shape[0][36]))
     motion.shape[:, [56, 57, 58, 65, 66, 67], 1] += opening  # the mouth opens as it turns
     last = motion.frame_count - 1
-    share = fitting_turn(rig, face, motion, last)
-    assert 0.3 < share < 1.0
     full, head, _ = retarget(face, motion, last)
     assert rig.would_fold(full, head, turn(motion, last))
-    points, head, _ = retarget(face, motion, last, share)
-    assert not rig.would_fold(points, head, turn(motion, last, share))
-    drawn = rig.mesh(points, head, turn(motion, last, share))
+    points, head, _, turning = posed(rig, face, motion, last)
+    share = turning[0] / turn(motion, last)[0]
+    assert 0.3 < share < 1.0
+    assert not rig.would_fold(points, head, turning)
+    drawn = rig.mesh(points, head, turning)
     np.testing.assert_allclose(drawn[:68], rig.keep_inside(points), atol=1e-9)  # in full
     assert np.linalg.norm(drawn[66] - drawn[62]) > 0.1 * iod(face)
 
