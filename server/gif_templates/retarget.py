@@ -95,15 +95,17 @@ def posed(
     turn is what the warp cannot show. When no smaller turn helps (the fold is the
     expression's), the whole turn is kept."""
     shut = blinks(motion) if shut is None else shut
+    whole = None
     share = 1.0
     for _ in range(TURN_STEPS):
         points, head, closed = retarget(face, motion, index, share, shut)
         turning = turn(motion, index, share)
         if not rig.would_fold(points, head, turning):
             return points, head, closed, turning
+        whole = whole or (points, head, closed, turning)  # the first try: the whole turn
         share *= 0.85
-    points, head, closed = retarget(face, motion, index, 1.0, shut)
-    return points, head, closed, turn(motion, index)
+    assert whole is not None
+    return whole
 
 
 def _head(pose: np.ndarray) -> tuple[complex, complex]:
