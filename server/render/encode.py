@@ -162,17 +162,24 @@ def quantise_gif(
         done = [0]
         lock = threading.Lock()
 
+        backs = list(fitted) if fitted is not None else [None] * len(packed)
+
         def one(i: int) -> gif.FrameDelta:
             previous = packed[i - 1] if i else None
-            back = fitted[i] if fitted is not None else None
-            delta = gif.encode_delta(packed[i], previous, originals[i], palette, lut, back)
+            delta = gif.encode_delta(packed[i], previous, originals[i], palette, lut, backs[i])
             with lock:
                 done[0] += 1
                 if progress is not None:
                     progress(done[0] / len(packed))
             return delta
 
-        deltas = list(pool.map(one, range(len(packed))))
+        first = one(0)
+        if fitted is None and first.fitted is not None:
+            # A still under every frame (a motion render's portrait): what returns to it
+            # takes the first frame's colours again, not newly fitted ones (which cost a
+            # median cut a frame and would flicker).
+            backs = [first.fitted if np.array_equal(o, originals[0]) else None for o in originals]
+        deltas = [first, *pool.map(one, range(1, len(packed)))]
     h, w = frames[0].shape[:2]
     return GifDraft(deltas, (w, h), timing, faces, threads)
 

@@ -31,6 +31,9 @@ FACE_COLOURS = 80  # palette entries shared by the face pixels of every frame
 # cost O(n^2); median cut takes over.
 MAX_EXACT_COLOURS = 1024
 PALETTE_SAMPLES = 1000  # face pixels per frame the shared palette is fitted on
+# Pixels a frame's background colours are fitted on when they are too many to keep
+# exactly: median cut costs ~2 us a pixel, and a subsample finds the same colours.
+FIT_SAMPLES = 16384
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,9 @@ def _exact_colours(
     packed: NDArray[np.uint32], limit: int, fitted: NDArray[np.uint8] | None = None
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8] | None]:
     """Distinct colours of the pixels (RGB), each pixel's index and, when the colours
-    were too many to merge, the fitted colours (``fitted`` if given, else a median
-    cut); beyond ``limit`` colours the rarest are merged into their nearest kept one."""
+    are more than ``limit``, the colours they were mapped to if fitted: ``fitted`` when
+    given, else a median cut where they are too many to merge (photographic content);
+    otherwise the rarest are merged into their nearest kept one."""
     if len(packed) == 0:
         return np.zeros((0, 3), np.uint8), np.zeros(0, np.uint8), None
     # np.unique(return_inverse=True) is 2-3x slower than sorting and searching.
@@ -130,11 +134,11 @@ def _exact_colours(
     rgb = _unpack(colours)
     if len(colours) <= limit:
         return rgb, inverse.astype(np.uint8), None
+    if fitted is not None and 0 < len(fitted) <= limit:  # the colours fitted before
+        return fitted, _nearest_fitted(rgb, fitted)[inverse], fitted
     if len(colours) > MAX_EXACT_COLOURS:  # photographic content: quantise it instead
-        if fitted is not None and 0 < len(fitted) <= limit:
-            return fitted, _nearest_fitted(rgb, fitted)[inverse], fitted
-        pal, idx = _quantise(_unpack(packed), limit)
-        return pal, idx, pal
+        pal = _quantise(_unpack(packed[:: max(1, len(packed) // FIT_SAMPLES)]), limit)
+        return pal, _nearest_fitted(rgb, pal)[inverse], pal
     remap = _merge_colours(rgb.astype(np.int32), counts, limit)
     kept = np.unique(remap)
     slot = np.zeros(len(colours), np.int64)
@@ -149,14 +153,13 @@ def _nearest_fitted(rgb: NDArray[np.uint8], fitted: NDArray[np.uint8]) -> NDArra
     return np.asarray(nearest, np.uint8)
 
 
-def _quantise(rgb: NDArray[np.uint8], limit: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    """Median-cut palette of at most ``limit`` colours and each pixel's index."""
+def _quantise(rgb: NDArray[np.uint8], limit: int) -> NDArray[np.uint8]:
+    """Median-cut palette of at most ``limit`` colours for these pixels."""
     img = Image.fromarray(np.ascontiguousarray(rgb.reshape(1, -1, 3)), "RGB")
     q = img.quantize(max(1, limit), Image.Quantize.MEDIANCUT)
-    idx = np.asarray(q).ravel()
-    used, compact = np.unique(idx, return_inverse=True)
+    used = np.unique(np.asarray(q))
     pal = np.asarray(q.getpalette() or [], np.uint8).reshape(-1, 3)
-    return pal[used], compact.astype(np.uint8)
+    return np.asarray(pal[used], np.uint8)
 
 
 def _merge_colours(

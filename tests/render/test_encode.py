@@ -356,3 +356,26 @@ def test_pack_is_one_rgb_integer_per_pixel() -> None:
     np.testing.assert_array_equal(gif.pack(frame), expected)
     np.testing.assert_array_equal(gif.pack(frame[:, ::-1]), expected[:, ::-1])  # a view
     assert gif.pack(frame).dtype == np.uint32
+
+
+def test_pixels_returning_to_a_still_show_its_first_frame_colours() -> None:
+    """A motion render: the same photographic still under every frame. Pixels that move
+    and come back to it are shown as the first frame showed them (no flicker), and the
+    frames stay close to what was rendered."""
+    from skimage import data
+
+    still = np.ascontiguousarray(data.astronaut()[:160, :200, ::-1])
+    frames = [still.copy() for _ in range(4)]
+    frames[1][20:90, 30:120] = np.roll(still[20:90, 30:120], 5, axis=1)  # a region moves
+    frames[3][60:140, 90:190] = np.roll(still[60:140, 90:190], -4, axis=0)
+    draft = quantise_gif(frames, [still] * 4, ([100] * 4, 0))
+    assert draft.deltas[0].fitted is not None  # the still has too many colours to keep
+    shown = draft.shown()
+    for frame, seen in zip(frames, shown, strict=True):
+        at_rest = (frame == still).all(2)
+        np.testing.assert_array_equal(seen[at_rest], shown[0][at_rest])
+        mse = float(((frame.astype(float) - seen) ** 2).mean())
+        assert 10 * np.log10(255**2 / mse) > 30
+    decoded, _, _ = decode_gif(draft.data())
+    for a, b in zip(shown, decoded, strict=True):
+        np.testing.assert_array_equal(a, b)
