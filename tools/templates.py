@@ -5,6 +5,7 @@
     python -m tools.templates add-motion FILE.npz --id ID --title TITLE [--tags a,b]
         [--source S --license L] [--notice LICENSE.txt] [--force] [--dir DIR]
     python -m tools.templates analyse [ID] [--dir DIR]
+    python -m tools.templates preview [ID] [--dir DIR]
     python -m tools.templates list [--tag TAG] [--dir DIR]
 
 ``add`` imports a GIF, MP4/WebM or (animated) WebP. A GIF within the limits (480 px,
@@ -15,6 +16,9 @@ faces are then analysed (progress on stderr) and a summary printed.
 relative to its first frame, smoothed, gaps filled) and a preview rendered on a
 license-clean face, never the clip's pixels. ``add-motion`` imports a LivePortrait
 motion template converted to npz (arrays only) as a motion template of the neural engine.
+
+``preview`` renders the previews of one or all motion templates again from their stored
+motion, with the current animator (after the animator changed).
 
 A template without any face is refused (exit 2): nothing could be swapped into it.
 ``--allow-no-face`` keeps it anyway (the render API then answers "no face track").
@@ -47,6 +51,7 @@ from server.gif_templates.motion_authoring import (
     add_motion_template,
     motion_from_clip,
     read_liveportrait_npz,
+    refresh_preview,
 )
 from server.settings import load_settings
 from server.types import TEMPLATE_KINDS, MotionData, TemplateKind
@@ -95,10 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     analyse = sub.add_parser("analyse", help="redo the analysis of one or all templates")
     analyse.add_argument("template_id", nargs="?")
     analyse.set_defaults(run=_cmd_analyse)
+    preview = sub.add_parser("preview", help="render motion templates' previews again")
+    preview.add_argument("template_id", nargs="?")
+    preview.set_defaults(run=_cmd_preview)
     listing = sub.add_parser("list", help="list templates and their state")
     listing.add_argument("--tag")
     listing.set_defaults(run=_cmd_list)
-    for p in (add, lp, analyse, listing):
+    for p in (add, lp, analyse, preview, listing):
         p.add_argument("--dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
@@ -185,15 +193,23 @@ def _add_motion(
     print(f"{info['frame_count']} frames, {seconds:.1f} s")
 
 
-def _cmd_analyse(args: argparse.Namespace) -> None:
+def _folders(args: argparse.Namespace, kind: TemplateKind) -> list[Path]:
+    """The folder of template ``args.template_id`` (which must be of ``kind``), or of
+    every template of ``kind`` in the library."""
     root = _templates_dir(args)
     if args.template_id:
-        folders = [root / validate_template_id(args.template_id)]
-        if not folders[0].is_dir():
+        folder = root / validate_template_id(args.template_id)
+        if not folder.is_dir():
             raise CliError(f"no template {args.template_id!r} in {root}")
-    else:
-        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        folders = [f for f in folders if read_manifest(f).kind == "swap"]  # motion: no clip
+        if read_manifest(folder).kind != kind:
+            raise CliError(f"{args.template_id!r} is not a {kind} template")
+        return [folder]
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return [f for f in folders if read_manifest(f).kind == kind]
+
+
+def _cmd_analyse(args: argparse.Namespace) -> None:
+    folders = _folders(args, "swap")  # a motion template keeps no clip to analyse
     models = _models()
     five_points = _five_point_detector()
     for folder in folders:
@@ -201,6 +217,14 @@ def _cmd_analyse(args: argparse.Namespace) -> None:
             folder, models, stderr_progress(f"analysing {folder.name}", 5), five_points
         )
         _summary(folder.name, template.analysis)
+
+
+def _cmd_preview(args: argparse.Namespace) -> None:
+    folders = _folders(args, "motion")
+    models = _models()
+    for folder in folders:
+        preview = refresh_preview(folder, models)
+        print(f"{folder.name}: preview of {len(preview.frames)} frames rendered again")
 
 
 def _five_point_detector() -> FivePointDetector | None:

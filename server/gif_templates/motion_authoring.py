@@ -33,6 +33,7 @@ from server.gif_templates.motion import (
     MotionError,
     as_complex,
     face_frame,
+    load_motion,
     save_motion,
 )
 from server.gif_templates.retarget import animate_portrait
@@ -113,6 +114,14 @@ def render_preview(motion: MotionData, models: DlibFaceModels) -> Animation:
     playable = motion if motion.format == "landmarks" else pose_only(motion, landmarks)
     frames = animate_portrait(portrait, landmarks, playable)
     return Animation(frames, list(motion.durations_ms), motion.loop)
+
+
+def refresh_preview(folder: Path, models: DlibFaceModels) -> Animation:
+    """Render the preview of the motion template in ``folder`` again with the current
+    animator and replace its preview.gif (atomically); the motion is not touched."""
+    preview = render_preview(load_motion(folder / MOTION_NAME), models)
+    write_preview(preview, folder / PREVIEW_NAME)
+    return preview
 
 
 def pose_only(motion: MotionData, landmarks: Landmarks68) -> MotionData:

@@ -180,3 +180,31 @@ def test_a_clip_without_a_face_has_no_motion(tmp_path: Path, models: DlibFaceMod
     write_gif(blank, tmp_path / "blank.gif")
     with pytest.raises(MotionError, match="no face"):
         motion_from_clip(tmp_path / "blank.gif", models)
+
+
+def test_cli_renders_motion_previews_again(
+    models: DlibFaceModels,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(cli, "_models", lambda: models)
+    n = 5
+    npz = tmp_path / "lp.npz"
+    rot = np.repeat(np.eye(3)[None], n, 0)
+    np.savez(npz, fps=np.array(10), scale=np.ones((n, 1)), R=rot, exp=np.zeros((n, 21, 3)),
+             t=np.zeros((n, 3)))  # fmt: skip
+    lib = tmp_path / "lib"
+    assert cli.main(["--dir", str(lib), "add-motion", str(npz), "--id", "lp", "--title", "LP"]) == 0
+    preview = lib / "lp" / "preview.gif"
+    made, motion = preview.read_bytes(), (lib / "lp" / MOTION_NAME).read_bytes()
+    stale = read_animation(preview)
+    write_gif(type(stale)([f // 2 for f in stale.frames], stale.durations_ms, stale.loop), preview)
+    capsys.readouterr()
+    assert cli.main(["--dir", str(lib), "preview"]) == 0
+    assert "lp: preview of 5 frames rendered again" in capsys.readouterr().out
+    assert preview.read_bytes() == made  # rendered from the stored motion, as when added
+    assert (lib / "lp" / MOTION_NAME).read_bytes() == motion
+    assert cli.main(["--dir", str(lib), "preview", "lp"]) == 0
+    assert cli.main(["--dir", str(lib), "preview", "missing"]) == 2
+    assert "no template 'missing'" in capsys.readouterr().err
