@@ -17,6 +17,9 @@ Points = NDArray[np.float64]
 # a pixel, and a frame costs a fraction of a per-pixel map.
 GRID = 4
 STILL = 1e-3  # px: a mesh point moved less than this is still
+# px: how far outside its triangle's source a lattice point may read (edge pixels the
+# rasteriser gave to a neighbour, whose map agrees there); beyond, it is pulled in.
+REACH = 8.0
 
 
 def warp_moving(
@@ -56,23 +59,78 @@ def _grid_maps(
     outside the moving triangles map to themselves."""
     x0, y0 = box[0] - grid, box[1] - grid
     bw, bh = box[2] - box[0] + 2 * grid, box[3] - box[1] + 2 * grid
-    labels = np.full((bh, bw), -1, np.int32)
-    pts = np.round((dst - (x0, y0)) * 16).astype(np.int32)
-    for i in np.flatnonzero(moving):
-        cv2.fillConvexPoly(labels, pts[tris[i]], int(i), lineType=cv2.LINE_8, shift=4)
+    labels = _labels(dst - (x0, y0), tris, moving, (bh, bw))
     # Lattice point (i, j) sits at pixel (grid i + (grid - 1) / 2, ...) of the padded
     # box: where cv2.resize by grid puts a source pixel's centre.
     cw, ch = -(-bw // grid), -(-bh // grid)
     gx = np.arange(cw) * grid + (grid - 1) / 2
     gy = np.arange(ch) * grid + (grid - 1) / 2
     rows, cols = np.minimum(gy.astype(int) + 1, bh - 1), np.minimum(gx.astype(int) + 1, bw - 1)
+    lab = labels[rows][:, cols]  # (ch, cw): the triangle at each lattice point
     table = np.zeros((len(tris) + 1, 2, 3))
     table[-1] = ((1, 0, 0), (0, 1, 0))  # label -1: the identity
     table[:-1][moving] = triangle_affines(src, dst, tris[moving])
-    a = table[labels[rows][:, cols]]  # (ch, cw, 2, 3)
+    a = table[lab]  # (ch, cw, 2, 3)
     px, py = gx[None, :] + x0, gy[:, None] + y0
-    maps = []
-    for k in range(2):
-        coarse = (a[..., k, 0] * px + a[..., k, 1] * py + a[..., k, 2]).astype(np.float32)
-        maps.append(cv2.resize(coarse, (cw * grid, ch * grid)))
+    coarse = [a[..., k, 0] * px + a[..., k, 1] * py + a[..., k, 2] for k in range(2)]
+    # Only a triangle whose map stretches a pixel to more than REACH / 2 can read far
+    # from a point the rasteriser gave it just outside (a sliver where lips or lids
+    # meet); those points are checked (:func:`_sources`).
+    steep = (np.abs(table[:, :, :2]).max(axis=(1, 2)) > REACH / 2)[lab]
+    if steep.any():
+        t = lab[steep]
+        each, at = np.unique(t, return_inverse=True)
+        to_weights = _barycentric_maps(dst, tris[each])[at]
+        xs, ys = np.broadcast_to(px, lab.shape)[steep], np.broadcast_to(py, lab.shape)[steep]
+        weights = np.einsum("nij,jn->ni", to_weights, [xs, ys, np.ones_like(xs)])
+        coarse[0][steep], coarse[1][steep] = _sources(weights, src[tris[t]]).T
+    maps = [cv2.resize(c.astype(np.float32), (cw * grid, ch * grid)) for c in coarse]
     return maps[0], maps[1]
+
+
+def _labels(
+    dst: Points, tris: NDArray[np.int32], moving: NDArray[np.bool_], shape: tuple[int, int]
+) -> NDArray[np.int32]:
+    """Each pixel's moving triangle in the ``dst`` mesh (-1: none), smallest first: a
+    pixel two triangles touch takes the larger one's map. A sliver (where the lips or
+    lids meet) drawn last claimed pixels it only grazes, and its map, extrapolated
+    there, reached far across the picture (a dark blob at the mouth's corner, a notch
+    in the cheek's edge)."""
+    labels = np.full(shape, -1, np.int32)
+    pts = np.round(dst * 16).astype(np.int32)
+    edges = dst[tris][:, 1:] - dst[tris][:, :1]
+    area = np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0])
+    order = np.flatnonzero(moving)
+    for i in order[np.argsort(area[order], kind="stable")]:
+        cv2.fillConvexPoly(labels, pts[tris[i]], int(i), lineType=cv2.LINE_8, shift=4)
+    return labels
+
+
+def _barycentric_maps(dst: Points, tris: NDArray[np.int32]) -> NDArray[np.float64]:
+    """Per triangle, the (3, 3) map from a point (x, y, 1) to its barycentric weights
+    in the ``dst`` triangle (flat triangles: the least-squares weights)."""
+    corners = np.asarray(dst, np.float64)[tris]  # (T, 3, 2)
+    m = np.concatenate([np.transpose(corners, (0, 2, 1)), np.ones((len(tris), 1, 3))], axis=1)
+    flat = np.abs(np.linalg.det(m)) < 1e-6
+    out = np.empty_like(m)
+    if (~flat).any():
+        out[~flat] = np.linalg.inv(m[~flat])
+    for k in np.flatnonzero(flat):
+        out[k] = np.linalg.pinv(m[k])
+    return out
+
+
+def _sources(weights: NDArray[np.float64], corners: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Source points (N, 2) of points with these barycentric ``weights`` (N, 3) in
+    triangles whose source ``corners`` are (N, 3, 2). A point outside its triangle is
+    extrapolated, unless that would read more than ``REACH`` px away from the
+    triangle's source; then it is pulled onto the triangle (weights clipped at 0). A
+    sliver (where lips or lids meet) extrapolates far: a patch of somewhere else in the
+    picture (the suit) showed at the mouth's corner."""
+    out = np.einsum("ni,nij->nj", weights, corners)
+    inside = np.maximum(weights, 0.0)
+    inside /= np.maximum(inside.sum(axis=1, keepdims=True), 1e-12)
+    pulled = np.einsum("ni,nij->nj", inside, corners)
+    far = np.linalg.norm(out - pulled, axis=1) > REACH
+    out[far] = pulled[far]
+    return out

@@ -55,3 +55,24 @@ def test_grid_1_is_the_exact_warp() -> None:
     ours = warp_moving(image, rig.src, dst, rig.tris, grid=1)
     exact, _ = warp_mesh(image, rig.src, dst, rig.tris, Box(0, 0, 256, 256))
     assert np.abs(ours.astype(int) - exact.astype(int)).max() <= 1  # fixed-point rounding
+
+
+def test_lips_that_meet_read_no_pixel_from_afar() -> None:
+    """An opened mouth's mesh closed again: the triangles between the lips become
+    slivers. Every pixel is still read from near where it is (the lower lip moved 14 px;
+    the mouth between the lips is read from inside it), not from across the picture
+    through a sliver's map extrapolated (150 px away, before)."""
+    image = _picture()
+    face = face_points(128.0, 136.0, 90.0)
+    opened = opened_mouth(face)
+    rig = FaceRig(image, opened, opened)
+    far = 0.0
+    for lift in np.linspace(0.0, 0.2, 9):  # the lower inner lip just under the upper
+        dst = rig.src.copy()
+        dst[[65, 66, 67]] = dst[[63, 62, 61]] + np.array([0.0, lift])
+        for grid in (1, 4):
+            out = warp_moving(image, rig.src, dst, rig.tris, grid).astype(float)
+            ys, xs = np.mgrid[0:256, 0:256]
+            far = max(far, float(np.hypot(out[..., 0] - xs, out[..., 1] - ys).max()))
+    gap = float(np.abs(rig.src[[65, 66, 67]] - rig.src[[63, 62, 61]]).max())
+    assert far <= 2 * gap
