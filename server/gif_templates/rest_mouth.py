@@ -28,11 +28,16 @@ UPPER_SHARE = 0.2  # of the closing done by the upper lip; the rest by the jaw
 _PAIRS = ((61, 67, 58), (62, 66, 57), (63, 65, 56))
 _UPPER_OUTER = (50, 51, 52)
 _LIP_SIDES = ((59, 0), (55, 2))  # outer lower-lip points beside the pairs, by pair
-_CORNERS = (48, 54, 60, 64)  # follow the lower lip's rise by CORNER_FOLLOW
+# The mouth's corners (outer, inner) follow the lower lip's rise by CORNER_FOLLOW, kept
+# between the upper and lower lip's outer points beside them.
+_CORNER_ROOM = ((48, 60, 49, 59), (54, 64, 53, 55))
 CORNER_FOLLOW = 0.3
 # How much of the lower lip's rise the jaw line follows (the jaw closes).
 _JAW = {8: 0.95, 7: 0.9, 9: 0.9, 6: 0.7, 10: 0.7, 5: 0.45, 11: 0.45, 4: 0.2, 12: 0.2}
 JAW_TRIES = (1.0, 0.6, 0.3, 0.0)  # shares of the jaw's rise tried (see rest_pose)
+# Shares of the closing tried when every jaw folds: lips nearly closed (the rest of the
+# gap painted with lip colour) are better than a mouth left open in every frame.
+CLOSE_TRIES = (1.0, 0.8, 0.6)
 
 
 def inner_gaps(face: Points) -> NDArray[np.float64]:
@@ -43,21 +48,22 @@ def inner_gaps(face: Points) -> NDArray[np.float64]:
 
 
 def rest_pose(face: Points, folds: Callable[[Points], bool]) -> Points:
-    """:func:`closed_mouth` with as much of the jaw's rise as does not fold the warp's
-    mesh (``folds``: whether the picture warped to these landmarks would fold); the
-    picture's own landmarks when none is without folds."""
-    for jaw in JAW_TRIES:
-        closed = closed_mouth(face, jaw)
-        if not folds(closed):
-            return closed
+    """:func:`closed_mouth` with as much of the jaw's rise, and of the closing, as does
+    not fold the warp's mesh (``folds``: whether the picture warped to these landmarks
+    would fold); the picture's own landmarks when none is without folds."""
+    for share in CLOSE_TRIES:
+        for jaw in JAW_TRIES:
+            closed = closed_mouth(face, jaw, share)
+            if not folds(closed):
+                return closed
     return np.array(face, np.float64, copy=True)
 
 
-def closed_mouth(face: Points, jaw: float = 1.0) -> Points:
+def closed_mouth(face: Points, jaw: float = 1.0, share: float = 1.0) -> Points:
     """``face`` (68, 2 pixels) with its inner lips ``CLOSED_GAP`` apart where they are
-    further apart (a closed mouth is returned unchanged); the jaw line rises with the
-    lower lip by ``jaw`` (0..1) of its usual share."""
-    extra = np.clip(inner_gaps(face) - CLOSED_GAP, 0.0, None)
+    further apart (a closed mouth is returned unchanged), or only ``share`` of the way
+    there; the jaw line rises with the lower lip by ``jaw`` (0..1) of its usual share."""
+    extra = share * np.clip(inner_gaps(face) - CLOSED_GAP, 0.0, None)
     pts = np.array(face, np.float64, copy=True)
     if not extra.any():
         return pts
@@ -70,7 +76,15 @@ def closed_mouth(face: Points, jaw: float = 1.0) -> Points:
     z[list(_UPPER_OUTER)] += 1j * 0.5 * UPPER_SHARE * extra
     for i, pair in _LIP_SIDES:
         z[i] -= 1j * rise[pair]
-    z[list(_CORNERS)] -= 1j * CORNER_FOLLOW * float(rise.mean())
+    for corner, inner, above, below in _CORNER_ROOM:
+        # A corner rises with the lower lip, but stays in the middle half between the
+        # upper and the (risen) lower lip's outer points beside it: on a wide-open mouth
+        # it rose past one of them, the mesh folded and the mouth was left open.
+        top, bottom = float(z[above].imag), float(z[below].imag)
+        lo, hi = top + 0.25 * (bottom - top), bottom - 0.25 * (bottom - top)
+        to = float(z[corner].imag) - CORNER_FOLLOW * float(rise.mean())
+        to = float(np.clip(to, lo, hi)) if hi > lo else 0.5 * (top + bottom)
+        z[[corner, inner]] += 1j * (to - float(z[corner].imag))
     for i, k in _JAW.items():
         z[i] -= 1j * jaw * k * float(rise.mean())
     return np.asarray(as_points(origin + axis * z), np.float64)
