@@ -81,9 +81,9 @@ def closed_mouth(face: Points, jaw: float = 1.0, share: float = 1.0) -> Points:
         # upper and the (risen) lower lip's outer points beside it: on a wide-open mouth
         # it rose past one of them, the mesh folded and the mouth was left open.
         top, bottom = float(z[above].imag), float(z[below].imag)
-        lo, hi = top + 0.25 * (bottom - top), bottom - 0.25 * (bottom - top)
+        low, high = top + 0.25 * (bottom - top), bottom - 0.25 * (bottom - top)
         to = float(z[corner].imag) - CORNER_FOLLOW * float(rise.mean())
-        to = float(np.clip(to, lo, hi)) if hi > lo else 0.5 * (top + bottom)
+        to = float(np.clip(to, low, high)) if high > low else 0.5 * (top + bottom)
         z[[corner, inner]] += 1j * (to - float(z[corner].imag))
     for i, k in _JAW.items():
         z[i] -= 1j * jaw * k * float(rise.mean())
