@@ -19,12 +19,12 @@ from server.gif_templates.folds import flips, fold_checked, slivers, unfolded
 from server.gif_templates.lattice_warp import GRID, warp_moving
 from server.gif_templates.lift import DEPTH, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
+from server.gif_templates.mouth_interior import paint_mouth
 from server.gif_templates.paint import (
     fill_open_mouth,
     mouth_opening,
     paint_closed_lips,
     paint_closing_eye,
-    paint_mouth,
     sample_colours,
 )
 from server.types import Frame, Landmarks68

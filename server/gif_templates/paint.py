@@ -1,5 +1,6 @@
-"""What a mesh warp cannot invent when a still face is animated: the inside of an
-opened mouth and the lash line of a closed eye (see :mod:`.puppet`). Colours are
+"""What a mesh warp cannot invent when a still face is animated: lips closed over what
+a picture's open mouth showed and the lash line of a closed eye (the inside of an
+opened mouth: :mod:`.mouth_interior`; see :mod:`.puppet`). Colours are
 taken from the picture itself (its lips and skin), so a varnished painting gets
 varnished teeth. Frames are BGR uint8 and painted in place.
 """
@@ -53,49 +54,6 @@ def sample_colours(image: Frame, face: Points) -> FaceColours:
 def mouth_opening(inner: Points) -> float:
     """Mean gap (px) between the inner lips (``inner``: landmarks 60-67)."""
     return float(np.linalg.norm(inner[[5, 6, 7]] - inner[[3, 2, 1]], axis=1).mean())
-
-
-def paint_mouth(
-    frame: Frame, inner: Points, iod: float, colours: FaceColours, already: float = 0.0
-) -> None:
-    """Dark interior, upper teeth, tongue and a hint of lower teeth inside the inner-lip
-    polygon (``inner``: landmarks 60-67). ``already``: the gap the picture's own mouth
-    has (px); the painting fades in only as the mouth opens beyond it, so a face that
-    smiles with its teeth showing keeps them."""
-    opening = mouth_opening(inner)
-    strength = float(np.clip((opening - already - 1.0) / (0.12 * iod), 0.0, 1.0))
-    box = _box(frame, inner, 3)
-    if strength <= 0 or box is None:
-        return
-    x0, y0, x1, y1 = box
-    local = (inner - (x0, y0)) * _SS
-    size = ((x1 - x0) * _SS, (y1 - y0) * _SS)
-    mask = _poly(size, local)
-    teeth_h = min(0.38 * opening, 0.1 * iod) * _SS
-    upper, lower = local[[0, 1, 2, 3, 4]], local[[4, 5, 6, 7, 0]]
-    drop = np.array([0.0, teeth_h])
-    teeth = _poly(size, np.vstack([upper, upper[::-1] + drop])) * mask
-    low_teeth = _poly(size, np.vstack([lower, lower[::-1] - 0.3 * drop])) * mask
-    tongue = np.zeros_like(mask)
-    bottom = local[6] - (0, 0.12 * opening * _SS)
-    axes = (int(0.3 * np.ptp(local[:, 0])), int(0.28 * opening * _SS))
-    cv2.ellipse(tongue, (int(bottom[0]), int(bottom[1])), axes, 0, 180, 360, 1.0, -1)
-    tongue = cv2.GaussianBlur(tongue, (0, 0), 1.5 * _SS) * mask
-    xs = np.arange(size[0], dtype=np.float32)[None, :, None]
-    centre, half = local[:, 0].mean(), max(float(np.ptp(local[:, 0])) / 2, 1.0)
-    light = np.clip(1.0 - ((xs - centre) / half) ** 2, 0.0, 1.0)  # dimmer toward corners
-    lips, ivory = colours.lips, colours.teeth
-    dark = lips * 0.22
-    colour = np.broadcast_to(dark * (0.7 + 0.3 * light), (size[1], size[0], 3)).astype(np.float32)
-    colour = _mix(colour, lips * 0.6, tongue * 0.8)
-    colour = _mix(colour, dark + (ivory - dark) * (0.35 + 0.65 * light), teeth)
-    colour = _mix(colour, dark + (ivory - dark) * 0.45 * light, low_teeth)
-    # A moist rim: the inner edge of the lips, darker lip colour, about one pixel wide.
-    inside = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3) / _SS
-    rim = np.clip(1.0 - inside, 0.0, 1.0)
-    colour = _mix(colour, lips * 0.5, rim * 0.8)
-    blurred = cv2.GaussianBlur(colour, (0, 0), 0.5 * _SS)
-    _composite(frame, box, blurred, mask * strength)
 
 
 def fill_open_mouth(image: Frame, face: Points, colours: FaceColours) -> Frame:

@@ -1,0 +1,120 @@
+"""The inside of an opened mouth, which a mesh warp cannot invent (it can only stretch
+the line where the picture's lips met): a dark gap, upper teeth, a hint of lower teeth
+and a tongue, in colours taken from the picture (see :mod:`.paint`).
+
+What makes it read as a mouth rather than a cut-out: the inner lips are two smooth
+curves that meet in the corners (dlib's eight inner points joined by straight lines
+read as a polygon); the upper lip shades the teeth under it; the teeth's lower edge is
+soft and the lower teeth show in the middle only; and a pixel-wide rim of lip colour
+covers the lips' inner edge, where the warp stretched the dark line they met on, which
+with the dark gap blurred over it showed as a grey outline.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from server.gif_templates.paint import (
+    _SS,
+    FaceColours,
+    Points,
+    _box,
+    _composite,
+    _mix,
+    _poly,
+    mouth_opening,
+)
+from server.types import Frame
+
+CURVE_STEPS = 8  # samples per segment of an inner lip's curve
+RIM_PX = 1.0  # px of lip colour painted round the inner lips
+RIM_SHADE = 0.85  # the rim's colour: the lips', a little darker (a lip's wet inner edge)
+LIP_SHADOW = 0.35  # how much the upper lip darkens the teeth just under it
+
+
+def paint_mouth(
+    frame: Frame, inner: Points, iod: float, colours: FaceColours, already: float = 0.0
+) -> None:
+    """Paint the open mouth inside the inner lips (``inner``: landmarks 60-67) in place.
+    ``already``: the gap the picture's own mouth has (px); the painting fades in only
+    as the mouth opens beyond it, so a face that smiles with its teeth showing keeps
+    them."""
+    opening = mouth_opening(inner)
+    strength = float(np.clip((opening - already - 1.0) / (0.12 * iod), 0.0, 1.0))
+    box = _box(frame, inner, 4)
+    if strength <= 0 or box is None:
+        return
+    x0, y0, x1, y1 = box
+    size = ((x1 - x0) * _SS, (y1 - y0) * _SS)
+    local = (inner - (x0, y0)) * _SS
+    upper, lower = lip_curve(local[[0, 1, 2, 3, 4]]), lip_curve(local[[4, 5, 6, 7, 0]])
+    inside = _poly(size, np.vstack([upper, lower[1:-1]]))
+    colour = _interior(size, (upper, lower), inside, min(0.38 * opening, 0.1 * iod), colours)
+    # A rim of lip colour just outside the inner lips covers the line the lips met on,
+    # which the warp stretched along their inner edge (it showed as a grey outline);
+    # lip colour beyond it too, so the blur below does not carry the dark gap out.
+    radius = max(1, int(round(RIM_PX * _SS)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    rim = cv2.GaussianBlur(cv2.dilate(inside, kernel), (0, 0), 0.4 * _SS)
+    colour = _mix(colour, colours.lips * RIM_SHADE, 1.0 - inside)
+    blurred = cv2.GaussianBlur(colour, (0, 0), 0.5 * _SS)
+    _composite(frame, box, blurred, np.maximum(inside, rim) * strength)
+
+
+def lip_curve(points: Points, steps: int = CURVE_STEPS) -> Points:
+    """A smooth curve through ``points`` (Catmull-Rom, ends extended straight), from the
+    first to the last, ``steps`` samples per segment."""
+    p = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])
+    t = np.linspace(0.0, 1.0, steps, endpoint=False)[:, None]
+    parts = []
+    for i in range(1, len(p) - 2):
+        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
+        parts.append(
+            0.5
+            * (
+                2 * p1
+                + (p2 - p0) * t
+                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                + (3 * p1 - p0 - 3 * p2 + p3) * t**3
+            )
+        )
+    return np.vstack([*parts, points[-1:]])
+
+
+def _interior(
+    size: tuple[int, int],
+    curves: tuple[Points, Points],
+    mask: NDArray[np.float32],
+    teeth_px: float,
+    colours: FaceColours,
+) -> NDArray[np.float32]:
+    """The mouth's colours over the supersampled box: dark gap dimmer toward the
+    corners, tongue, upper teeth (soft lower edge, shaded by the lip), lower teeth."""
+    upper, lower = curves
+    drop = np.array([0.0, teeth_px * _SS])
+    teeth = _poly(size, np.vstack([upper, upper[::-1] + drop]))
+    teeth = cv2.GaussianBlur(teeth, (0, 0), 0.3 * _SS) * mask
+    low_teeth = _poly(size, np.vstack([lower, lower[::-1] - 0.3 * drop])) * mask
+    middle = lower[len(lower) // 2]
+    gap = float(np.linalg.norm(middle - upper[len(upper) // 2]))
+    tongue = np.zeros_like(mask)
+    axes = (int(0.3 * np.ptp(upper[:, 0])), int(0.28 * gap))
+    cv2.ellipse(tongue, (int(middle[0]), int(middle[1] - 0.12 * gap)), axes, 0, 180, 360, 1.0, -1)
+    tongue = cv2.GaussianBlur(tongue, (0, 0), 1.5 * _SS) * mask
+    xs = np.arange(size[0], dtype=np.float32)[None, :, None]
+    centre, half = upper[:, 0].mean(), max(float(np.ptp(upper[:, 0])) / 2, 1.0)
+    light = np.clip(1.0 - ((xs - centre) / half) ** 2, 0.0, 1.0)  # dimmer toward corners
+    lips, ivory = colours.lips, colours.teeth
+    dark = lips * 0.22
+    colour = np.broadcast_to(dark * (0.7 + 0.3 * light), (size[1], size[0], 3)).astype(np.float32)
+    colour = _mix(colour, lips * 0.6, tongue * 0.8)
+    colour = _mix(colour, dark + (ivory - dark) * (0.35 + 0.65 * light), teeth)
+    # Lower teeth: a hint in the middle only (along the whole lip it read as an outline).
+    colour = _mix(colour, dark + (ivory - dark) * 0.4 * light, low_teeth * light[..., 0])
+    line = np.zeros_like(mask)
+    reach = max(1, int(round(0.5 * teeth_px * _SS)))
+    cv2.polylines(line, [np.round(upper).astype(np.int32)], False, 1.0, reach, cv2.LINE_AA)
+    shade = cv2.GaussianBlur(line, (0, 0), 0.3 * reach + 1)
+    return np.asarray(colour * (1.0 - LIP_SHADOW * shade)[..., None], np.float32)
