@@ -17,7 +17,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.gif_templates.paint import (
-    _SS,
     FaceColours,
     Points,
     _box,
@@ -28,6 +27,7 @@ from server.gif_templates.paint import (
 )
 from server.types import Frame
 
+SS = 3  # supersampling of the mouth's shapes (4 took twice as long, for the same look)
 CURVE_STEPS = 8  # samples per segment of an inner lip's curve
 RIM_PX = 1.0  # px of lip colour painted round the inner lips
 RIM_SHADE = 0.85  # the rim's colour: the lips', a little darker (a lip's wet inner edge)
@@ -47,19 +47,19 @@ def paint_mouth(
     if strength <= 0 or box is None:
         return
     x0, y0, x1, y1 = box
-    size = ((x1 - x0) * _SS, (y1 - y0) * _SS)
-    local = (inner - (x0, y0)) * _SS
+    size = ((x1 - x0) * SS, (y1 - y0) * SS)
+    local = (inner - (x0, y0)) * SS
     upper, lower = lip_curve(local[[0, 1, 2, 3, 4]]), lip_curve(local[[4, 5, 6, 7, 0]])
     inside = _poly(size, np.vstack([upper, lower[1:-1]]))
     colour = _interior(size, (upper, lower), inside, min(0.38 * opening, 0.1 * iod), colours)
     # A rim of lip colour just outside the inner lips covers the line the lips met on,
     # which the warp stretched along their inner edge (it showed as a grey outline);
     # lip colour beyond it too, so the blur below does not carry the dark gap out.
-    radius = max(1, int(round(RIM_PX * _SS)))
+    radius = max(1, int(round(RIM_PX * SS)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    rim = cv2.GaussianBlur(cv2.dilate(inside, kernel), (0, 0), 0.4 * _SS)
+    rim = cv2.GaussianBlur(cv2.dilate(inside, kernel), (0, 0), 0.4 * SS)
     colour = _mix(colour, colours.lips * RIM_SHADE, 1.0 - inside)
-    blurred = cv2.GaussianBlur(colour, (0, 0), 0.5 * _SS)
+    blurred = cv2.GaussianBlur(colour, (0, 0), 0.5 * SS)
     _composite(frame, box, blurred, np.maximum(inside, rim) * strength)
 
 
@@ -93,16 +93,16 @@ def _interior(
     """The mouth's colours over the supersampled box: dark gap dimmer toward the
     corners, tongue, upper teeth (soft lower edge, shaded by the lip), lower teeth."""
     upper, lower = curves
-    drop = np.array([0.0, teeth_px * _SS])
+    drop = np.array([0.0, teeth_px * SS])
     teeth = _poly(size, np.vstack([upper, upper[::-1] + drop]))
-    teeth = cv2.GaussianBlur(teeth, (0, 0), 0.3 * _SS) * mask
+    teeth = cv2.GaussianBlur(teeth, (0, 0), 0.3 * SS) * mask
     low_teeth = _poly(size, np.vstack([lower, lower[::-1] - 0.3 * drop])) * mask
     middle = lower[len(lower) // 2]
     gap = float(np.linalg.norm(middle - upper[len(upper) // 2]))
     tongue = np.zeros_like(mask)
     axes = (int(0.3 * np.ptp(upper[:, 0])), int(0.28 * gap))
     cv2.ellipse(tongue, (int(middle[0]), int(middle[1] - 0.12 * gap)), axes, 0, 180, 360, 1.0, -1)
-    tongue = cv2.GaussianBlur(tongue, (0, 0), 1.5 * _SS) * mask
+    tongue = cv2.GaussianBlur(tongue, (0, 0), 1.5 * SS) * mask
     xs = np.arange(size[0], dtype=np.float32)[None, :, None]
     centre, half = upper[:, 0].mean(), max(float(np.ptp(upper[:, 0])) / 2, 1.0)
     light = np.clip(1.0 - ((xs - centre) / half) ** 2, 0.0, 1.0)  # dimmer toward corners
@@ -114,7 +114,7 @@ def _interior(
     # Lower teeth: a hint in the middle only (along the whole lip it read as an outline).
     colour = _mix(colour, dark + (ivory - dark) * 0.4 * light, low_teeth * light[..., 0])
     line = np.zeros_like(mask)
-    reach = max(1, int(round(0.5 * teeth_px * _SS)))
+    reach = max(1, int(round(0.5 * teeth_px * SS)))
     cv2.polylines(line, [np.round(upper).astype(np.int32)], False, 1.0, reach, cv2.LINE_AA)
     shade = cv2.GaussianBlur(line, (0, 0), 0.3 * reach + 1)
     return np.asarray(colour * (1.0 - LIP_SHADOW * shade)[..., None], np.float32)
