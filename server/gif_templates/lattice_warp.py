@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.gif_templates.folds import signed_areas
 from server.types import Frame
 from server.vision.warp import triangle_affines
 
@@ -82,7 +83,8 @@ def _grid_maps(
         each, at = np.unique(t, return_inverse=True)
         to_weights = _barycentric_maps(dst, tris[each])[at]
         xs, ys = np.broadcast_to(px, lab.shape)[steep], np.broadcast_to(py, lab.shape)[steep]
-        weights = np.einsum("nij,jn->ni", to_weights, [xs, ys, np.ones_like(xs)])
+        second_third = np.einsum("nij,jn->ni", to_weights, [xs, ys, np.ones_like(xs)])
+        weights = np.column_stack([1.0 - second_third.sum(axis=1), second_third])
         coarse[0][steep], coarse[1][steep] = _sources(weights, src[tris[t]]).T
     maps = [cv2.resize(c.astype(np.float32), (cw * grid, ch * grid)) for c in coarse]
     return maps[0], maps[1]
@@ -98,26 +100,21 @@ def _labels(
     in the cheek's edge)."""
     labels = np.full(shape, -1, np.int32)
     pts = np.round(dst * 16).astype(np.int32)
-    edges = dst[tris][:, 1:] - dst[tris][:, :1]
-    area = np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0])
     order = np.flatnonzero(moving)
-    for i in order[np.argsort(area[order], kind="stable")]:
+    area = np.abs(signed_areas(dst, tris[order]))
+    for i in order[np.argsort(area, kind="stable")]:
         cv2.fillConvexPoly(labels, pts[tris[i]], int(i), lineType=cv2.LINE_8, shift=4)
     return labels
 
 
 def _barycentric_maps(dst: Points, tris: NDArray[np.int32]) -> NDArray[np.float64]:
-    """Per triangle, the (3, 3) map from a point (x, y, 1) to its barycentric weights
-    in the ``dst`` triangle (flat triangles: the least-squares weights)."""
-    corners = np.asarray(dst, np.float64)[tris]  # (T, 3, 2)
-    m = np.concatenate([np.transpose(corners, (0, 2, 1)), np.ones((len(tris), 1, 3))], axis=1)
-    flat = np.abs(np.linalg.det(m)) < 1e-6
-    out = np.empty_like(m)
-    if (~flat).any():
-        out[~flat] = np.linalg.inv(m[~flat])
-    for k in np.flatnonzero(flat):
-        out[k] = np.linalg.pinv(m[k])
-    return out
+    """Per triangle, the (2, 3) affine map from a point (x, y, 1) to its barycentric
+    weights on the ``dst`` triangle's second and third corners (the first's is 1 minus
+    both): the map taking the triangle onto (0, 0), (1, 0), (0, 1)."""
+    n = len(tris)
+    unit = np.tile([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], (n, 1))
+    corners = np.asarray(dst, np.float64)[tris].reshape(-1, 2)
+    return triangle_affines(unit, corners, np.arange(3 * n, dtype=np.int32).reshape(n, 3))
 
 
 def _sources(weights: NDArray[np.float64], corners: NDArray[np.float64]) -> NDArray[np.float64]:
