@@ -36,6 +36,8 @@ TURN_STEPS = 8  # tries of a smaller head turn before the mesh is drawn back (0.
 BLINK_FROM = 0.45  # lids lowered less than this (looking down) are not painted shut
 BLINK_WINDOW_MS = 400  # a blink's dip is measured against the widest eye this near
 BLINK_FROM_DIP, BLINK_DIP = 0.2, 0.45  # opening dips: where a blink starts, shut
+BLINK_SHUT = 0.8  # an eye this closed in a blink reads shut
+BLINK_HALF = 0.5  # in a blink of both eyes, an eye this closed follows the other
 _LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))  # (upper, lower) per eye
 _LIDS_FLAT = [pair for eye in _LIDS for pair in eye]
 _CORNERS = ((36, 39), (42, 45))
@@ -155,6 +157,28 @@ def blinks(motion: MotionData) -> np.ndarray:
         widest = np.maximum(opening[near].max(axis=0), 1e-6)
         dip = 1.0 - opening[i] / widest
         out[i] = np.clip((dip - BLINK_FROM_DIP) / (BLINK_DIP - BLINK_FROM_DIP), 0.0, 1.0)
+    return _together(out)
+
+
+def _together(shut: np.ndarray) -> np.ndarray:
+    """Both eyes close alike in a blink: dlib reads one eye's lids later or less far
+    than the other's (behind glasses, on a turned face), and painted as read, a blink
+    shows a frame of one eye shut and the other half open: a wink. In a run of frames
+    where either eye closes (from ``BLINK_FROM``) and both read shut together at least
+    once, an eye at least ``BLINK_HALF`` closed takes the other's amount. A wink (the
+    other eye never shut in its run, or only opening) is left as it is."""
+    out = shut.copy()
+    closing = shut.max(axis=1) >= BLINK_FROM
+    start = 0
+    while start < len(shut):
+        end = start + 1
+        while end < len(shut) and closing[end] == closing[start]:
+            end += 1
+        run = slice(start, end)
+        if closing[start] and (shut[run].min(axis=1) >= BLINK_SHUT).any():
+            follow = shut[run].min(axis=1) >= BLINK_HALF
+            out[run][follow] = shut[run][follow].max(axis=1, keepdims=True)
+        start = end
     return out
 
 
