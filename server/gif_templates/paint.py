@@ -18,7 +18,6 @@ from server.types import Frame
 Points = NDArray[np.float64]
 Colour = NDArray[np.float64]  # BGR
 _SS = 4  # supersampling for smooth polygon edges
-LID_LIGHT = 60  # percentile of the grey above the upper lid that gives a shut lid its light
 
 
 @dataclass(frozen=True)
@@ -146,23 +145,15 @@ def paint_closing_eye(frame: Frame, eye: Points, closed: float, skin: Colour) ->
     _composite(frame, box, colour, np.clip(cover + line, 0, 1))
 
 
-def _lid_colour(frame: Frame, eye: Points, skin: Colour) -> Colour:
-    """What a closed lid looks like: the skin's colour (``skin``, sampled on the
-    cheeks) at the light of the skin just above the upper lid. The band's own colour
-    brings in lashes, eye shadow and a painting's grey-green socket shading: painted
-    flat over a shut eye, that reads as a grey shape, not a lid. Its light is taken
-    from the band's lighter part (``LID_LIGHT`` percentile of its grey): lashes and
-    the crease's shadow are its darker part."""
+def _lid_colour(frame: Frame, eye: Points, fallback: Colour) -> Colour:
+    """Median colour of the skin just above the upper lid (what a closed lid looks like)."""
     upper = eye[[0, 1, 2, 3]]
     lift = np.array([0.0, 0.22 * float(np.ptp(eye[:, 0]))])
     band = np.round(np.concatenate([upper - lift * 0.3, upper[::-1] - lift])).astype(np.int32)
     mask = np.zeros(frame.shape[:2], np.uint8)
     cv2.fillPoly(mask, [band], 1)
     pixels = frame[mask > 0]
-    if len(pixels) < 4:
-        return skin * 0.8
-    light = float(np.percentile(pixels.astype(np.float64).mean(axis=1), LID_LIGHT))
-    return np.clip(skin * (light / max(float(np.mean(skin)), 1.0)), 0.0, 255.0)
+    return np.median(pixels, axis=0).astype(np.float64) if len(pixels) >= 4 else fallback * 0.8
 
 
 def _box(frame: Frame, pts: Points, margin: int) -> tuple[int, int, int, int] | None:
