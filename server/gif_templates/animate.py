@@ -225,7 +225,7 @@ class FaceRig:
             paint_closed_lips(frame, face[60:68], self.iod * scale, self.colours, self.cover)
         paint_mouth(frame, face[60:68], self.iod * scale, self.colours, self.opening * scale)
         for eye, amount in enumerate(blink):
-            paint_closing_eye(frame, face[36 + 6 * eye : 42 + 6 * eye], amount, self.colours.skin)
+            paint_closing_eye(frame, face[36 + 6 * eye : 42 + 6 * eye], amount)
         return frame
 
 

@@ -18,6 +18,7 @@ from server.types import Frame
 Points = NDArray[np.float64]
 Colour = NDArray[np.float64]  # BGR
 _SS = 4  # supersampling for smooth polygon edges
+LID_GROW = 0.14  # a shut lid reaches this share of the eye's width past its points
 
 
 @dataclass(frozen=True)
@@ -114,46 +115,52 @@ def _tone(skin: Colour) -> Colour:
     return np.clip(tone * (min(235.0, 1.3 * grey + 25) / max(float(tone.mean()), 1.0)), 0, 250)
 
 
-def paint_closing_eye(frame: Frame, eye: Points, closed: float, skin: Colour) -> None:
+def paint_closing_eye(frame: Frame, eye: Points, closed: float) -> None:
     """Eyelid over what is left of a closing eye, then a soft lash line (``eye``: its 6
-    landmarks in 36-41 order). A squeezed eye would otherwise show a white sliver."""
+    landmarks in 36-41 order). A squeezed eye would otherwise show a white sliver. The
+    lid is the skin round the eye carried over it (:func:`_lid_fill`)."""
     if closed < 0.3:
         return
-    box = _box(frame, eye, 5)
+    # Grown by 14 % of the eye's width: the lashes and the white rim squeezed around it.
+    grow = LID_GROW * float(np.ptp(eye[:, 0]))
+    box = _box(frame, eye, int(np.ceil(grow)) + 3)
     if box is None:
         return
     x0, y0, x1, y1 = box
     size = ((x1 - x0) * _SS, (y1 - y0) * _SS)
     local = (eye - (x0, y0)) * _SS
-    # Grown by ~7 % of the eye's width: the lashes and the white rim squeezed around it.
-    radius = max(2, int(0.07 * np.ptp(local[:, 0])))
+    radius = max(2, int(grow * _SS))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     shape = _poly(size, local)
     cv2.polylines(shape, [np.round(local).astype(np.int32)], True, 1.0, thickness=_SS)
     cover = cv2.GaussianBlur(cv2.dilate(shape, kernel), (0, 0), 0.7 * _SS) * float(
         np.clip((closed - 0.3) / 0.4, 0.0, 1.0)
     )
-    lid = (local[[0, 1, 2, 3]] + local[[0, 5, 4, 3]]) / 2  # where the lids meet
+    meet = (local[[0, 1, 2, 3]] + local[[0, 5, 4, 3]]) / 2  # where the lids meet
     line = np.zeros((size[1], size[0]), np.float32)
-    pts = np.round(lid).astype(np.int32)
+    pts = np.round(meet).astype(np.int32)
     cv2.polylines(line, [pts], False, 1.0, thickness=max(1, int(0.9 * _SS)), lineType=cv2.LINE_AA)
     line = cv2.GaussianBlur(line, (0, 0), 0.4 * _SS) * float(np.clip(closed - 0.4, 0, 0.6)) * 1.3
-    lid_colour = _lid_colour(frame, eye, skin)
-    colour = np.empty((size[1], size[0], 3), np.float32)
-    colour[:] = lid_colour
-    colour = _mix(colour, lid_colour * 0.45, line / np.maximum(cover + line, 1e-3))
+    where = cv2.resize(cover, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA) > 0.02
+    lid = _lid_fill(frame, box, where)
+    colour = cv2.resize(lid, size, interpolation=cv2.INTER_LINEAR)
+    lash = np.median(lid[where], axis=0) * 0.45
+    colour = _mix(colour, lash, line / np.maximum(cover + line, 1e-3))
     _composite(frame, box, colour, np.clip(cover + line, 0, 1))
 
 
-def _lid_colour(frame: Frame, eye: Points, fallback: Colour) -> Colour:
-    """Median colour of the skin just above the upper lid (what a closed lid looks like)."""
-    upper = eye[[0, 1, 2, 3]]
-    lift = np.array([0.0, 0.22 * float(np.ptp(eye[:, 0]))])
-    band = np.round(np.concatenate([upper - lift * 0.3, upper[::-1] - lift])).astype(np.int32)
-    mask = np.zeros(frame.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [band], 1)
-    pixels = frame[mask > 0]
-    return np.median(pixels, axis=0).astype(np.float64) if len(pixels) >= 4 else fallback * 0.8
+def _lid_fill(
+    frame: Frame, box: tuple[int, int, int, int], where: NDArray[np.bool_]
+) -> NDArray[np.float32]:
+    """The skin round a closing eye carried over it (``where``: where the lid goes, on
+    ``box``), inpainted from the lid above and the skin below (Telea's fast marching),
+    so a shut lid takes their colour and shading. One colour for the whole lid (the
+    skin just above it, as it was painted) brought the lashes, eye shadow and a
+    painting's grey socket shading with it: a flat grey shape with the squeezed eye's
+    dark rim round it."""
+    x0, y0, x1, y1 = box
+    region = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    return np.asarray(cv2.inpaint(region, where.astype(np.uint8), 3, cv2.INPAINT_TELEA), np.float32)
 
 
 def _box(frame: Frame, pts: Points, margin: int) -> tuple[int, int, int, int] | None:
