@@ -24,10 +24,10 @@ from server.gif_templates.paint import (
     fill_open_mouth,
     mouth_opening,
     paint_closed_lips,
-    paint_closing_eye,
     sample_colours,
 )
 from server.types import Frame, Landmarks68
+from server.vision.lids import paint_shut_lid
 from server.vision.warp import triangulate
 
 Points = NDArray[np.float64]
@@ -225,7 +225,7 @@ class FaceRig:
             paint_closed_lips(frame, face[60:68], self.iod * scale, self.colours, self.cover)
         paint_mouth(frame, face[60:68], self.iod * scale, self.colours, self.opening * scale)
         for eye, amount in enumerate(blink):
-            paint_closing_eye(frame, face[36 + 6 * eye : 42 + 6 * eye], amount)
+            paint_shut_lid(frame, face[36 + 6 * eye : 42 + 6 * eye], amount)
         return frame
 
 

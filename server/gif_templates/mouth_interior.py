@@ -16,16 +16,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.gif_templates.paint import (
-    FaceColours,
-    Points,
-    _box,
-    _composite,
-    _mix,
-    _poly,
-    mouth_opening,
-)
+from server.gif_templates.paint import FaceColours, Points, mouth_opening
 from server.types import Frame
+from server.vision.layers import box_around, composite, mix, polygon
 
 SS = 3  # supersampling of the mouth's shapes (4 took twice as long, for the same look)
 CURVE_STEPS = 8  # samples per segment of an inner lip's curve
@@ -43,14 +36,14 @@ def paint_mouth(
     them."""
     opening = mouth_opening(inner)
     strength = float(np.clip((opening - already - 1.0) / (0.12 * iod), 0.0, 1.0))
-    box = _box(frame, inner, 4)
+    box = box_around(frame, inner, 4)
     if strength <= 0 or box is None:
         return
     x0, y0, x1, y1 = box
     size = ((x1 - x0) * SS, (y1 - y0) * SS)
     local = (inner - (x0, y0)) * SS
     upper, lower = lip_curve(local[[0, 1, 2, 3, 4]]), lip_curve(local[[4, 5, 6, 7, 0]])
-    inside = _poly(size, np.vstack([upper, lower[1:-1]]))
+    inside = polygon(size, np.vstack([upper, lower[1:-1]]))
     colour = _interior(size, (upper, lower), inside, min(0.38 * opening, 0.1 * iod), colours)
     # A rim of lip colour just outside the inner lips covers the line the lips met on,
     # which the warp stretched along their inner edge (it showed as a grey outline);
@@ -58,9 +51,9 @@ def paint_mouth(
     radius = max(1, int(round(RIM_PX * SS)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     rim = cv2.GaussianBlur(cv2.dilate(inside, kernel), (0, 0), 0.4 * SS)
-    colour = _mix(colour, colours.lips * RIM_SHADE, 1.0 - inside)
+    colour = mix(colour, colours.lips * RIM_SHADE, 1.0 - inside)
     blurred = cv2.GaussianBlur(colour, (0, 0), 0.5 * SS)
-    _composite(frame, box, blurred, np.maximum(inside, rim) * strength)
+    composite(frame, box, blurred, np.maximum(inside, rim) * strength)
 
 
 def lip_curve(points: Points, steps: int = CURVE_STEPS) -> Points:
@@ -94,9 +87,9 @@ def _interior(
     corners, tongue, upper teeth (soft lower edge, shaded by the lip), lower teeth."""
     upper, lower = curves
     drop = np.array([0.0, teeth_px * SS])
-    teeth = _poly(size, np.vstack([upper, upper[::-1] + drop]))
+    teeth = polygon(size, np.vstack([upper, upper[::-1] + drop]))
     teeth = cv2.GaussianBlur(teeth, (0, 0), 0.3 * SS) * mask
-    low_teeth = _poly(size, np.vstack([lower, lower[::-1] - 0.3 * drop])) * mask
+    low_teeth = polygon(size, np.vstack([lower, lower[::-1] - 0.3 * drop])) * mask
     middle = lower[len(lower) // 2]
     gap = float(np.linalg.norm(middle - upper[len(upper) // 2]))
     tongue = np.zeros_like(mask)
@@ -109,10 +102,10 @@ def _interior(
     lips, ivory = colours.lips, colours.teeth
     dark = lips * 0.22
     colour = np.broadcast_to(dark * (0.7 + 0.3 * light), (size[1], size[0], 3)).astype(np.float32)
-    colour = _mix(colour, lips * 0.6, tongue * 0.8)
-    colour = _mix(colour, dark + (ivory - dark) * (0.35 + 0.65 * light), teeth)
+    colour = mix(colour, lips * 0.6, tongue * 0.8)
+    colour = mix(colour, dark + (ivory - dark) * (0.35 + 0.65 * light), teeth)
     # Lower teeth: a hint in the middle only (along the whole lip it read as an outline).
-    colour = _mix(colour, dark + (ivory - dark) * 0.4 * light, low_teeth * light[..., 0])
+    colour = mix(colour, dark + (ivory - dark) * 0.4 * light, low_teeth * light[..., 0])
     line = np.zeros_like(mask)
     reach = max(1, int(round(0.5 * teeth_px * SS)))
     cv2.polylines(line, [np.round(upper).astype(np.int32)], False, 1.0, reach, cv2.LINE_AA)

@@ -1,6 +1,6 @@
 """What a mesh warp cannot invent when a still face is animated: lips closed over what
-a picture's open mouth showed and the lash line of a closed eye (the inside of an
-opened mouth: :mod:`.mouth_interior`; see :mod:`.puppet`). Colours are
+a picture's open mouth showed (the inside of an opened mouth: :mod:`.mouth_interior`;
+a shut eyelid: :mod:`server.vision.lids`; see :mod:`.puppet`). Colours are
 taken from the picture itself (its lips and skin), so a varnished painting gets
 varnished teeth. Frames are BGR uint8 and painted in place.
 """
@@ -14,11 +14,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.types import Frame
+from server.vision.layers import box_around, composite, mix, polygon
 
 Points = NDArray[np.float64]
 Colour = NDArray[np.float64]  # BGR
-_SS = 4  # supersampling for smooth polygon edges
-LID_GROW = 0.14  # a shut lid reaches this share of the eye's width past its points
 
 
 @dataclass(frozen=True)
@@ -61,14 +60,14 @@ def fill_open_mouth(image: Frame, face: Points, colours: FaceColours) -> Frame:
     """A copy of ``image`` with what its open mouth shows (the inside of the inner lips,
     and teeth or dark gap dlib's lip points leave outside them) filled in from the lips
     around it, so lips warped shut over it close on lip colour."""
-    box = _box(image, face[48:60], 4)
+    box = box_around(image, face[48:60], 4)
     if box is None:
         return image.copy()
     x0, y0, x1, y1 = box
     region = image[y0:y1, x0:x1]
     size = (x1 - x0, y1 - y0)
-    outer = _poly(size, face[48:60] - (x0, y0)) > 0
-    inner = cv2.dilate(_poly(size, face[60:68] - (x0, y0)), np.ones((3, 3), np.uint8)) > 0
+    outer = polygon(size, face[48:60] - (x0, y0)) > 0
+    inner = cv2.dilate(polygon(size, face[60:68] - (x0, y0)), np.ones((3, 3), np.uint8)) > 0
     lum, lips = region.astype(np.float32).mean(axis=2), float(colours.lips.mean())
     chroma = np.ptp(region.astype(np.float32), axis=2)
     teeth = (lum > 1.15 * lips) & (chroma < 0.6 * float(np.ptp(colours.lips)) + 10)
@@ -86,7 +85,7 @@ def paint_closed_lips(
     little, with a soft darker line where the lips meet: what is left of a picture's open
     mouth (teeth, dark gap) once its lips are warped shut. ``amount``: 0..1."""
     grow = max(1.0, 0.02 * iod)
-    box = _box(frame, inner, int(np.ceil(grow)) + 3)
+    box = box_around(frame, inner, int(np.ceil(grow)) + 3)
     if amount <= 0 or box is None:
         return
     x0, y0, x1, y1 = box
@@ -104,8 +103,8 @@ def paint_closed_lips(
     cv2.polylines(seam, [meet], False, 1.0, 1, cv2.LINE_AA, shift=4)
     colour = np.empty((y1 - y0, x1 - x0, 3), np.float32)
     colour[:] = colours.lips
-    colour = _mix(colour, colours.lips * 0.55, cv2.GaussianBlur(seam, (0, 0), 0.6))
-    _composite(frame, box, colour, np.clip(cover, 0.0, 1.0) * float(min(amount, 1.0)))
+    colour = mix(colour, colours.lips * 0.55, cv2.GaussianBlur(seam, (0, 0), 0.6))
+    composite(frame, box, colour, np.clip(cover, 0.0, 1.0) * float(min(amount, 1.0)))
 
 
 def _tone(skin: Colour) -> Colour:
@@ -113,84 +112,3 @@ def _tone(skin: Colour) -> Colour:
     grey = float(skin.mean())
     tone = 0.7 * skin + 0.3 * grey
     return np.clip(tone * (min(235.0, 1.3 * grey + 25) / max(float(tone.mean()), 1.0)), 0, 250)
-
-
-def paint_closing_eye(frame: Frame, eye: Points, closed: float) -> None:
-    """Eyelid over what is left of a closing eye, then a soft lash line (``eye``: its 6
-    landmarks in 36-41 order). A squeezed eye would otherwise show a white sliver. The
-    lid is the skin round the eye carried over it (:func:`_lid_fill`)."""
-    if closed < 0.3:
-        return
-    # Grown by 14 % of the eye's width: the lashes and the white rim squeezed around it.
-    grow = LID_GROW * float(np.ptp(eye[:, 0]))
-    box = _box(frame, eye, int(np.ceil(grow)) + 3)
-    if box is None:
-        return
-    x0, y0, x1, y1 = box
-    size = ((x1 - x0) * _SS, (y1 - y0) * _SS)
-    local = (eye - (x0, y0)) * _SS
-    radius = max(2, int(grow * _SS))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    shape = _poly(size, local)
-    cv2.polylines(shape, [np.round(local).astype(np.int32)], True, 1.0, thickness=_SS)
-    cover = cv2.GaussianBlur(cv2.dilate(shape, kernel), (0, 0), 0.7 * _SS) * float(
-        np.clip((closed - 0.3) / 0.4, 0.0, 1.0)
-    )
-    meet = (local[[0, 1, 2, 3]] + local[[0, 5, 4, 3]]) / 2  # where the lids meet
-    line = np.zeros((size[1], size[0]), np.float32)
-    pts = np.round(meet).astype(np.int32)
-    cv2.polylines(line, [pts], False, 1.0, thickness=max(1, int(0.9 * _SS)), lineType=cv2.LINE_AA)
-    line = cv2.GaussianBlur(line, (0, 0), 0.4 * _SS) * float(np.clip(closed - 0.4, 0, 0.6)) * 1.3
-    where = cv2.resize(cover, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA) > 0.02
-    lid = _lid_fill(frame, box, where)
-    colour = cv2.resize(lid, size, interpolation=cv2.INTER_LINEAR)
-    lash = np.median(lid[where], axis=0) * 0.45
-    colour = _mix(colour, lash, line / np.maximum(cover + line, 1e-3))
-    _composite(frame, box, colour, np.clip(cover + line, 0, 1))
-
-
-def _lid_fill(
-    frame: Frame, box: tuple[int, int, int, int], where: NDArray[np.bool_]
-) -> NDArray[np.float32]:
-    """The skin round a closing eye carried over it (``where``: where the lid goes, on
-    ``box``), inpainted from the lid above and the skin below (Telea's fast marching),
-    so a shut lid takes their colour and shading. One colour for the whole lid (the
-    skin just above it, as it was painted) brought the lashes, eye shadow and a
-    painting's grey socket shading with it: a flat grey shape with the squeezed eye's
-    dark rim round it."""
-    x0, y0, x1, y1 = box
-    region = np.ascontiguousarray(frame[y0:y1, x0:x1])
-    return np.asarray(cv2.inpaint(region, where.astype(np.uint8), 3, cv2.INPAINT_TELEA), np.float32)
-
-
-def _box(frame: Frame, pts: Points, margin: int) -> tuple[int, int, int, int] | None:
-    h, w = frame.shape[:2]
-    x0, y0 = (np.floor(pts.min(0)).astype(int) - margin).tolist()
-    x1, y1 = (np.ceil(pts.max(0)).astype(int) + margin + 1).tolist()
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    return (x0, y0, x1, y1) if x1 - x0 >= 3 and y1 - y0 >= 3 else None
-
-
-def _poly(size: tuple[int, int], pts: Points) -> NDArray[np.float32]:
-    mask = np.zeros((size[1], size[0]), np.float32)
-    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1.0, lineType=cv2.LINE_8)
-    return mask
-
-
-def _mix(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    a = alpha[..., None] if alpha.ndim == 2 else alpha
-    out = np.asarray(top, np.float32) - base  # base + (top - base) a, in float32
-    out *= a
-    out += base
-    return out
-
-
-def _composite(
-    frame: Frame, box: tuple[int, int, int, int], colour: np.ndarray, alpha: np.ndarray
-) -> None:
-    """Downsample a supersampled layer and blend it into ``frame`` inside ``box``."""
-    x0, y0, x1, y1 = box
-    small = cv2.resize(colour, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    a = cv2.resize(alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)[..., None]
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = np.clip(region * (1 - a) + small * a, 0, 255).astype(np.uint8)

@@ -1,4 +1,4 @@
-"""A shut eye's painted lid (:func:`server.gif_templates.paint.paint_closing_eye`): the
+"""A shut eye's painted lid (:func:`server.vision.lids.paint_shut_lid`): the
 skin round the eye carried over it, with its shading, not one flat colour."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from server.gif_templates.paint import paint_closing_eye
+from server.vision.lids import paint_shut_lid
 
 ABOVE = np.array([110.0, 125.0, 112.0])  # BGR: grey-green socket shading over the lid
 BELOW = np.array([150.0, 180.0, 225.0])  # a lit cheek under the eye
@@ -26,7 +26,7 @@ def eye_scene() -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_shut_lid_carries_the_shading_round_it() -> None:
     frame, eye = eye_scene()
-    paint_closing_eye(frame, eye, 1.0)
+    paint_shut_lid(frame, eye, 1.0)
     inside = cv2.fillPoly(np.zeros(frame.shape[:2], np.uint8), [eye.astype(np.int32)], 1)
     lid = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
     grey = frame.astype(np.float64).mean(axis=2)
