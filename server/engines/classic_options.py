@@ -30,6 +30,7 @@ class ClassicOptions:
     shading_scale: float = SHADING_SCALE  # its blur, share of the inter-ocular distance
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
+    paint_lids: bool = True  # where the template's eyes shut, a lid painted over the selfie's
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
     enlarge_small: bool = True  # swap faces under small_faces.MIN_IOD px at a larger scale
     small_face_eyes: bool = True  # small template faces keep their own eye openings
@@ -81,3 +82,6 @@ class TrackPlan:
     # (N,) the colour transfer's lightness gain per frame (NaN: bounds only), or None:
     # the template's spread over the identity's, each without its lighting (shading on)
     light: NDArray[np.float32] | None = None
+    # (N, 2) how open each template eye is per frame (classic_shape.eye_openness): where
+    # it shuts, the selfie's eye, squeezed shut by the warp, is painted over with a lid
+    eyes_open: NDArray[np.float64] | None = None

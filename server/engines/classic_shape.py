@@ -104,33 +104,50 @@ def uncross(pts: NDArray[np.float64], down: NDArray[np.float64]) -> NDArray[np.f
     return p
 
 
-def lid_gaps(
-    delta: NDArray[np.float64],
+def eye_openness(
     ref: NDArray[np.float64],
     landmarks: NDArray[np.float32],
     to_canon: Mapping[int, NDArray[np.float64]],
     present: Sequence[int],
 ) -> NDArray[np.float64]:
+    """(N, 2) how open each template eye is per frame (image-left, image-right): 1 as
+    in the track's typical shape ``ref``, 0 shut, up to 1.3 (NaN where absent). dlib's
+    points never meet on a closed eye (the gap stays at about ``_CLOSED_EYE`` of the
+    open one), so openness is measured from that level."""
+    up, low = _LID_PAIRS[:, 0], _LID_PAIRS[:, 1]
+    typical = ref[low, 1] - ref[up, 1]
+    out = np.full((len(landmarks), 2), np.nan)
+    for i in present:
+        canon = shape.apply_affine(to_canon[i], landmarks[i])
+        gap = canon[low, 1] - canon[up, 1]
+        for k, eye in enumerate((slice(0, 2), slice(2, 4))):
+            ratio = gap[eye].mean() / max(float(typical[eye].mean()), 1e-6)
+            out[i, k] = np.clip((ratio - _CLOSED_EYE) / (1 - _CLOSED_EYE), 0.0, 1.3)
+    return out
+
+
+def lid_gaps(
+    delta: NDArray[np.float64],
+    ref: NDArray[np.float64],
+    landmarks: NDArray[np.float32],
+    to_canon: Mapping[int, NDArray[np.float64]],
+    openness: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Per frame and lid pair, the gap between the identity offsets of the lower and the
     upper lid (canonical y) that makes the target eye as open as the selfie's scaled by
-    how open the template's eye is in that frame.
-
+    how open the template's eye is in that frame (``openness``: :func:`eye_openness`).
     Added unchanged, the selfie's lid offsets keep its eyes open while the template
-    blinks or winks. dlib's points never meet on a closed eye (the gap stays at about
-    ``_CLOSED_EYE`` of the open one), so openness is measured from that level: at it
-    the target lids meet and the selfie's eye closes.
+    blinks or winks; at openness 0 the target lids meet and the selfie's eye closes.
     """
     up, low = _LID_PAIRS[:, 0], _LID_PAIRS[:, 1]
     typical = ref[low, 1] - ref[up, 1]
     selfie = typical + delta[low, 1] - delta[up, 1]
     out = np.tile(delta[low, 1] - delta[up, 1], (len(landmarks), 1))
-    for i in present:
+    for i in map(int, np.flatnonzero(~np.isnan(openness[:, 0]))):
         canon = shape.apply_affine(to_canon[i], landmarks[i])
         gap = canon[low, 1] - canon[up, 1]
-        for eye in (slice(0, 2), slice(2, 4)):
-            ratio = gap[eye].mean() / max(float(typical[eye].mean()), 1e-6)
-            f = float(np.clip((ratio - _CLOSED_EYE) / (1 - _CLOSED_EYE), 0.0, 1.3))
-            out[i, eye] = f * np.maximum(selfie[eye], 0.0) - gap[eye]
+        for k, eye in enumerate((slice(0, 2), slice(2, 4))):
+            out[i, eye] = openness[i, k] * np.maximum(selfie[eye], 0.0) - gap[eye]
     return out
 
 

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
-from server.engines import build_engines
+from server.engines import build_engines, classic
 from server.engines.base import SwapResult
 from server.engines.classic import ClassicEngine, ClassicOptions
 from server.faces.identity import build_identity
@@ -246,6 +247,51 @@ def test_the_new_face_blinks_with_the_template(tmp_path: Path, follow: bool) -> 
         assert closed < 0.6 * open_
     else:
         assert closed > 0.6 * open_
+
+
+@pytest.mark.parametrize("paint", [True, False])
+def test_a_shut_template_eye_gets_a_lid_not_a_squeezed_eye(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, paint: bool
+) -> None:
+    """Where dlib reads the template's eyes fully shut (as on the devkit's blinks;
+    the puppet's shut eyes read about a third open), the selfie's open eye, squeezed
+    shut by the warp, would show its dark iris and bright glints in a slit: a lid is
+    painted over it. The control (``paint_lids`` off) shows the slit."""
+    template = _blinking_template(tmp_path)
+    read = classic.eye_openness
+
+    def shut_in_4_and_5(*args: Any) -> np.ndarray:
+        openness = read(*args)
+        openness[[4, 5]] = 0.0
+        return openness
+
+    monkeypatch.setattr(classic, "eye_openness", shut_in_4_and_5)
+    identity = build_identity([astronaut()], dlib_models())
+    track = template.analysis.tracks[0]
+    engine = ClassicEngine(ClassicOptions(paint_lids=paint))
+    out = swap_frames(
+        template.animation().frames, template.analysis, {0: identity}, engine,
+        lambda _: None, lambda: False,
+    )  # fmt: skip
+
+    def eyes(i: int) -> list[np.ndarray]:
+        grey = out[i].astype(np.float64).mean(axis=2)
+        regions = []
+        for eye in (slice(36, 42), slice(42, 48)):
+            pts = np.round(track.landmarks[i][eye]).astype(np.int32)
+            mask = cv2.dilate(
+                cv2.fillPoly(np.zeros(grey.shape, np.uint8), [pts], 1), np.ones((5, 5))
+            )
+            regions.append(grey[mask > 0])
+        return regions
+
+    open_std = max(r.std() for r in eyes(0))
+    for i in (4, 5):
+        for region in eyes(i):
+            if paint:  # a lid: no dark iris, no glint
+                assert region.std() < 0.6 * open_std and region.min() > 60
+            else:
+                assert region.std() > 0.8 * open_std or region.min() < 50
 
 
 def test_the_selfie_eyes_are_wholly_inside_the_face_mask(identity: IdentityData) -> None:
