@@ -24,7 +24,6 @@ from server.gif_templates.paint import (
     fill_open_mouth,
     mouth_opening,
     paint_closed_lips,
-    paint_closing_eye,
     sample_colours,
 )
 from server.types import Frame, Landmarks68
@@ -226,11 +225,7 @@ class FaceRig:
             paint_closed_lips(frame, face[60:68], self.iod * scale, self.colours, self.cover)
         paint_mouth(frame, face[60:68], self.iod * scale, self.colours, self.opening * scale)
         for eye, amount in enumerate(blink):
-            lids = face[36 + 6 * eye : 42 + 6 * eye]
-            if self.still_frame:
-                paint_shut_lid(frame, lids, amount)
-            else:  # the authoring puppet
-                paint_closing_eye(frame, lids, amount, self.colours.skin)
+            paint_shut_lid(frame, face[36 + 6 * eye : 42 + 6 * eye], amount, self.colours.skin)
         return frame
 
 

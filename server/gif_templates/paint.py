@@ -18,7 +18,6 @@ from server.vision.layers import box_around, composite, mix, polygon
 
 Points = NDArray[np.float64]
 Colour = NDArray[np.float64]  # BGR
-_SS = 4  # supersampling of the puppet's lids
 
 
 @dataclass(frozen=True)
@@ -113,48 +112,3 @@ def _tone(skin: Colour) -> Colour:
     grey = float(skin.mean())
     tone = 0.7 * skin + 0.3 * grey
     return np.clip(tone * (min(235.0, 1.3 * grey + 25) / max(float(tone.mean()), 1.0)), 0, 250)
-
-
-def paint_closing_eye(frame: Frame, eye: Points, closed: float, skin: Colour) -> None:
-    """Eyelid over what is left of a closing eye, then a soft lash line (``eye``: its 6
-    landmarks in 36-41 order), in one colour, the skin's just above the lid: how the
-    authoring puppet closes eyes. The selfie variants and labelled sets built with the
-    puppet (``tools.selfie_variants``, ``tools.hard_set``) are measured with this look;
-    renders carry the skin over instead (:func:`server.vision.lids.paint_shut_lid`)."""
-    if closed < 0.3:
-        return
-    box = box_around(frame, eye, 5)
-    if box is None:
-        return
-    x0, y0, x1, y1 = box
-    size = ((x1 - x0) * _SS, (y1 - y0) * _SS)
-    local = (eye - (x0, y0)) * _SS
-    # Grown by ~7 % of the eye's width: the lashes and the white rim squeezed around it.
-    radius = max(2, int(0.07 * np.ptp(local[:, 0])))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    shape = polygon(size, local)
-    cv2.polylines(shape, [np.round(local).astype(np.int32)], True, 1.0, thickness=_SS)
-    cover = cv2.GaussianBlur(cv2.dilate(shape, kernel), (0, 0), 0.7 * _SS) * float(
-        np.clip((closed - 0.3) / 0.4, 0.0, 1.0)
-    )
-    lid = (local[[0, 1, 2, 3]] + local[[0, 5, 4, 3]]) / 2  # where the lids meet
-    line = np.zeros((size[1], size[0]), np.float32)
-    pts = np.round(lid).astype(np.int32)
-    cv2.polylines(line, [pts], False, 1.0, thickness=max(1, int(0.9 * _SS)), lineType=cv2.LINE_AA)
-    line = cv2.GaussianBlur(line, (0, 0), 0.4 * _SS) * float(np.clip(closed - 0.4, 0, 0.6)) * 1.3
-    lid_colour = _lid_colour(frame, eye, skin)
-    colour = np.empty((size[1], size[0], 3), np.float32)
-    colour[:] = lid_colour
-    colour = mix(colour, lid_colour * 0.45, line / np.maximum(cover + line, 1e-3))
-    composite(frame, box, colour, np.clip(cover + line, 0, 1))
-
-
-def _lid_colour(frame: Frame, eye: Points, fallback: Colour) -> Colour:
-    """Median colour of the skin just above the upper lid (what a closed lid looks like)."""
-    upper = eye[[0, 1, 2, 3]]
-    lift = np.array([0.0, 0.22 * float(np.ptp(eye[:, 0]))])
-    band = np.round(np.concatenate([upper - lift * 0.3, upper[::-1] - lift])).astype(np.int32)
-    mask = np.zeros(frame.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [band], 1)
-    pixels = frame[mask > 0]
-    return np.median(pixels, axis=0).astype(np.float64) if len(pixels) >= 4 else fallback * 0.8

@@ -8,13 +8,11 @@ import pytest
 
 from server.engines.motion_classic import ClassicMotionEngine
 from server.faces.dlib_models import DlibFaceModels
-from server.faces.identity import aligned_texture
 from server.faces.portrait import head_and_shoulders
 from server.gif_templates.motion import as_complex, as_points, face_frame
 from server.gif_templates.puppet import Expression
 from server.gif_templates.retarget import blinks, portrait_rig, retarget
 from server.types import Frame, Landmarks68, MotionData
-from server.vision import eye_state
 from tests.render.samples import astronaut, dlib_models
 from tools.selfie_variants import posed
 
@@ -143,15 +141,8 @@ def test_a_blink_read_half_way_shuts_the_eyes(
     motion = weak_blink(rest)
     assert blinks(motion)[[4, 5]].min() == 1.0 and blinks(motion)[[0, 1, 8]].max() == 0.0
     frames = ClassicMotionEngine().animate(image, rest, motion)
-    marks = [models.detect(f, use_cnn=False)[0].landmarks for f in frames]
-    ears = [eye_aspect(m) for m in marks]
-    # Read from the picture (as selfie coaching reads shut eyes): both eyes shut. dlib's
-    # lid points follow a lid carried over in skin colour only part of the way (0.67
-    # of the open eye's ratio here; a lid painted dark read 0.52): it must still drop.
-    for i in (4, 5):
-        assert max(eye_state.edge_ratio(*aligned_texture(frames[i], marks[i]))) < eye_state.SHUT
-    assert min(eye_state.edge_ratio(*aligned_texture(frames[0], marks[0]))) > eye_state.SHUT
-    assert max(ears[4], ears[5]) < 0.75 * ears[0]
+    ears = [eye_aspect(models.detect(f, use_cnn=False)[0].landmarks) for f in frames]
+    assert max(ears[4], ears[5]) < 0.6 * ears[0]  # dlib sees the output's eyes shut
     # the eyelid's skin covers the eye: its dark iris and white are gone
     eye = np.zeros(image.shape[:2], np.uint8)
     for a in (36, 42):
