@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from server.engines import small_faces
 from server.engines.base import SwapResult
-from server.engines.classic_layer import face_layer
+from server.engines.classic_layer import face_layer, shut_eyes
 from server.engines.classic_options import ClassicOptions, TrackPlan
 from server.engines.classic_shape import (
     N_INNER,
@@ -73,16 +73,12 @@ from server.vision import (
     symmetry,
 )
 from server.vision.boxes import clip_box, intersect, points_box
-from server.vision.lids import paint_shut_lid
 from server.vision.outline import face_points
 from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
 ENGINE_VERSION = 32  # bump when output changes, so identical requests are not reused
-# a template eye this closed (1 - openness) starts the painted lid over the swapped one;
-# as the motion animator paints its blinks
-PAINT_FROM = 0.45
 
 
 class ClassicEngine:
@@ -289,21 +285,8 @@ class ClassicEngine:
         a = alpha[..., None]
         reshaped[sub] = np.clip(layer * a + under * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
         if self.options.follow_blinks and self.options.paint_lids:
-            _shut_eyes(reshaped, target - (box.left, box.top), plan, index)
+            shut_eyes(reshaped, target - (box.left, box.top), plan, index)
         covered = raster.inside
         roi = frame[box.top : box.bottom, box.left : box.right]
         np.copyto(roi, reshaped, where=covered[..., None])
         return SwapResult(box, covered)
-
-
-def _shut_eyes(image: Frame, target: NDArray[np.float64], plan: TrackPlan, index: int) -> None:
-    """Lids painted (in place) over the swapped eyes where the template's are shut:
-    squeezed shut by the warp, the selfie's open eye is a smear of white, iris and
-    lashes. Not where the template's own eyes are kept. ``target``: the output
-    landmarks, in ``image``'s pixels."""
-    if plan.eyes_open is None or plan.template_eyes or plan.face.template_eyes:
-        return
-    for k, eye in enumerate((shape.EYE_L, shape.EYE_R)):
-        closed = 1.0 - float(plan.eyes_open[index, k])
-        amount = float(np.clip((closed - PAINT_FROM) / (1.0 - PAINT_FROM), 0.0, 1.0))
-        paint_shut_lid(image, np.asarray(target[eye], np.float64), amount)

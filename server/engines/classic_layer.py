@@ -11,10 +11,15 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.types import Box
+from server.types import Box, Frame
 from server.vision import color, face_parts, facial_hair, glasses, masks, seam, shading, shape
+from server.vision.lids import paint_shut_lid
 from server.vision.outline import OUTLINE
 from server.vision.warp import MeshRaster, remap, triangle_affines
+
+# a template eye this closed (1 - openness) starts the painted lid over the swapped one,
+# as the motion animator paints its blinks
+PAINT_FROM = 0.45
 
 if TYPE_CHECKING:
     from server.engines.classic_options import ClassicOptions, TrackPlan
@@ -193,3 +198,16 @@ _LIDS = np.array([(-0.04, 0.0), (0.0, -0.06), (0.0, -0.06), (0.04, 0.0), (0.0, 0
 def _with_lids(eye: NDArray[np.float64], iod: float) -> NDArray[np.float64]:
     """The six points of one eye grown to take in both lids."""
     return np.asarray(eye, np.float64) + _LIDS * iod
+
+
+def shut_eyes(image: Frame, target: NDArray[np.float64], plan: TrackPlan, index: int) -> None:
+    """Lids painted (in place) over the swapped eyes where the template's are shut:
+    squeezed shut by the warp, the selfie's open eye is a smear of white, iris and
+    lashes. Not where the template's own eyes are kept. ``target``: the output
+    landmarks, in ``image``'s pixels."""
+    if plan.eyes_open is None or plan.template_eyes or plan.face.template_eyes:
+        return
+    for k, eye in enumerate((shape.EYE_L, shape.EYE_R)):
+        closed = 1.0 - float(plan.eyes_open[index, k])
+        amount = float(np.clip((closed - PAINT_FROM) / (1.0 - PAINT_FROM), 0.0, 1.0))
+        paint_shut_lid(image, np.asarray(target[eye], np.float64), amount)
