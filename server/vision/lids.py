@@ -25,7 +25,7 @@ def paint_shut_lid(
     its 6 landmarks in dlib's 36-41 order; ``closed`` 0..1, nothing below 0.3, the lid
     whole from 0.7). ``skin``: a BGR colour for when there is no skin above the eye to
     take the lid's from. In place."""
-    if closed < 0.3:
+    if not closed >= 0.3:  # NaN too
         return
     box = box_around(frame, eye, 5)
     if box is None:

@@ -41,8 +41,9 @@ def test_a_shut_lid_covers_the_squeezed_eye_with_skin_and_a_lash_line() -> None:
     assert lash.mean() < 0.8 * np.mean(SKIN)  # a line where the lids meet
 
 
-def test_a_lid_barely_closing_is_not_painted() -> None:
-    frame, eye = eye_scene()
-    untouched = frame.copy()
-    paint_shut_lid(frame, eye, 0.25)
-    assert np.array_equal(frame, untouched)
+def test_a_lid_barely_closing_or_of_unknown_closing_is_not_painted() -> None:
+    for closed in (0.25, float("nan")):
+        frame, eye = eye_scene()
+        untouched = frame.copy()
+        paint_shut_lid(frame, eye, closed)
+        assert np.array_equal(frame, untouched)
