@@ -7,9 +7,11 @@ Layout (``cell`` px square panels, each under a ``LABEL`` px caption strip):
 
 The first column holds the selfie's face and a text panel (the pair's name and any
 measure lines); then, for ``frames`` frames spread over the clip, the template's face
-above the output's face at the same place. Every crop is a square ``CROP`` times the
-face's landmark box, scaled to ``cell`` px, so a small face in a wide scene is shown
-as large as a close-up.
+above the output's face at the same place. Where the template's eyes shut (a blink, a
+wink), the frame most shut takes the place of the spread frame nearest it: frames
+spread evenly miss most blinks, and a blink is where a swap's eyes go wrong. Every
+crop is a square ``CROP`` times the face's landmark box, scaled to ``cell`` px, so a
+small face in a wide scene is shown as large as a close-up.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ CELL = 160
 LABEL = 18
 CROP = 2.0  # crop side over the face's landmark box side
 FRAMES = 6
+SHUT = 0.6  # eyes this open, or less, of the clip's median read as a blink worth showing
 _BG = (40, 40, 40)
 _INK = (235, 235, 235)
 
@@ -44,7 +47,7 @@ def contact_sheet(
     cell: int = CELL,
 ) -> Frame:
     """The sheet as a BGR image of ``2 * (cell + LABEL)`` by ``(frames + 1) * cell`` px."""
-    picks = np.linspace(0, len(template) - 1, min(frames, len(template))).round().astype(int)
+    picks = frame_picks(template_lm, frames)
     squares = _squares(template_lm, template[0].shape[:2])
     top = [_panel(_crop(selfie, _square(selfie_lm, selfie.shape[:2]), cell), "selfie")]
     bottom = [_text_panel(lines, cell)]
@@ -52,6 +55,32 @@ def contact_sheet(
         top.append(_panel(_crop(template[i], squares[i], cell), f"template f{i}"))
         bottom.append(_panel(_crop(output[i], squares[i], cell), f"output f{i}"))
     return np.vstack([np.hstack(top), np.hstack(bottom)])
+
+
+def frame_picks(template_lm: Sequence[Points | None], frames: int = FRAMES) -> NDArray[np.int64]:
+    """``frames`` frame indices spread over the clip, the first frame always among them;
+    where the template's eyes shut (their aspect ratio ``SHUT`` of the clip's median or
+    less), the most shut frame replaces the spread frame nearest it."""
+    n = len(template_lm)
+    picks = np.linspace(0, n - 1, min(frames, n)).round().astype(np.int64)
+    aspect = np.array([np.nan if lm is None else _eye_aspect(lm) for lm in template_lm])
+    if len(picks) < 2 or np.isnan(aspect).all():
+        return picks
+    shut = int(np.nanargmin(aspect))
+    if aspect[shut] <= SHUT * float(np.nanmedian(aspect)) and shut not in picks:
+        picks[1 + int(np.argmin(np.abs(picks[1:] - shut)))] = shut
+    return np.sort(picks)
+
+
+def _eye_aspect(lm: Points) -> float:
+    """Both eyes' mean lid gap over eye width (dlib's 68 points)."""
+    p = np.asarray(lm, np.float64)
+    ratios = []
+    for a in (36, 42):
+        q = p[a : a + 6]
+        lids = np.linalg.norm(q[1] - q[5]) + np.linalg.norm(q[2] - q[4])
+        ratios.append(lids / (2 * max(float(np.linalg.norm(q[0] - q[3])), 1e-6)))
+    return float(np.mean(ratios))
 
 
 def _square(lm: Points | None, size: tuple[int, int]) -> Square:

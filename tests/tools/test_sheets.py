@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from server.vision import pose
-from tools.sheets import CELL, CROP, LABEL, contact_sheet
+from tools.sheets import CELL, CROP, LABEL, contact_sheet, frame_picks
 
 
 def _face(cx: float, cy: float, width: float) -> np.ndarray:
@@ -48,3 +48,24 @@ def test_a_small_face_is_enlarged_to_the_panel() -> None:
     sheet = contact_sheet(frame, lm, [frame], [frame], [lm])
     lit = (_cell(sheet, 0, 1)[:, :, 0] > 128).sum(1).max()
     assert abs(lit - 10 * CELL / side) <= 3  # scaled by CELL / crop side (about 2.7x)
+
+
+def _shut(lm: np.ndarray) -> np.ndarray:
+    """``lm`` with both eyes' lids brought together."""
+    out = lm.copy()
+    for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        mid = (out[upper] + out[lower]) / 2
+        out[upper], out[lower] = mid, mid
+    return out
+
+
+def test_a_blink_is_shown_in_place_of_the_spread_frame_nearest_it() -> None:
+    lms: list[np.ndarray | None] = [_face(100, 60, 60) for _ in range(45)]
+    spread = [0, 9, 18, 26, 35, 44]
+    assert frame_picks(lms).tolist() == spread  # no blink: frames spread over the clip
+    lms[40] = _shut(_face(100, 60, 60))
+    lms[41] = None
+    assert frame_picks(lms).tolist() == [0, 9, 18, 26, 35, 40]
+    lms[40] = _face(100, 60, 60)
+    lms[2] = _shut(_face(100, 60, 60))  # next to frame 0: frame 0 stays, frame 9 gives way
+    assert frame_picks(lms).tolist() == [0, 2, 18, 26, 35, 44]
