@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.types import Frame
+from server.vision import shape
 
 CELL = 160
 LABEL = 18
@@ -63,24 +64,18 @@ def frame_picks(template_lm: Sequence[Points | None], frames: int = FRAMES) -> N
     less), the most shut frame replaces the spread frame nearest it."""
     n = len(template_lm)
     picks = np.linspace(0, n - 1, min(frames, n)).round().astype(np.int64)
-    aspect = np.array([np.nan if lm is None else _eye_aspect(lm) for lm in template_lm])
+    aspect = np.array(
+        [
+            np.nan if lm is None else shape.eye_openness(np.asarray(lm, np.float32))
+            for lm in template_lm
+        ]
+    )
     if len(picks) < 2 or np.isnan(aspect).all():
         return picks
     shut = int(np.nanargmin(aspect))
     if aspect[shut] <= SHUT * float(np.nanmedian(aspect)) and shut not in picks:
         picks[1 + int(np.argmin(np.abs(picks[1:] - shut)))] = shut
     return np.sort(picks)
-
-
-def _eye_aspect(lm: Points) -> float:
-    """Both eyes' mean lid gap over eye width (dlib's 68 points)."""
-    p = np.asarray(lm, np.float64)
-    ratios = []
-    for a in (36, 42):
-        q = p[a : a + 6]
-        lids = np.linalg.norm(q[1] - q[5]) + np.linalg.norm(q[2] - q[4])
-        ratios.append(lids / (2 * max(float(np.linalg.norm(q[0] - q[3])), 1e-6)))
-    return float(np.mean(ratios))
 
 
 def _square(lm: Points | None, size: tuple[int, int]) -> Square:

@@ -33,13 +33,13 @@ from server.engines.classic_layer import face_layer, shut_eyes
 from server.engines.classic_options import ClassicOptions, TrackPlan
 from server.engines.classic_shape import (
     N_INNER,
-    eye_openness,
     frame_meshes,
     lid_gaps,
     mesh_points,
     neutral_expression,
     open_features,
     reference_shape,
+    track_eye_openness,
     uncross,
     with_lid_gaps,
 )
@@ -162,7 +162,7 @@ class ClassicEngine:
         if self.options.white_balance and not scaled.colourless:  # grey: no light to trade
             scaled = white_balanced(scaled, colour, present)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
-        openness = eye_openness(ref, landmarks, to_canon, present)
+        openness = track_eye_openness(ref, landmarks, to_canon, present)
         gaps = lid_gaps(delta, ref, landmarks, to_canon, openness)
         occluder = occluder_for_render(feats, frames, landmarks)
         small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)

@@ -82,6 +82,6 @@ class TrackPlan:
     # (N,) the colour transfer's lightness gain per frame (NaN: bounds only), or None:
     # the template's spread over the identity's, each without its lighting (shading on)
     light: NDArray[np.float32] | None = None
-    # (N, 2) how open each template eye is per frame (classic_shape.eye_openness): where
+    # (N, 2) how open each template eye is per frame (classic_shape.track_eye_openness): where
     # it shuts, the selfie's eye, squeezed shut by the warp, is painted over with a lid
     eyes_open: NDArray[np.float64] | None = None

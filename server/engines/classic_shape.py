@@ -104,7 +104,7 @@ def uncross(pts: NDArray[np.float64], down: NDArray[np.float64]) -> NDArray[np.f
     return p
 
 
-def eye_openness(
+def track_eye_openness(
     ref: NDArray[np.float64],
     landmarks: NDArray[np.float32],
     to_canon: Mapping[int, NDArray[np.float64]],
@@ -135,7 +135,7 @@ def lid_gaps(
 ) -> NDArray[np.float64]:
     """Per frame and lid pair, the gap between the identity offsets of the lower and the
     upper lid (canonical y) that makes the target eye as open as the selfie's scaled by
-    how open the template's eye is in that frame (``openness``: :func:`eye_openness`).
+    how open the template's eye is in that frame (``openness``: :func:`track_eye_openness`).
     Added unchanged, the selfie's lid offsets keep its eyes open while the template
     blinks or winks; at openness 0 the target lids meet and the selfie's eye closes.
     """

@@ -261,14 +261,14 @@ def test_a_shut_template_eye_gets_a_lid_not_a_squeezed_eye(
     edge ratio, as selfie coaching reads shut eyes); the control (``paint_lids`` off)
     shows the slit."""
     template = _blinking_template(tmp_path)
-    read = classic.eye_openness
+    read = classic.track_eye_openness
 
     def shut_in_4_and_5(*args: Any) -> np.ndarray:
         openness = read(*args)
         openness[[4, 5]] = 0.0
         return openness
 
-    monkeypatch.setattr(classic, "eye_openness", shut_in_4_and_5)
+    monkeypatch.setattr(classic, "track_eye_openness", shut_in_4_and_5)
     identity = build_identity([astronaut()], dlib_models())
     track = template.analysis.tracks[0]
     engine = ClassicEngine(ClassicOptions(paint_lids=paint))
