@@ -16,6 +16,11 @@ its mouth):
 - bridge:      horizontal-edge energy on the nose bridge between the eyes, output over
                template, median (on a template with glasses: below 1 where the frame's
                bridge was erased);
+- gaze_corr:   correlation of where the irises sit across the eyes (the mean of the
+               two eyes' server.vision.gaze reads) in the template and the output,
+               over the frames where all four eyes read clearly (NaN when the
+               template's gaze hardly moves: under ``GAZE_MOVES``); the engine's own
+               reader, applied to the output's own landmarks;
 - slide:       frame-to-frame change inside the face hull left once the template face's
                own motion (a similarity fitted to its landmarks) is taken out, output
                over template, over the clip. Plain flicker also grows with contrast
@@ -33,12 +38,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.types import Frame
-from server.vision import shape
+from server.vision import gaze, shape
 from server.vision.detail import detail_energy
 from server.vision.masks import hull_mask
 
 MOUTH_OPEN = 0.12  # inner-lip gap over mouth width above which a mouth counts as open
 EYE_MARGIN = 0.15  # eye region: the eye's hull dilated by this share of the IOD
+GAZE_MOVES = 0.05  # least spread (std) of the template's iris place for a gaze correlation
 
 Points = NDArray[np.floating]
 
@@ -52,6 +58,7 @@ class Artefacts:
     eye_detail: float
     bridge: float
     slide: float
+    gaze_corr: float = float("nan")
 
 
 def measure(
@@ -62,6 +69,7 @@ def measure(
 ) -> Artefacts:
     """The measures over a clip; landmarks are (68, 2) per frame, None where no face."""
     detail, eyes, eye_detail, bridge, t_open, o_open = [], [], [], [], [], []
+    t_gaze, o_gaze = [], []
     for t, o, tl, ol in zip(template, output, template_lm, output_lm, strict=True):
         if tl is None:
             continue
@@ -74,6 +82,10 @@ def measure(
         if ol is not None:
             t_open.append(shape.mouth_openness(np.asarray(tl, np.float32)))
             o_open.append(shape.mouth_openness(np.asarray(ol, np.float32)))
+            looks = _gaze(gt, tl), _gaze(go, ol)
+            if not np.isnan(looks).any():
+                t_gaze.append(looks[0])
+                o_gaze.append(looks[1])
     return Artefacts(
         detail=_median(detail),
         mouth_agree=_agreement(t_open, o_open),
@@ -82,7 +94,22 @@ def measure(
         eye_detail=_median(eye_detail),
         bridge=_median(bridge),
         slide=_slide(template, output, template_lm),
+        gaze_corr=_gaze_correlation(t_gaze, o_gaze),
     )
+
+
+def _gaze(gray: NDArray[np.float32], lm: Points) -> float:
+    """The mean of the two eyes' iris places (NaN where either reads unclear)."""
+    reads = [gaze.read_iris(gray, np.asarray(lm)[eye]) for eye in (shape.EYE_L, shape.EYE_R)]
+    if min(r.contrast for r in reads) < gaze.READABLE:
+        return float("nan")
+    return float(np.mean([r.across for r in reads]))
+
+
+def _gaze_correlation(t: list[float], o: list[float]) -> float:
+    if len(t) < 3 or float(np.std(t)) < GAZE_MOVES:
+        return float("nan")
+    return _correlation(t, o)
 
 
 def _slide(

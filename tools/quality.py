@@ -54,6 +54,7 @@ class ClipScore:
     eye_detail: float = float("nan")
     bridge: float = float("nan")
     slide: float = float("nan")
+    gaze_corr: float = float("nan")
 
 
 @dataclass

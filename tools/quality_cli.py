@@ -18,7 +18,7 @@ def fmt(s: ClipScore) -> str:
         f"bg {s.bg_psnr:.1f} dist {s.mean_distance:.3f}  detail {s.detail:.2f} "
         f"eyes {s.eye_light:.2f} detail {s.eye_detail:.2f}  "
         f"mouth {s.mouth_agree:.2f} r {s.mouth_corr:.2f}  bridge {s.bridge:.2f} "
-        f"slide {s.slide:.2f}"
+        f"slide {s.slide:.2f} gaze r {s.gaze_corr:.2f}"
     )
 
 

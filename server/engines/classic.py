@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from server.engines import small_faces
 from server.engines.base import SwapResult
-from server.engines.classic_layer import face_layer, shut_eyes
+from server.engines.classic_layer import face_layer, follow_gaze, shut_eyes
 from server.engines.classic_options import ClassicOptions, TrackPlan
 from server.engines.classic_shape import (
     N_INNER,
@@ -78,7 +78,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 32  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 33  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:
@@ -159,6 +159,7 @@ class ClassicEngine:
         gain = track_gain(colour, face.stats, present, light, self.options)
         scaled, blur = self._track_face(face, gain, feats, frames, landmarks, present, iod)
         scaled = bleed_skin(self._feature_contrast(scaled, gain))
+        unbalanced = scaled
         if self.options.white_balance and not scaled.colourless:  # grey: no light to trade
             scaled = white_balanced(scaled, colour, present)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
@@ -167,9 +168,12 @@ class ClassicEngine:
         occluder = occluder_for_render(feats, frames, landmarks)
         small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)
         seams = seam_edges(feats, frames, landmarks, colour, self.options)
+        look = None
+        if self.options.follow_gaze and not (small or scaled.template_eyes):
+            look = follow_gaze(unbalanced, frames, landmarks, present, openness, colour)
         return TrackPlan(
             delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams, light,
-            openness,
+            openness, look,
         )  # fmt: skip
 
     def _identity_delta(self, face: ClassicFace, ref: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -5,14 +5,27 @@ target mesh, colour-matched and lit like the template face, with its blend weigh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.engines.classic_track import white_balanced
 from server.types import Box, Frame
-from server.vision import color, face_parts, facial_hair, glasses, masks, seam, shading, shape
+from server.vision import (
+    color,
+    face_parts,
+    facial_hair,
+    gaze,
+    glasses,
+    masks,
+    seam,
+    shading,
+    shape,
+)
 from server.vision.lids import paint_shut_lid
 from server.vision.outline import OUTLINE
 from server.vision.warp import MeshRaster, remap, triangle_affines
@@ -23,6 +36,7 @@ PAINT_FROM = 0.45
 
 if TYPE_CHECKING:
     from server.engines.classic_options import ClassicOptions, TrackPlan
+    from server.engines.classic_texture import ClassicFace
 
 
 def face_layer(
@@ -84,13 +98,17 @@ def _warped(
     if plan.light is not None and not np.isnan(plan.light[index]):
         gains = (float(plan.light[index]),) * 2  # the lightness gain, measured unlit
     texture = remap(face.texture_lab, tx, ty)
+    eyes = [dst[eye] - (box.left, box.top) for eye in (shape.EYE_L, shape.EYE_R)]
+    if plan.gaze is not None:
+        gaze.look(texture, plan.gaze.eyeball.image, plan.gaze.shifts[index], tx, ty, eyes)
     lab = color.transfer(texture, face.stats, plan.colour[index], light_gain=gains)
     if face.balance is not None:
         # the colour balanced once per track, plus the light's drift since
         drift = color.chromaticity(plan.colour[index][0]) - face.balance.light
-        color.with_chromaticity(
-            lab, remap(face.balance.chroma, tx, ty) + drift, face.balance.weight
-        )
+        chroma = remap(face.balance.chroma, tx, ty)
+        if plan.gaze is not None and plan.gaze.chroma is not None:
+            gaze.look(chroma, plan.gaze.chroma, plan.gaze.shifts[index], tx, ty, eyes)
+        color.with_chromaticity(lab, chroma + drift, face.balance.weight)
     if face.colourless:
         _features_colour(lab, under, target, box, iod)
     beard = None if face.beard is None else remap(face.beard, tx, ty, cv2.BORDER_CONSTANT)
@@ -211,3 +229,37 @@ def shut_eyes(image: Frame, target: NDArray[np.float64], plan: TrackPlan, index:
         closed = 1.0 - float(plan.eyes_open[index, k])
         amount = float(np.clip((closed - PAINT_FROM) / (1.0 - PAINT_FROM), 0.0, 1.0))
         paint_shut_lid(image, np.asarray(target[eye], np.float64), amount)
+
+
+class Gaze(NamedTuple):
+    """The selfie's eyes split for moving their irises (:class:`gaze.Eyeball`), that
+    picture's colour traded for the track's light where the face's is (see
+    classic_track.white_balanced), and per frame and eye the texture offset that puts
+    each iris where the template's is."""
+
+    eyeball: gaze.Eyeball
+    chroma: NDArray[np.float32] | None
+    shifts: NDArray[np.float64]
+
+
+def follow_gaze(
+    face: ClassicFace,
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+    present: list[int],
+    openness: NDArray[np.float64],
+    colour: NDArray[np.float32],
+) -> Gaze | None:
+    """How the selfie's irises follow the template's (see :mod:`server.vision.gaze`):
+    ``face`` is the track's texture before its white balance, ``colour`` the track's
+    Lab statistics; None where the template's gaze cannot be read or the selfie's irises
+    cannot move."""
+    read = gaze.track_gaze(frames, landmarks, present, openness)
+    if read is None:
+        return None
+    eyeball = gaze.Eyeball(face.texture_lab, face.points)
+    if np.isnan(eyeball.across).all():
+        return None
+    balanced = white_balanced(replace(face, texture_lab=eyeball.image), colour, present)
+    chroma = None if balanced.balance is None else balanced.balance.chroma
+    return Gaze(eyeball, chroma, eyeball.shifts(read))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from server.engines.classic_layer import Gaze
 from server.engines.classic_texture import ClassicFace
 from server.vision.color import STATS_WINDOW
 from server.vision.shading import SCALE as SHADING_SCALE
@@ -31,6 +32,7 @@ class ClassicOptions:
     pose_aware: bool = True  # tell head turn from proportions with a 3D mean face
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     paint_lids: bool = True  # where the template's eyes shut, a lid painted over the selfie's
+    follow_gaze: bool = True  # the selfie's irises look where the template's do
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
     enlarge_small: bool = True  # swap faces under small_faces.MIN_IOD px at a larger scale
     small_face_eyes: bool = True  # small template faces keep their own eye openings
@@ -85,3 +87,4 @@ class TrackPlan:
     # (N, 2) how open each template eye is per frame (classic_shape.track_eye_openness): where
     # it shuts, the selfie's eye, squeezed shut by the warp, is painted over with a lid
     eyes_open: NDArray[np.float64] | None = None
+    gaze: Gaze | None = None  # how the selfie's irises follow the template's

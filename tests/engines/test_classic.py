@@ -22,7 +22,7 @@ from server.gif_templates.media import write_gif
 from server.gif_templates.puppet import Expression, FacePuppet, HeadPose
 from server.render.pipeline import swap_frames
 from server.types import Animation, Frame, IdentityData
-from server.vision import eye_state
+from server.vision import eye_state, gaze
 from server.vision.shape import eye_openness
 from tests.render.samples import astronaut, dlib_models, puppet_clip, t1_face
 
@@ -206,9 +206,9 @@ def test_the_engine_takes_the_stored_seams_for_its_own_colour_window(
         assert np.array_equal(plan.seams, marked) == uses_stored
 
 
-def _blinking_template(tmp: Path) -> Template:
+def _blinking_template(tmp: Path, side: int = 240) -> Template:
     """Eight frames of the astronaut; she closes both eyes in frames 4 and 5."""
-    still = puppet_clip(astronaut(), side=240, frames=1).frames[0]
+    still = puppet_clip(astronaut(), side=side, frames=1).frames[0]
     puppet = FacePuppet(still, dlib_models().detect(still, use_cnn=False)[0].landmarks)
     frames = []
     for i in range(8):
@@ -301,3 +301,34 @@ def test_the_selfie_eyes_are_wholly_inside_the_face_mask(identity: IdentityData)
             assert face.alpha[y, x] > 0.9
         cx, cy = np.round(lm[eye].mean(0)).astype(int)
         assert face.alpha[cy - 2 : cy + 3, cx - 2 : cx + 3].min() > 0.95
+
+
+@pytest.mark.parametrize("follow", [True, False])
+@pytest.mark.parametrize("wanted", [0.25, 0.75])
+def test_the_swapped_irises_look_where_the_template_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, follow: bool, wanted: float
+) -> None:
+    """Where the template's irises sit across its eyes (its gaze, read from the
+    picture; here given) the swapped face's sit too, read back from the output with
+    dlib's landmarks of the output; the control (``follow_gaze`` off) keeps the
+    selfie's own gaze, which looks ahead. On eyes about 25 px wide (narrower ones
+    keep their irises: ``gaze.SMALLEST_EYE``)."""
+    template = _blinking_template(tmp_path, side=360)
+    monkeypatch.setattr(gaze, "track_gaze", lambda frames, *_: np.full((len(frames), 2), wanted))
+    identity = build_identity([astronaut()], dlib_models())
+    engine = ClassicEngine(ClassicOptions(follow_gaze=follow))
+    out = swap_frames(
+        template.animation().frames, template.analysis, {0: identity}, engine,
+        lambda _: None, lambda: False,
+    )  # fmt: skip
+    for i in (0, 7):
+        found = dlib_models().detect(out[i], use_cnn=False)[0].landmarks
+        light = cv2.cvtColor(out[i], cv2.COLOR_BGR2GRAY).astype(np.float32)
+        across = [
+            gaze.read_iris(light, found[eye]).across for eye in (slice(36, 42), slice(42, 48))
+        ]
+        misses = np.abs(np.array(across) - wanted)
+        if follow:
+            assert misses.max() < 0.1, across
+        else:
+            assert misses.min() > 0.15, across

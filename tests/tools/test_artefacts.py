@@ -102,3 +102,32 @@ def test_a_face_that_stays_put_while_the_head_moves_slides() -> None:
 
 def _change(clip: list[np.ndarray]) -> float:
     return sum(float(np.abs(b.astype(int) - a).mean()) for a, b in itertools.pairwise(clip))
+
+
+def _looking(lm: np.ndarray, across: float) -> np.ndarray:
+    """Skin with two drawn eyes whose irises sit ``across`` each eye's width."""
+    frame = np.full((200, 200, 3), (120, 150, 200), np.uint8)
+    for eye in (shape.EYE_L, shape.EYE_R):
+        pts = lm[eye].astype(np.float64)
+        cv2.fillPoly(frame, [np.round(pts).astype(np.int32)], (235, 235, 240))
+        inside = np.zeros(frame.shape[:2], np.uint8)
+        cv2.fillPoly(inside, [np.round(pts).astype(np.int32)], 1)
+        iris = frame.copy()
+        centre = pts[0] + across * (pts[3] - pts[0])
+        radius = 0.21 * float(np.linalg.norm(pts[3] - pts[0]))
+        cv2.circle(iris, tuple(int(round(c)) for c in centre), int(round(radius)), (40, 60, 90), -1)
+        frame[inside > 0] = iris[inside > 0]
+    return frame
+
+
+def test_gaze_agreement_follows_the_irises() -> None:
+    """An output whose irises go where the template's go correlates near 1, one that
+    looks the other way near -1; a template whose gaze stays put says nothing (NaN)."""
+    lm = _face()
+    places = [0.3, 0.5, 0.7, 0.5, 0.3, 0.7, 0.5, 0.3]
+    template = [_looking(lm, u) for u in places]
+    opposite = [_looking(lm, 1.0 - u) for u in places]
+    assert measure(template, template, [lm] * 8, [lm] * 8).gaze_corr > 0.95
+    assert measure(template, opposite, [lm] * 8, [lm] * 8).gaze_corr < -0.9
+    still = [_looking(lm, 0.5)] * 8
+    assert np.isnan(measure(still, template, [lm] * 8, [lm] * 8).gaze_corr)
