@@ -17,6 +17,7 @@ from server.engines.classic_track import white_balanced
 from server.types import Box, Frame
 from server.vision import (
     color,
+    eyeball,
     face_parts,
     facial_hair,
     gaze,
@@ -100,14 +101,14 @@ def _warped(
     texture = remap(face.texture_lab, tx, ty)
     eyes = [dst[eye] - (box.left, box.top) for eye in (shape.EYE_L, shape.EYE_R)]
     if plan.gaze is not None:
-        gaze.look(texture, plan.gaze.eyeball.image, plan.gaze.shifts[index], tx, ty, eyes)
+        eyeball.look(texture, plan.gaze.eyeball.image, plan.gaze.shifts[index], tx, ty, eyes)
     lab = color.transfer(texture, face.stats, plan.colour[index], light_gain=gains)
     if face.balance is not None:
         # the colour balanced once per track, plus the light's drift since
         drift = color.chromaticity(plan.colour[index][0]) - face.balance.light
         chroma = remap(face.balance.chroma, tx, ty)
         if plan.gaze is not None and plan.gaze.chroma is not None:
-            gaze.look(chroma, plan.gaze.chroma, plan.gaze.shifts[index], tx, ty, eyes)
+            eyeball.look(chroma, plan.gaze.chroma, plan.gaze.shifts[index], tx, ty, eyes)
         color.with_chromaticity(lab, chroma + drift, face.balance.weight)
     if face.colourless:
         _features_colour(lab, under, target, box, iod)
@@ -232,12 +233,12 @@ def shut_eyes(image: Frame, target: NDArray[np.float64], plan: TrackPlan, index:
 
 
 class Gaze(NamedTuple):
-    """The selfie's eyes split for moving their irises (:class:`gaze.Eyeball`), that
+    """The selfie's eyes split for moving their irises (:class:`eyeball.Eyeball`), that
     picture's colour traded for the track's light where the face's is (see
     classic_track.white_balanced), and per frame and eye the texture offset that puts
     each iris where the template's is."""
 
-    eyeball: gaze.Eyeball
+    eyeball: eyeball.Eyeball
     chroma: NDArray[np.float32] | None
     shifts: NDArray[np.float64]
 
@@ -257,9 +258,9 @@ def follow_gaze(
     read = gaze.track_gaze(frames, landmarks, present, openness)
     if read is None:
         return None
-    eyeball = gaze.Eyeball(face.texture_lab, face.points)
-    if np.isnan(eyeball.across).all():
+    split = eyeball.Eyeball(face.texture_lab, face.points)
+    if np.isnan(split.across).all():
         return None
-    balanced = white_balanced(replace(face, texture_lab=eyeball.image), colour, present)
+    balanced = white_balanced(replace(face, texture_lab=split.image), colour, present)
     chroma = None if balanced.balance is None else balanced.balance.chroma
-    return Gaze(eyeball, chroma, eyeball.shifts(read))
+    return Gaze(split, chroma, split.shifts(read))

@@ -1,5 +1,5 @@
-"""Reading where an eye looks, and moving a face's iris (server.vision.gaze), on drawn
-eyes whose iris place is known."""
+"""Reading where an eye looks (server.vision.gaze), and moving a face's iris
+(server.vision.eyeball), on drawn eyes whose iris place is known."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from server.vision import color, gaze
+from server.vision import color, eyeball, gaze
 
 SKIN = (120, 150, 200)  # BGR
 
@@ -83,13 +83,13 @@ def test_a_track_reads_gaze_and_holds_it_through_shut_frames() -> None:
 def test_the_iris_moves_and_leaves_white_behind(wanted: float) -> None:
     image, points = _face((0.5, 0.5))
     lab = color.to_lab(image)
-    eyeball = gaze.Eyeball(lab, points)
-    assert eyeball.across == pytest.approx([0.5, 0.5], abs=0.05)
-    shift = eyeball.shifts(np.array([[wanted, wanted]]))[0]
+    split = eyeball.Eyeball(lab, points)
+    assert split.across == pytest.approx([0.5, 0.5], abs=0.05)
+    shift = split.shifts(np.array([[wanted, wanted]]))[0]
     h, w = lab.shape[:2]
     ty, tx = np.mgrid[:h, :w].astype(np.float32)
     moved = lab.copy()
-    gaze.look(moved, eyeball.image, shift, tx, ty, [points[36:42], points[42:48]])
+    eyeball.look(moved, split.image, shift, tx, ty, [points[36:42], points[42:48]])
     out = np.clip(color.lab_to_bgr(moved) + 0.5, 0, 255).astype(np.uint8)
     for eye, cx in ((points[36:42], 60), (points[42:48], 140)):
         assert gaze.read_iris(_light(out), eye).across == pytest.approx(wanted, abs=0.06)
@@ -105,9 +105,9 @@ def test_lid_skin_is_not_taken_for_an_eye_white() -> None:
     cv2.fillPoly(opening, [np.round(points[36:42]).astype(np.int32)], 1)
     white = (opening > 0) & (image[:, :, 0] > 200)
     image[white] = (130, 160, 215)
-    eyeball = gaze.Eyeball(color.to_lab(image), points)
-    assert np.isnan(eyeball.across).all()
-    assert not eyeball.shifts(np.array([[0.3, 0.3]])).any()
+    split = eyeball.Eyeball(color.to_lab(image), points)
+    assert np.isnan(split.across).all()
+    assert not split.shifts(np.array([[0.3, 0.3]])).any()
 
 
 def test_a_wobble_under_a_real_move_is_held_still() -> None:
