@@ -170,7 +170,7 @@ class ClassicEngine:
         seams = seam_edges(feats, frames, landmarks, colour, self.options)
         look = None
         if self.options.follow_gaze and not (small or scaled.template_eyes):
-            look = follow_gaze(unbalanced, frames, landmarks, present, openness, colour)
+            look = follow_gaze(unbalanced, scaled, frames, landmarks, present, openness, colour)
         return TrackPlan(
             delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams, light,
             openness, look,

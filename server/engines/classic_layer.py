@@ -245,6 +245,7 @@ class Gaze(NamedTuple):
 
 def follow_gaze(
     face: ClassicFace,
+    balanced: ClassicFace,
     frames: Sequence[Frame],
     landmarks: NDArray[np.float32],
     present: list[int],
@@ -252,15 +253,20 @@ def follow_gaze(
     colour: NDArray[np.float32],
 ) -> Gaze | None:
     """How the selfie's irises follow the template's (see :mod:`server.vision.gaze`):
-    ``face`` is the track's texture before its white balance, ``colour`` the track's
-    Lab statistics; None where the template's gaze cannot be read or the selfie's irises
-    cannot move."""
+    ``face`` is the track's texture before its white balance, ``balanced`` after it,
+    ``colour`` the track's Lab statistics; None where the template's gaze cannot be read
+    or the selfie's irises cannot move."""
     read = gaze.track_gaze(frames, landmarks, present, openness)
     if read is None:
         return None
     split = eyeball.Eyeball(face.texture_lab, face.points)
     if np.isnan(split.across).all():
         return None
-    balanced = white_balanced(replace(face, texture_lab=split.image), colour, present)
-    chroma = None if balanced.balance is None else balanced.balance.chroma
+    chroma = None
+    if balanced.balance is not None:  # balanced again where the eyes were split only
+        chroma = balanced.balance.chroma.copy()
+        for box in split.boxes:
+            part = white_balanced(replace(face, texture_lab=split.image[box]), colour, present)
+            if part.balance is not None:
+                chroma[box] = part.balance.chroma
     return Gaze(split, chroma, split.shifts(read))

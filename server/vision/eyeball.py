@@ -41,6 +41,7 @@ class Eyeball:
         self.image = lab.copy()
         self.across: list[float] = []  # each eye's iris place (u), NaN: not movable
         self.axes: list[NDArray[np.float64]] = []  # each eye's corner-to-corner vector
+        self.boxes: list[tuple[slice, slice]] = []  # where the picture was changed (y, x)
         light = lab[:, :, 0] * 2.55
         for eye in (shape.EYE_L, shape.EYE_R):
             pts = np.asarray(points[eye], np.float64)
@@ -62,6 +63,7 @@ class Eyeball:
         x1, y1 = min(int(x1), w), min(int(y1), h)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return False
+        self.boxes.append((slice(y0, y1), slice(x0, x1)))
         return _split_eye(self.image[y0:y1, x0:x1], eye - (x0, y0), read, width)
 
     def shifts(self, gaze: NDArray[np.float64]) -> NDArray[np.float64]:

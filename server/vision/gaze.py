@@ -16,8 +16,6 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.vision import shape
-
 # The rectified eye: corners at (_MARGIN, _ROW) and (_MARGIN + _WIDTH, _ROW).
 _WIDTH, _MARGIN, _ROW = 48, 8, 16
 _PATCH = (_WIDTH + 2 * _MARGIN, 2 * _ROW)
@@ -122,8 +120,8 @@ def track_gaze(
     for i in present:
         if np.nanmin(openness[i]) < LEAST_OPEN:
             continue
-        light = cv2.cvtColor(frames[i], cv2.COLOR_BGR2GRAY).astype(np.float32)
-        left, right = (read_iris(light, landmarks[i][eye]) for eye in (shape.EYE_L, shape.EYE_R))
+        light, eyes = _eyes_crop(frames[i], landmarks[i])
+        left, right = (read_iris(light, eye) for eye in eyes)
         if (
             min(left.contrast, right.contrast) >= READABLE
             and abs(left.across - right.across) <= AGREE
@@ -137,6 +135,21 @@ def track_gaze(
     padded = np.pad(filled, ((1, 1), (0, 0)), mode="edge")
     smooth = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
     return _held(smooth)
+
+
+def _eyes_crop(
+    frame: NDArray[np.uint8], lm: NDArray[np.float32]
+) -> tuple[NDArray[np.float32], list[NDArray[np.float64]]]:
+    """The lightness of ``frame`` about both eyes (not the whole frame: a clip has tens
+    of them), and the two eyes' points in that crop."""
+    pts = np.asarray(lm, np.float64)[36:48]
+    h, w = frame.shape[:2]
+    margin = 0.5 * float(np.hypot(*(pts[3] - pts[0])))
+    x0, y0 = np.floor(pts.min(0) - margin).astype(int).clip(0)
+    x1, y1 = np.ceil(pts.max(0) + margin).astype(int)
+    crop = frame[y0 : min(int(y1), h), x0 : min(int(x1), w)]
+    light = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return light, [pts[:6] - (x0, y0), pts[6:] - (x0, y0)]
 
 
 def _held(u: NDArray[np.float64]) -> NDArray[np.float64]:
