@@ -60,6 +60,7 @@ from server.vision import (
     color,
     detail,
     exposure,
+    eye_state,
     face_parts,
     facial_hair,
     feature_contrast,
@@ -78,7 +79,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 33  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 34  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:
@@ -164,6 +165,9 @@ class ClassicEngine:
             scaled = white_balanced(scaled, colour, present)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
         openness = track_eye_openness(ref, landmarks, to_canon, present)
+        worn = float(np.nanmedian(feats.get("glasses", [0.0]))) >= glasses.EVIDENCE_AT
+        if self.options.seen_blinks and not worn:  # dlib can keep a winking eye open
+            openness[eye_state.track_seen_shut(frames, landmarks, present)] = 0.0
         gaps = lid_gaps(delta, ref, landmarks, to_canon, openness)
         occluder = occluder_for_render(feats, frames, landmarks)
         small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)

@@ -33,6 +33,9 @@ class ClassicOptions:
     follow_blinks: bool = True  # the selfie's eyelids open and close with the template's
     paint_lids: bool = True  # where the template's eyes shut, a lid painted over the selfie's
     follow_gaze: bool = True  # the selfie's irises look where the template's do
+    # the template's eyes read shut from the picture too, not from dlib's points alone
+    # (see server.vision.eye_state.track_seen_shut; not behind glasses)
+    seen_blinks: bool = True
     complete_turned: bool = True  # a turned selfie's far side mirrored from its near side
     enlarge_small: bool = True  # swap faces under small_faces.MIN_IOD px at a larger scale
     small_face_eyes: bool = True  # small template faces keep their own eye openings

@@ -277,18 +277,50 @@ def test_a_shut_template_eye_gets_a_lid_not_a_squeezed_eye(
         lambda _: None, lambda: False,
     )  # fmt: skip
     for i in (4, 5):
-        found = dlib_models().detect(out[i], use_cnn=False)[0]
-        edges = float(np.mean(eye_state.edge_ratio(*aligned_texture(out[i], found.landmarks))))
-        grey = out[i].astype(np.float64).mean(axis=2)
-        darkest = []  # the darkest tenth inside each eye: the iris, or the lid's lash line
-        for eye in (slice(36, 42), slice(42, 48)):
-            pts = np.round(track.landmarks[i][eye]).astype(np.int32)
-            mask = cv2.fillPoly(np.zeros(grey.shape, np.uint8), [pts], 1)
-            darkest.append(np.percentile(grey[cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0], 10))
+        edges, darkest = _lids_read(out[i], track.landmarks[i])
         if paint:
-            assert edges < eye_state.SHUT and min(darkest) > 75
+            assert edges < eye_state.SHUT and darkest > 75
         else:
-            assert edges > eye_state.SHUT and min(darkest) < 75
+            assert edges > eye_state.SHUT and darkest < 75
+
+
+def _lids_read(frame: Frame, template_lm: np.ndarray) -> tuple[float, float]:
+    """How shut an output frame's eyes read: the eyes' mean edge ratio (dlib's landmarks
+    of the output), and the lighter of the two eyes' darkest tenth inside the
+    template's eye outline (the iris, or the lid's lash line)."""
+    found = dlib_models().detect(frame, use_cnn=False)[0]
+    edges = float(np.mean(eye_state.edge_ratio(*aligned_texture(frame, found.landmarks))))
+    grey = frame.astype(np.float64).mean(axis=2)
+    darkest = []
+    for eye in (slice(36, 42), slice(42, 48)):
+        pts = np.round(template_lm[eye]).astype(np.int32)
+        mask = cv2.fillPoly(np.zeros(grey.shape, np.uint8), [pts], 1)
+        darkest.append(np.percentile(grey[cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0], 10))
+    return edges, float(min(darkest))
+
+
+@pytest.mark.parametrize("seen", [True, False])
+def test_eyes_the_picture_shows_shut_get_lids_where_dlib_reads_them_open(
+    tmp_path: Path, seen: bool
+) -> None:
+    """dlib reads the puppet's shut eyes about a third open (and d3's winks wide open);
+    the picture shows them shut (server.vision.eye_state.track_seen_shut), so the
+    swapped eyes get their lids. The control (``seen_blinks`` off) keeps dlib's read
+    alone: the selfie's eye squeezed into a slit, its iris showing."""
+    template = _blinking_template(tmp_path)
+    track = template.analysis.tracks[0]
+    identity = build_identity([astronaut()], dlib_models())
+    engine = ClassicEngine(ClassicOptions(seen_blinks=seen))
+    out = swap_frames(
+        template.animation().frames, template.analysis, {0: identity}, engine,
+        lambda _: None, lambda: False,
+    )  # fmt: skip
+    for i in (4, 5):
+        edges, darkest = _lids_read(out[i], track.landmarks[i])
+        if seen:
+            assert edges < eye_state.SHUT and darkest > 75
+        else:
+            assert darkest < 75
 
 
 def test_the_selfie_eyes_are_wholly_inside_the_face_mask(identity: IdentityData) -> None:
