@@ -53,12 +53,11 @@ from server.engines.classic_texture import (
     skin_weight,
     texture_mask,
 )
-from server.engines.classic_track import at_scale, match_detail, white_balanced
+from server.engines.classic_track import track_face, white_balanced
 from server.gif_templates.occluders import occluder_for_render
 from server.types import Frame, IdentityData
 from server.vision import (
     color,
-    detail,
     exposure,
     eye_state,
     face_parts,
@@ -158,16 +157,13 @@ class ClassicEngine:
         iod = float(np.median([shape.interocular(landmarks[i]) for i in present]))
         light = light_gains(feats, frames, landmarks, present, face.light_spread, self.options)
         gain = track_gain(colour, face.stats, present, light, self.options)
-        scaled, blur = self._track_face(face, gain, feats, frames, landmarks, present, iod)
+        scaled, blur = track_face(face, gain, feats, frames, landmarks, present, iod, self.options)
         scaled = bleed_skin(self._feature_contrast(scaled, gain))
         unbalanced = scaled
         if self.options.white_balance and not scaled.colourless:  # grey: no light to trade
             scaled = white_balanced(scaled, colour, present)
         inner = np.asarray((tris < N_INNER).all(axis=1), bool)
-        openness = track_eye_openness(ref, landmarks, to_canon, present)
-        worn = float(np.nanmedian(feats.get("glasses", [0.0]))) >= glasses.EVIDENCE_AT
-        if self.options.seen_blinks and not worn:  # dlib can keep a winking eye open
-            openness[eye_state.track_seen_shut(frames, landmarks, present)] = 0.0
+        openness = self._eyes_open(ref, landmarks, to_canon, present, frames, feats)
         gaps = lid_gaps(delta, ref, landmarks, to_canon, openness)
         occluder = occluder_for_render(feats, frames, landmarks)
         small = self.options.small_face_eyes and small_faces.keeps_template_eyes(iod)
@@ -179,6 +175,24 @@ class ClassicEngine:
             delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams, light,
             openness, look,
         )  # fmt: skip
+
+    def _eyes_open(
+        self,
+        ref: NDArray[np.float64],
+        landmarks: NDArray[np.float32],
+        to_canon: Mapping[int, NDArray[np.float64]],
+        present: list[int],
+        frames: Sequence[Frame],
+        feats: Mapping[str, NDArray[np.floating]],
+    ) -> NDArray[np.float64]:
+        """(N, 2) how open each template eye is per frame: dlib's points' read, and shut
+        where the picture shows it shut (dlib can keep a winking eye's points open; not
+        read behind glasses)."""
+        openness = track_eye_openness(ref, landmarks, to_canon, present)
+        worn = float(np.nanmedian(feats.get("glasses", [0.0]))) >= glasses.EVIDENCE_AT
+        if self.options.seen_blinks and not worn:
+            openness[eye_state.track_seen_shut(frames, landmarks, present)] = 0.0
+        return openness
 
     def _identity_delta(self, face: ClassicFace, ref: NDArray[np.float64]) -> NDArray[np.float64]:
         """The identity's shape offsets from the track's reference shape ``ref``
@@ -197,32 +211,6 @@ class ClassicEngine:
             delta = self._identity_only(aligned - ref, aligned, ref)
         delta *= self.options.shape_strength
         return delta
-
-    def _track_face(
-        self,
-        face: ClassicFace,
-        gain: float,
-        feats: Mapping[str, NDArray[np.floating]],
-        frames: Sequence[Frame],
-        landmarks: NDArray[np.float32],
-        present: list[int],
-        iod: float,
-    ) -> tuple[ClassicFace, NDArray[np.float32]]:
-        """The identity's texture at about the track's scale and detail, and the extra
-        blur per frame (see :func:`match_detail`); ``gain``: the colour transfer's
-        lightness gain."""
-        scaled = at_scale(face, iod / shape.interocular(face.points[:68]))
-        blur = np.zeros(len(landmarks), np.float32)
-        if not self.options.match_detail:
-            return scaled, blur
-        details = feats.get("detail")
-        if details is None or details.shape != (len(landmarks),):
-            details = np.full(len(landmarks), np.nan)
-            for i in present:
-                details[i] = detail.face_detail(frames[i], landmarks[i])
-        return match_detail(
-            scaled, np.asarray(details), present, iod, gain, self.options.restore_detail
-        )
 
     def _feature_contrast(self, face: ClassicFace, gain: float) -> ClassicFace:
         """``face`` with brows and eyes deepened against the colour transfer's lightness

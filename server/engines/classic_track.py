@@ -5,7 +5,9 @@ light of the track's skin.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -13,7 +15,11 @@ from numpy.typing import NDArray
 
 from server.engines import small_faces
 from server.engines.classic_texture import Balance, ClassicFace
+from server.types import Frame
 from server.vision import color, detail, masks, shape, sharpen
+
+if TYPE_CHECKING:
+    from server.engines.classic_options import ClassicOptions
 
 
 def at_scale(face: ClassicFace, scale: float) -> ClassicFace:
@@ -130,3 +136,29 @@ def white_balanced(
         return face
     chroma = color.white_balanced(face.texture_lab, face.stats[0], light)
     return replace(face, balance=Balance(chroma, color.chromaticity(light), weight))
+
+
+def track_face(
+    face: ClassicFace,
+    gain: float,
+    feats: Mapping[str, NDArray[np.floating]],
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+    present: list[int],
+    iod: float,
+    o: ClassicOptions,
+) -> tuple[ClassicFace, NDArray[np.float32]]:
+    """The identity's texture at about the track's scale and detail, and the extra
+    blur per frame (see :func:`match_detail`); ``gain``: the colour transfer's
+    lightness gain; ``feats``: the template's stored per-frame statistics (its face
+    detail measured here where they lack it)."""
+    scaled = at_scale(face, iod / shape.interocular(face.points[:68]))
+    blur = np.zeros(len(landmarks), np.float32)
+    if not o.match_detail:
+        return scaled, blur
+    details = feats.get("detail")
+    if details is None or details.shape != (len(landmarks),):
+        details = np.full(len(landmarks), np.nan)
+        for i in present:
+            details[i] = detail.face_detail(frames[i], landmarks[i])
+    return match_detail(scaled, np.asarray(details), present, iod, gain, o.restore_detail)
