@@ -13,7 +13,10 @@ Per frame, for a template face with landmarks T:
 3. the selfie texture is warped onto the target mesh (forehead included), colour-
    matched to the template face (statistics smoothed over ~9 frames), its edge pulled
    to the template skin's colour along the outline, and blended with a feathered
-   mask; the template's mouth interior is kept where it opens.
+   mask; the template's mouth interior is kept where it opens;
+4. where the template's eyes shut (dlib's points, or the picture for a wink they
+   miss) a lid is painted over the selfie's, and its irises move where the
+   template's look (read from the picture, :mod:`server.vision.gaze`).
 
 Template tracks arrive checked against the picture's own motion: the offline analysis
 repairs frames where dlib placed a face beside the head (:mod:`server.gif_templates.repair`).

@@ -1,6 +1,7 @@
 """The classic engine's face layer for one frame: the selfie's texture warped onto the
 target mesh, colour-matched and lit like the template face, with its blend weights
-(the template's mouth interior, eyes and occluders left in front).
+(the template's mouth interior, eyes and occluders left in front); and its eyes: lids
+painted where the template's shut, irises moved where the template's look.
 """
 
 from __future__ import annotations
@@ -98,17 +99,11 @@ def _warped(
     gains = (o.light_gain_min, o.light_gain_max) if o.shading > 0 else None
     if plan.light is not None and not np.isnan(plan.light[index]):
         gains = (float(plan.light[index]),) * 2  # the lightness gain, measured unlit
-    texture = remap(face.texture_lab, tx, ty)
-    eyes = [dst[eye] - (box.left, box.top) for eye in (shape.EYE_L, shape.EYE_R)]
-    if plan.gaze is not None:
-        eyeball.look(texture, plan.gaze.eyeball.image, plan.gaze.shifts[index], tx, ty, eyes)
+    texture, chroma = _sampled(plan, index, tx, ty, dst, box)
     lab = color.transfer(texture, face.stats, plan.colour[index], light_gain=gains)
-    if face.balance is not None:
+    if face.balance is not None and chroma is not None:
         # the colour balanced once per track, plus the light's drift since
         drift = color.chromaticity(plan.colour[index][0]) - face.balance.light
-        chroma = remap(face.balance.chroma, tx, ty)
-        if plan.gaze is not None and plan.gaze.chroma is not None:
-            eyeball.look(chroma, plan.gaze.chroma, plan.gaze.shifts[index], tx, ty, eyes)
         color.with_chromaticity(lab, chroma + drift, face.balance.weight)
     if face.colourless:
         _features_colour(lab, under, target, box, iod)
@@ -118,6 +113,28 @@ def _warped(
         facial_hair.keep_depth(lab, texture[:, :, 0], beard, float(face.stats[0, 0]), gain)
     _lit_like_template(o, box, target, under, lab, alpha, iod, beard)
     return lab, alpha
+
+
+def _sampled(
+    plan: TrackPlan,
+    index: int,
+    tx: NDArray[np.float32],
+    ty: NDArray[np.float32],
+    dst: NDArray[np.float64],
+    box: Box,
+) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """The texture (Lab) and its white-balanced chromaticity (None without a balance)
+    sampled at ``tx``, ``ty``, the irises moved where the template's look."""
+    face, gaze_plan = plan.face, plan.gaze
+    texture = remap(face.texture_lab, tx, ty)
+    chroma = None if face.balance is None else remap(face.balance.chroma, tx, ty)
+    if gaze_plan is not None:
+        eyes = [dst[eye] - (box.left, box.top) for eye in (shape.EYE_L, shape.EYE_R)]
+        shift = gaze_plan.shifts[index]
+        eyeball.look(texture, gaze_plan.eyeball.image, shift, tx, ty, eyes)
+        if chroma is not None and gaze_plan.chroma is not None:
+            eyeball.look(chroma, gaze_plan.chroma, shift, tx, ty, eyes)
+    return texture, chroma
 
 
 def _features_colour(
