@@ -269,19 +269,23 @@ def test_a_shut_template_eye_gets_a_lid_not_a_squeezed_eye(
         return openness
 
     monkeypatch.setattr(classic, "track_eye_openness", shut_in_4_and_5)
-    identity = build_identity([astronaut()], dlib_models())
     track = template.analysis.tracks[0]
-    engine = ClassicEngine(ClassicOptions(paint_lids=paint))
-    out = swap_frames(
-        template.animation().frames, template.analysis, {0: identity}, engine,
-        lambda _: None, lambda: False,
-    )  # fmt: skip
+    out = _astronaut_on(template, ClassicOptions(paint_lids=paint))
     for i in (4, 5):
         edges, darkest = _lids_read(out[i], track.landmarks[i])
         if paint:
             assert edges < eye_state.SHUT and darkest > 75
         else:
             assert edges > eye_state.SHUT and darkest < 75
+
+
+def _astronaut_on(template: Template, options: ClassicOptions) -> list[Frame]:
+    """The astronaut's photo swapped onto ``template``'s face by the classic engine."""
+    identity = build_identity([astronaut()], dlib_models())
+    return swap_frames(
+        template.animation().frames, template.analysis, {0: identity},
+        ClassicEngine(options), lambda _: None, lambda: False,
+    )  # fmt: skip
 
 
 def _lids_read(frame: Frame, template_lm: np.ndarray) -> tuple[float, float]:
@@ -309,12 +313,7 @@ def test_eyes_the_picture_shows_shut_get_lids_where_dlib_reads_them_open(
     alone: the selfie's eye squeezed into a slit, its iris showing."""
     template = _blinking_template(tmp_path)
     track = template.analysis.tracks[0]
-    identity = build_identity([astronaut()], dlib_models())
-    engine = ClassicEngine(ClassicOptions(seen_blinks=seen))
-    out = swap_frames(
-        template.animation().frames, template.analysis, {0: identity}, engine,
-        lambda _: None, lambda: False,
-    )  # fmt: skip
+    out = _astronaut_on(template, ClassicOptions(seen_blinks=seen))
     for i in (4, 5):
         edges, darkest = _lids_read(out[i], track.landmarks[i])
         if seen:
@@ -347,12 +346,7 @@ def test_the_swapped_irises_look_where_the_template_looks(
     keep their irises: ``gaze.SMALLEST_EYE``)."""
     template = _blinking_template(tmp_path, side=360)
     monkeypatch.setattr(gaze, "track_gaze", lambda frames, *_: np.full((len(frames), 2), wanted))
-    identity = build_identity([astronaut()], dlib_models())
-    engine = ClassicEngine(ClassicOptions(follow_gaze=follow))
-    out = swap_frames(
-        template.animation().frames, template.analysis, {0: identity}, engine,
-        lambda _: None, lambda: False,
-    )  # fmt: skip
+    out = _astronaut_on(template, ClassicOptions(follow_gaze=follow))
     for i in (0, 7):
         found = dlib_models().detect(out[i], use_cnn=False)[0].landmarks
         light = cv2.cvtColor(out[i], cv2.COLOR_BGR2GRAY).astype(np.float32)
