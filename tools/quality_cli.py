@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from tools.quality import ClipScore
@@ -50,18 +51,28 @@ def table(rows: list[tuple[str, ClipScore, float]]) -> str:
 def artefact_table(rows: list[tuple[str, ClipScore, float]]) -> str:
     """The artefact measures per pair, with medians and the worst over the pairs (the
     lowest; the highest for slide)."""
-    keys = ("detail", "eye_light", "eye_detail", "mouth_agree", "mouth_corr", "bridge", "slide")
+    keys = (
+        "detail", "eye_light", "eye_detail", "mouth_agree", "mouth_corr", "bridge", "slide",
+        "gaze_corr",
+    )  # fmt: skip
     lines = ["| pair | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for name, s, _ in rows:
         lines.append(f"| {name} | " + " | ".join(f"{getattr(s, k):.2f}" for k in keys) + " |")
     if rows:
         cols = [np.array([getattr(s, k) for _, s, _ in rows], float) for k in keys]
-        worst = [
-            np.nanmax(c) if k == "slide" else np.nanmin(c) for k, c in zip(keys, cols, strict=True)
-        ]
-        cells = [f"{np.nanmedian(c):.2f} ({w:.2f})" for c, w in zip(cols, worst, strict=True)]
+        cells = [_median_worst(c, k == "slide") for k, c in zip(keys, cols, strict=True)]
         lines.append(f"| **median (worst), {len(rows)} pairs** | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _median_worst(column: NDArray[np.float64], high_worst: bool) -> str:
+    """``median (worst)`` of a column, NaN where no pair has a value (gaze_corr: no
+    template whose gaze moves)."""
+    seen = column[np.isfinite(column)]
+    if not len(seen):
+        return "nan"
+    worst = seen.max() if high_worst else seen.min()
+    return f"{np.median(seen):.2f} ({worst:.2f})"
 
 
 def parser(doc: str) -> Any:
