@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from server.vision import shape
+from server.vision import masks, shape
+from server.vision.boxes import clip_box, points_box
 from server.vision.fill import smooth_fill
 from server.vision.gaze import READABLE, Iris, read_iris
 
@@ -94,18 +95,14 @@ def look(
     for eye, (dx, dy) in zip(eyes, shift, strict=True):
         if abs(dx) + abs(dy) < 0.25:
             continue
-        x0, y0 = np.floor(eye.min(0) - 1).astype(int).clip(0)
-        x1, y1 = np.ceil(eye.max(0) + 2).astype(int)
-        x1, y1 = min(int(x1), w), min(int(y1), h)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        box = clip_box(points_box(eye, 1.0), w, h)
+        if box.width < 2 or box.height < 2:
             continue
-        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
-        corners = np.round((eye - (x0, y0)) * 4).astype(np.int32)
-        cv2.fillPoly(mask, [corners], 1.0, cv2.LINE_AA, shift=2)
-        mask = cv2.GaussianBlur(mask, (0, 0), 0.7)
-        mx, my = tx[y0:y1, x0:x1] + np.float32(dx), ty[y0:y1, x0:x1] + np.float32(dy)
+        mask = masks.polygon_mask(box, eye, 0.7)
+        at = (slice(box.top, box.bottom), slice(box.left, box.right))
+        mx, my = tx[at] + np.float32(dx), ty[at] + np.float32(dy)
         moved = cv2.remap(source, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        crop = sampled[y0:y1, x0:x1]
+        crop = sampled[at]
         crop += (mask[..., None] if crop.ndim == 3 else mask) * (moved - crop)
 
 
@@ -133,10 +130,11 @@ def _split_eye(
     sclera = rest & (light > (float(np.median(light[disc])) + 2 * lightest) / 3)
     if sclera.sum() < 4:
         return False
-    if not _looks_white(crop, sclera, ~inside & (yy > centre[1]) & (dist < 0.6 * width)):
+    chroma = np.hypot(crop[:, :, 1], crop[:, :, 2])
+    below = ~inside & (yy > centre[1]) & (dist < 0.6 * width)
+    if not _looks_white(light, chroma, sclera, below):
         return False
     # filled from its duller half: a red lid rim or a glint of iris is not the white
-    chroma = np.hypot(crop[:, :, 1], crop[:, :, 2])
     dull = sclera & (chroma <= np.median(chroma[sclera]))
     fill = _row_fill(crop, dull, width)
     iris = _completed_iris(crop, inside, disc, centre, dist <= radius)
@@ -161,17 +159,20 @@ def _row_fill(
 
 
 def _looks_white(
-    lab: NDArray[np.float32], sclera: NDArray[np.bool_], skin: NDArray[np.bool_]
+    light: NDArray[np.float32],
+    chroma: NDArray[np.float32],
+    sclera: NDArray[np.bool_],
+    skin: NDArray[np.bool_],
 ) -> bool:
     """Whether the pixels taken for the ``sclera`` are an eye's white rather than lid
-    skin (a narrow or painted eye): duller than the ``skin`` below the eye (chroma under
-    :data:`WHITE_CHROMA` of it), or on a colourless face no darker than it."""
+    skin (a narrow or painted eye): duller than the ``skin`` below the eye (Lab
+    ``chroma`` under :data:`WHITE_CHROMA` of it), or on a colourless face no darker
+    (Lab ``light``) than it."""
     if not skin.any():
         return False
-    chroma = np.hypot(lab[:, :, 1], lab[:, :, 2])
     white, lid = float(np.median(chroma[sclera])), float(np.median(chroma[skin]))
     if lid < 2.0:
-        return float(np.median(lab[:, :, 0][sclera])) >= float(np.median(lab[:, :, 0][skin])) - 5
+        return float(np.median(light[sclera])) >= float(np.median(light[skin])) - 5
     return white <= WHITE_CHROMA * lid
 
 
@@ -187,16 +188,11 @@ def _completed_iris(
     first, then up-down, then both; the iris's median colour where none is seen."""
     out = crop.copy()
     h, w = inside.shape
-    hidden = disc & ~inside
-    ys, xs = np.nonzero(hidden)
+    ys, xs = np.nonzero(disc & ~inside)
     mx = np.clip(np.round(2 * centre[0] - xs).astype(int), 0, w - 1)
     my = np.clip(np.round(2 * centre[1] - ys).astype(int), 0, h - 1)
-    median = np.median(crop[seen], axis=0)
-    for y, x, a, b in zip(ys, xs, my, mx, strict=True):
-        for sy, sx in ((y, b), (a, x), (a, b)):
-            if seen[sy, sx]:
-                out[y, x] = crop[sy, sx]
-                break
-        else:
-            out[y, x] = median
+    out[ys, xs] = np.median(crop[seen], axis=0)
+    for sy, sx in ((my, mx), (my, xs), (ys, mx)):  # the first choice written last
+        ok = seen[sy, sx]
+        out[ys[ok], xs[ok]] = crop[sy[ok], sx[ok]]
     return out

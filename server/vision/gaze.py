@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from server.vision.boxes import clip_box, points_box
+
 # The rectified eye: corners at (_MARGIN, _ROW) and (_MARGIN + _WIDTH, _ROW).
 _WIDTH, _MARGIN, _ROW = 48, 8, 16
 _PATCH = (_WIDTH + 2 * _MARGIN, 2 * _ROW)
@@ -85,16 +87,15 @@ def read_iris(light: NDArray[np.float32], eye: NDArray[np.floating]) -> Iris:
     near = np.arange(max(x - half, 0), min(x + half + 1, len(excess)))
     centre = float((excess[near] * near).sum() / max(float(excess[near].sum()), 1e-6))
     contrast = float(score[x] - np.median(dark[seen])) if seen[x] else 0.0
-    return Iris((centre - _MARGIN) / _WIDTH, _radius(dark, seen, x), contrast)
+    return Iris((centre - _MARGIN) / _WIDTH, _radius(dark, seen, x, sclera), contrast)
 
 
-def _radius(dark: NDArray[np.float64], seen: NDArray[np.bool_], x: int) -> float:
+def _radius(dark: NDArray[np.float64], seen: NDArray[np.bool_], x: int, sclera: float) -> float:
     """The iris's half width (share of the eye's) about column ``x`` of the column
     darkness ``dark``: the nearer of the two places either side where the darkness
-    falls two thirds of the way to the sclera's (the lightest tenth of the columns
+    falls two thirds of the way to the ``sclera``'s (the lightest tenth of the columns
     seen): a brown iris is far lighter than its pupil. The far side may run on into a
     corner's shadow."""
-    sclera = float(np.percentile(dark[seen], 10))
     level = sclera + (dark[x] - sclera) / 3
     sides = []
     for step in (-1, 1):
@@ -144,12 +145,11 @@ def _eyes_crop(
     of them), and the two eyes' points in that crop."""
     pts = np.asarray(lm, np.float64)[36:48]
     h, w = frame.shape[:2]
-    margin = 0.5 * float(np.hypot(*(pts[3] - pts[0])))
-    x0, y0 = np.floor(pts.min(0) - margin).astype(int).clip(0)
-    x1, y1 = np.ceil(pts.max(0) + margin).astype(int)
-    crop = frame[y0 : min(int(y1), h), x0 : min(int(x1), w)]
+    box = clip_box(points_box(pts, 0.5 * float(np.hypot(*(pts[3] - pts[0])))), w, h)
+    crop = frame[box.top : box.bottom, box.left : box.right]
     light = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    return light, [pts[:6] - (x0, y0), pts[6:] - (x0, y0)]
+    corner = (box.left, box.top)
+    return light, [pts[:6] - corner, pts[6:] - corner]
 
 
 def _held(u: NDArray[np.float64]) -> NDArray[np.float64]:
