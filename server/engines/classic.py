@@ -46,7 +46,14 @@ from server.engines.classic_shape import (
     uncross,
     with_lid_gaps,
 )
-from server.engines.classic_template import colour_stats, light_gains, seam_edges, track_gain
+from server.engines.classic_template import (
+    colour_stats,
+    iris_reads,
+    light_gains,
+    seam_edges,
+    seen_shut,
+    track_gain,
+)
 from server.engines.classic_texture import (
     ClassicFace,
     bleed_skin,
@@ -62,7 +69,6 @@ from server.types import Frame, IdentityData
 from server.vision import (
     color,
     exposure,
-    eye_state,
     face_parts,
     facial_hair,
     feature_contrast,
@@ -173,7 +179,8 @@ class ClassicEngine:
         seams = seam_edges(feats, frames, landmarks, colour, self.options)
         look = None
         if self.options.follow_gaze and not (small or scaled.template_eyes):
-            look = follow_gaze(unbalanced, scaled, frames, landmarks, present, openness, colour)
+            reads = iris_reads(feats, frames, landmarks, present)
+            look = follow_gaze(unbalanced, scaled, reads, present, openness, colour)
         return TrackPlan(
             delta, to_frame, tris, colour, inner, scaled, blur, gaps, occluder, small, seams, light,
             openness, look,
@@ -194,7 +201,7 @@ class ClassicEngine:
         openness = track_eye_openness(ref, landmarks, to_canon, present)
         worn = float(np.nanmedian(feats.get("glasses", [0.0]))) >= glasses.EVIDENCE_AT
         if self.options.seen_blinks and not worn:
-            openness[eye_state.track_seen_shut(frames, landmarks, present)] = 0.0
+            openness[seen_shut(feats, frames, landmarks, present)] = 0.0
         return openness
 
     def _identity_delta(self, face: ClassicFace, ref: NDArray[np.float64]) -> NDArray[np.float64]:

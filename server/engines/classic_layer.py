@@ -6,7 +6,6 @@ painted where the template's shut, irises moved where the template's look.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -263,17 +262,17 @@ class Gaze(NamedTuple):
 def follow_gaze(
     face: ClassicFace,
     balanced: ClassicFace,
-    frames: Sequence[Frame],
-    landmarks: NDArray[np.float32],
+    reads: NDArray[np.floating],
     present: list[int],
     openness: NDArray[np.float64],
     colour: NDArray[np.float32],
 ) -> Gaze | None:
     """How the selfie's irises follow the template's (see :mod:`server.vision.gaze`):
     ``face`` is the track's texture before its white balance, ``balanced`` after it,
-    ``colour`` the track's Lab statistics; None where the template's gaze cannot be read
-    or the selfie's irises cannot move."""
-    read = gaze.track_gaze(frames, landmarks, present, openness)
+    ``reads`` the template's iris places per frame (gaze.frame_reads), ``colour`` the
+    track's Lab statistics; None where the template's gaze cannot be read or the
+    selfie's irises cannot move."""
+    read = gaze.track_gaze(reads, present, openness)
     if read is None:
         return None
     split = eyeball.Eyeball(face.texture_lab, face.points)

@@ -1,7 +1,8 @@
 """What the classic engine takes of a template face track once per render, stored with
 the analysis or measured now: the skin's colour statistics in each frame, its lightness
 spread without its lighting (for the colour transfer's gain), and the skin's colour
-along each frame's face outline (where the identity's face will meet it)."""
+along each frame's face outline (where the identity's face will meet it), the irises'
+places and the eyes the picture shows shut."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from server.gif_templates.features import LIGHT_SPREAD, SEAM_EDGES, SEAM_WINDOW
+from server.gif_templates.features import IRIS, LIGHT_SPREAD, SEAM_EDGES, SEAM_WINDOW, SEEN_SHUT
 from server.types import Frame
-from server.vision import color, masks, seam, shading
+from server.vision import color, eye_state, gaze, masks, seam, shading
 
 if TYPE_CHECKING:
     from server.engines.classic_options import ClassicOptions
@@ -32,6 +33,34 @@ def colour_stats(
         for i in present:
             stats[i] = masks.face_colour_stats(frames[i], landmarks[i])
     return stats
+
+
+def iris_reads(
+    feats: Mapping[str, NDArray[np.floating]],
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+    present: list[int],
+) -> NDArray[np.floating]:
+    """Each template eye's iris place per frame (:func:`server.vision.gaze.frame_reads`):
+    stored, or read now."""
+    stored = feats.get(IRIS)
+    if stored is not None:
+        return stored
+    return gaze.frame_reads(frames, landmarks, present)
+
+
+def seen_shut(
+    feats: Mapping[str, NDArray[np.floating]],
+    frames: Sequence[Frame],
+    landmarks: NDArray[np.float32],
+    present: list[int],
+) -> NDArray[np.bool_]:
+    """(N, 2) the template eyes the picture shows shut
+    (:func:`server.vision.eye_state.track_seen_shut`): stored, or read now."""
+    stored = feats.get(SEEN_SHUT)
+    if stored is not None:
+        return np.asarray(stored) > 0.5
+    return eye_state.track_seen_shut(frames, landmarks, present)
 
 
 def seam_edges(

@@ -9,7 +9,11 @@ the template: computed once, offline, and stored with the analysis as track extr
   the face's outline, averaged over ``SEAM_WINDOW`` frames
   (:func:`server.vision.seam.track_edges`), where a swapped face's edge will meet it;
 - ``light_spread`` (N,) float32: the skin's lightness spread without its lighting
-  (:func:`server.vision.shading.face_unlit_spread`), NaN where absent.
+  (:func:`server.vision.shading.face_unlit_spread`), NaN where absent;
+- ``iris`` (N, 2) float32: each eye's iris place across it (image-left eye first), NaN
+  where not read (:func:`server.vision.gaze.frame_reads`);
+- ``seen_shut`` (N, 2) float32: 1 where the picture shows the eye shut, 0 elsewhere
+  (:func:`server.vision.eye_state.track_seen_shut`).
 
 Analyses stored before these existed are still valid: engines compute what is missing
 (:func:`track_features`).
@@ -25,7 +29,7 @@ from numpy.typing import NDArray
 from server.gif_templates.occluders import GLASSES, OCCLUDER, stored_occluder
 from server.gif_templates.tracks import FaceTrack
 from server.types import Frame
-from server.vision import seam
+from server.vision import eye_state, gaze, seam
 from server.vision.color import STATS_WINDOW, smooth_stats
 from server.vision.detail import face_detail
 from server.vision.masks import face_colour_stats
@@ -35,6 +39,8 @@ COLOUR_STATS = "colour_stats"
 DETAIL = "detail"
 SEAM_EDGES = "seam_edges"
 LIGHT_SPREAD = "light_spread"
+IRIS = "iris"
+SEEN_SHUT = "seen_shut"
 SEAM_WINDOW = STATS_WINDOW  # the colour window the classic engine uses by default
 
 
@@ -51,7 +57,15 @@ def face_features(
         spreads[i] = face_unlit_spread(frames[i], landmarks[i])
     colour = smooth_stats(stats, SEAM_WINDOW)
     edges = seam.track_edges(frames, landmarks, colour, SEAM_WINDOW)
-    return {COLOUR_STATS: stats, DETAIL: details, SEAM_EDGES: edges, LIGHT_SPREAD: spreads}
+    at = [int(i) for i in np.flatnonzero(present)]
+    return {
+        COLOUR_STATS: stats,
+        DETAIL: details,
+        SEAM_EDGES: edges,
+        LIGHT_SPREAD: spreads,
+        IRIS: gaze.frame_reads(frames, landmarks, at),
+        SEEN_SHUT: eye_state.track_seen_shut(frames, landmarks, at).astype(np.float32),
+    }
 
 
 def attach_face_features(tracks: Sequence[FaceTrack], frames: Sequence[Frame]) -> None:
@@ -68,6 +82,8 @@ def track_features(track: FaceTrack) -> dict[str, NDArray[np.float32]]:
         DETAIL: (n,),
         LIGHT_SPREAD: (n,),
         GLASSES: (n,),
+        IRIS: (n, 2),
+        SEEN_SHUT: (n, 2),
         SEAM_EDGES: (n, seam.SECTORS, 4),
     }
     out = {}

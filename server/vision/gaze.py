@@ -106,21 +106,14 @@ def _radius(dark: NDArray[np.float64], seen: NDArray[np.bool_], x: int, sclera: 
     return float(np.clip(min(sides) / _WIDTH, 0.14, 0.3))
 
 
-def track_gaze(
-    frames: Sequence[NDArray[np.uint8]],
-    landmarks: NDArray[np.float32],
-    present: Sequence[int],
-    openness: NDArray[np.float64],
-) -> NDArray[np.float64] | None:
+def frame_reads(
+    frames: Sequence[NDArray[np.uint8]], landmarks: NDArray[np.float32], present: Sequence[int]
+) -> NDArray[np.float32]:
     """(N, 2) each eye's iris place per frame (:class:`Iris`'s ``across``, image-left eye
-    first), read where both eyes are open, clear and agree, held or interpolated
-    between, smoothed over three frames and held through small changes; None where
-    too few frames read."""
-    n = len(landmarks)
-    u = np.full((n, 2), np.nan)
+    first) where both eyes read clear and agree, NaN elsewhere. Depends on the clip
+    alone: stored with a template's analysis (see :mod:`server.gif_templates.features`)."""
+    u = np.full((len(landmarks), 2), np.nan, np.float32)
     for i in present:
-        if np.nanmin(openness[i]) < LEAST_OPEN:
-            continue
         light, eyes = _eyes_crop(frames[i], landmarks[i])
         left, right = (read_iris(light, eye) for eye in eyes)
         if (
@@ -128,6 +121,22 @@ def track_gaze(
             and abs(left.across - right.across) <= AGREE
         ):
             u[i] = left.across, right.across
+    return u
+
+
+def track_gaze(
+    reads: NDArray[np.floating], present: Sequence[int], openness: NDArray[np.float64]
+) -> NDArray[np.float64] | None:
+    """(N, 2) the track's gaze from its :func:`frame_reads`: the reads of frames where
+    both eyes are open (``openness`` at least :data:`LEAST_OPEN`), held or
+    interpolated between, smoothed over three frames and held through small changes;
+    None where too few frames read."""
+    n = len(reads)
+    u = np.asarray(reads, np.float64).copy()
+    used = np.zeros(n, bool)
+    used[list(present)] = True
+    used &= ~(np.fmin(openness[:, 0], openness[:, 1]) < LEAST_OPEN)
+    u[~used] = np.nan
     read = np.flatnonzero(~np.isnan(u[:, 0]))
     if len(present) == 0 or len(read) < LEAST_READ * len(present):
         return None

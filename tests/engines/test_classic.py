@@ -160,6 +160,40 @@ def test_stored_template_features_are_what_the_engine_would_compute(
     assert with_features.light is not None and computed.light is not None
     np.testing.assert_allclose(with_features.light, computed.light, rtol=1e-5, equal_nan=True)
     assert np.isfinite(computed.light[present]).all()
+    np.testing.assert_array_equal(with_features.eyes_open, computed.eyes_open)
+    assert (with_features.gaze is None) == (computed.gaze is None)
+    if computed.gaze is not None and with_features.gaze is not None:
+        np.testing.assert_array_equal(with_features.gaze.shifts, computed.gaze.shifts)
+
+
+def test_the_template_eyes_are_read_once_with_the_analysis(
+    template: Template, identity: IdentityData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template's iris places and the eyes its picture shows shut are stored with
+    the analysis and used as stored: the renders read neither from the frames again."""
+    from server.gif_templates.features import IRIS, SEEN_SHUT, track_features
+    from server.vision import eye_state, gaze
+
+    track = template.analysis.tracks[0]
+    frames = template.animation().frames
+    features = track_features(track)
+    assert {IRIS, SEEN_SHUT} <= set(features)
+    assert features[IRIS].shape == features[SEEN_SHUT].shape == (len(frames), 2)
+    assert np.isfinite(features[IRIS][track.present]).any()  # the astronaut's irises read
+    features[SEEN_SHUT] = np.zeros_like(features[SEEN_SHUT])
+    features[SEEN_SHUT][1, 0] = 1.0  # marked: her image-left eye shut in frame 1
+
+    def unwanted(*_: object) -> None:
+        raise AssertionError("read again from the frames")
+
+    monkeypatch.setattr(gaze, "frame_reads", unwanted)
+    monkeypatch.setattr(eye_state, "track_seen_shut", unwanted)
+    engine = ClassicEngine()
+    plan = engine.plan_track(
+        engine.prepare_identity(identity), track.landmarks, frames, features=features
+    )
+    assert plan.eyes_open is not None
+    assert plan.eyes_open[1, 0] == 0.0 and plan.eyes_open[1, 1] > 0.5
 
 
 def test_a_side_lit_template_does_not_raise_the_selfie_contrast(
@@ -345,7 +379,7 @@ def test_the_swapped_irises_look_where_the_template_looks(
     selfie's own gaze, which looks ahead. On eyes about 25 px wide (narrower ones
     keep their irises: ``gaze.SMALLEST_EYE``)."""
     template = _blinking_template(tmp_path, side=360)
-    monkeypatch.setattr(gaze, "track_gaze", lambda frames, *_: np.full((len(frames), 2), wanted))
+    monkeypatch.setattr(gaze, "track_gaze", lambda reads, *_: np.full((len(reads), 2), wanted))
     out = _astronaut_on(template, ClassicOptions(follow_gaze=follow))
     for i in (0, 7):
         found = dlib_models().detect(out[i], use_cnn=False)[0].landmarks

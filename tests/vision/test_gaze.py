@@ -70,13 +70,16 @@ def test_a_track_reads_gaze_and_holds_it_through_shut_frames() -> None:
     landmarks = np.stack(marks).astype(np.float32)
     openness = np.ones((len(places), 2))
     openness[4] = 0.1  # a blink: not read, held from its neighbours
-    read = gaze.track_gaze(list(frames), landmarks, list(range(len(places))), openness)
+    every = list(range(len(places)))
+    read = gaze.track_gaze(gaze.frame_reads(list(frames), landmarks, every), every, openness)
     assert read is not None
     assert read[4, 0] == pytest.approx(0.3, abs=0.06)
     assert read[8, 0] == pytest.approx(0.7, abs=0.06) and read[0, 1] == pytest.approx(0.5, abs=0.06)
     skin = np.zeros_like(frames[0])
     skin[:] = SKIN
-    assert gaze.track_gaze([skin] * 3, landmarks[:3], [0, 1, 2], openness[:3]) is None
+    unread = gaze.frame_reads([skin] * 3, landmarks[:3], [0, 1, 2])
+    assert np.isnan(unread).all()
+    assert gaze.track_gaze(unread, [0, 1, 2], openness[:3]) is None
 
 
 @pytest.mark.parametrize("wanted", [0.3, 0.7])
@@ -116,7 +119,9 @@ def test_a_wobble_under_a_real_move_is_held_still() -> None:
     places = [0.5, 0.53, 0.5, 0.53, 0.5, 0.53, 0.8, 0.8, 0.8]
     frames, marks = zip(*(_face((u, u)) for u in places), strict=True)
     openness = np.ones((len(places), 2))
-    read = gaze.track_gaze(list(frames), np.stack(marks), list(range(len(places))), openness)
+    every = list(range(len(places)))
+    reads = gaze.frame_reads(list(frames), np.stack(marks).astype(np.float32), every)
+    read = gaze.track_gaze(reads, every, openness)
     assert read is not None
     assert np.ptp(read[:6], axis=0).max() == 0.0
     assert read[-1, 0] == pytest.approx(0.78, abs=0.06)
