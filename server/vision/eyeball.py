@@ -134,8 +134,11 @@ def _split_eye(
     below = ~inside & (yy > centre[1]) & (dist < 0.6 * width)
     if not _looks_white(light, chroma, sclera, below):
         return False
-    # filled from its duller half: a red lid rim or a glint of iris is not the white
+    # filled from its duller half (a red lid rim or a glint of iris is not the white),
+    # and of that from the lighter half: the lids' shadow and the corners' shade would
+    # fill the place the iris leaves, lit most, with a flat grey
     dull = sclera & (chroma <= np.median(chroma[sclera]))
+    dull &= light >= np.median(light[dull])
     fill = _row_fill(crop, dull, width)
     iris = _completed_iris(crop, inside, disc, centre, dist <= radius)
     weight = np.clip(radius + 0.5 - dist, 0.0, 1.0)[..., None]
