@@ -136,6 +136,9 @@ class MotionData:
       0's inter-ocular distance (IOD).
     - ``pose`` float32 (N, 4): dx, dy (same units and axes), log scale, roll (radians,
       positive = clockwise on screen), relative to frame 0 (row 0 is zeros).
+    - ``gaze`` float32 (N, 2), when the clip's irises could be read: where each iris
+      sits across its eye (0 at the image-left corner, 1 at the image-right one;
+      image-left eye first), see :func:`server.vision.gaze.track_gaze`.
 
     ``format`` "liveportrait" (LivePortrait's motion extractor conventions):
     ``rotation`` (N, 3, 3), ``translation`` (N, 3), ``scale`` (N,), ``expression``
@@ -155,6 +158,7 @@ class MotionData:
     expression: NDArray[np.float32] | None = None
     eyes: NDArray[np.float32] | None = None
     lip: NDArray[np.float32] | None = None
+    gaze: NDArray[np.float32] | None = None
 
     @property
     def frame_count(self) -> int:

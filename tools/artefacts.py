@@ -82,7 +82,7 @@ def measure(
         if ol is not None:
             t_open.append(shape.mouth_openness(np.asarray(tl, np.float32)))
             o_open.append(shape.mouth_openness(np.asarray(ol, np.float32)))
-            looks = _gaze(gt, tl), _gaze(go, ol)
+            looks = gaze_place(gt, tl), gaze_place(go, ol)
             if not np.isnan(looks).any():
                 t_gaze.append(looks[0])
                 o_gaze.append(looks[1])
@@ -94,19 +94,22 @@ def measure(
         eye_detail=_median(eye_detail),
         bridge=_median(bridge),
         slide=_slide(template, output, template_lm),
-        gaze_corr=_gaze_correlation(t_gaze, o_gaze),
+        gaze_corr=gaze_correlation(t_gaze, o_gaze),
     )
 
 
-def _gaze(gray: NDArray[np.float32], lm: Points) -> float:
-    """The mean of the two eyes' iris places (NaN where either reads unclear)."""
+def gaze_place(gray: NDArray[np.float32], lm: Points) -> float:
+    """The mean of the two eyes' iris places in a grey image (NaN where either reads
+    unclear)."""
     reads = [gaze.read_iris(gray, np.asarray(lm)[eye]) for eye in (shape.EYE_L, shape.EYE_R)]
     if min(r.contrast for r in reads) < gaze.READABLE:
         return float("nan")
     return float(np.mean([r.across for r in reads]))
 
 
-def _gaze_correlation(t: list[float], o: list[float]) -> float:
+def gaze_correlation(t: list[float], o: list[float]) -> float:
+    """Pearson r of the two gaze series; NaN when the first hardly moves (under
+    :data:`GAZE_MOVES`) or has under three frames."""
     if len(t) < 3 or float(np.std(t)) < GAZE_MOVES:
         return float("nan")
     return _correlation(t, o)

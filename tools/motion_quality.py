@@ -50,6 +50,8 @@ from server.gif_templates.motion_authoring import extract_motion
 from server.gif_templates.retarget import blinks
 from server.types import Frame, IdentityData, Landmarks68, MotionData
 from server.vision import eye_state
+from tools.artefacts import gaze_correlation, gaze_place
+from tools.motion_quality_table import table
 
 BORDER = 0.08
 SELFIE_TYPES = (".jpg", ".jpeg", ".png")
@@ -169,6 +171,7 @@ def score_pair(
     clip_marks: Sequence[Landmarks68 | None],
     frames: Sequence[Frame],
     shut: np.ndarray | None = None,
+    clip_gaze: Sequence[float] | None = None,
 ) -> dict[str, float]:
     marks, descs = output_landmarks(models, frames)
     ok = [d is not None and descriptor_distance(d, selfie_desc) < SAME_PERSON for d in descs]
@@ -185,16 +188,41 @@ def score_pair(
         "blink_ear": blink_ear(marks, shut) if shut is not None else float("nan"),
         "blink_edges": blink_edges(frames, marks, shut) if shut is not None else float("nan"),
         "open_edges": blink_edges(frames[:1], marks[:1], np.ones((1, 2))),
+        "gaze_r": gaze_r(clip_gaze, frames, marks) if clip_gaze is not None else float("nan"),
     }
 
 
-def clip_motion(path: Path, models: DlibFaceModels) -> tuple[MotionData, list[Landmarks68 | None]]:
-    """The clip's stored motion and its main face's landmarks per frame (the reference)."""
-    analysis = analyse_animation(read_animation(path), models)
+def gaze_places(frames: Sequence[Frame], marks: Sequence[Landmarks68 | None]) -> list[float]:
+    """Per frame, where the irises sit across the eyes (NaN: no face, or unclear)."""
+    return [
+        float("nan")
+        if m is None
+        else gaze_place(np.asarray(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), np.float32), m)
+        for f, m in zip(frames, marks, strict=True)
+    ]
+
+
+def gaze_r(
+    clip: Sequence[float], frames: Sequence[Frame], marks: Sequence[Landmarks68 | None]
+) -> float:
+    """Correlation of the clip's gaze places and the output's, where both read."""
+    pairs = [
+        (c, o) for c, o in zip(clip, gaze_places(frames, marks), strict=True) if c == c and o == o
+    ]
+    return gaze_correlation([c for c, _ in pairs], [o for _, o in pairs])
+
+
+def clip_motion(
+    path: Path, models: DlibFaceModels
+) -> tuple[MotionData, list[Landmarks68 | None], list[float]]:
+    """The clip's stored motion, its main face's landmarks per frame (the reference)
+    and its gaze places (:func:`gaze_places`)."""
+    animation = read_animation(path)
+    analysis = analyse_animation(animation, models)
     track = analysis.main_track
     assert track is not None, f"{path.name}: no face"
     marks = [track.landmarks[i] if track.present[i] else None for i in range(len(track.present))]
-    return extract_motion(analysis), marks
+    return extract_motion(analysis), marks, gaze_places(animation.frames, marks)
 
 
 def contact_row(frames: Sequence[Frame], height: int = 160, count: int = 6) -> Frame:
@@ -213,13 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     identities = _identities(args.selfies, models)
     rows: list[dict[str, Any]] = []
     for clip in sorted(args.clips.glob("*.gif")):
-        motion, clip_marks = clip_motion(clip, models)
+        motion, clip_marks, clip_gaze = clip_motion(clip, models)
         sheet = []
         for name, identity in identities.items():
             assert identity.portrait is not None
             frames = engine.animate(identity.portrait, identity.portrait_landmarks, motion)
             shut = blinks(motion)
-            scores = score_pair(models, identity.descriptor, clip_marks, frames, shut)
+            scores = score_pair(models, identity.descriptor, clip_marks, frames, shut, clip_gaze)
             rows.append({"selfie": name, "clip": clip.stem, **scores})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             sheet.append(contact_row(frames))
@@ -251,44 +279,6 @@ def _write_sheet(path: Path, rows: list[Frame]) -> None:
     padded = [cv2.copyMakeBorder(r, 0, 0, 0, width - r.shape[1], cv2.BORDER_CONSTANT) for r in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.concatenate(padded, axis=0))
-
-
-def table(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table of the rows and the share of pairs meeting each bar."""
-    head = (
-        "| selfie | clip | id ok | id dist | r disp | r mouth | border | border max "
-        "| blink EAR | blink edges | open edges |"
-    )
-    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        blink, edges, opened = (
-            _shown(r.get(k, float("nan"))) for k in ("blink_ear", "blink_edges", "open_edges")
-        )
-        lines.append(
-            f"| {r['selfie']} | {r['clip']} | {r['id_ok']:.2f} | {r['id_dist_median']:.3f} | "
-            f"{r['r_disp']:.2f} | {r['r_mouth']:.2f} | {r['border']:.2f} | "
-            f"{r['border_max']:.2f} | {blink} | {edges} | {opened} |"
-        )
-    bars = {
-        "id_ok": lambda v: v >= 0.9,
-        "r_disp": lambda v: v >= 0.8,
-        "r_mouth": lambda v: v >= 0.6,
-        "border": lambda v: v <= 3.0,
-    }
-    met = ", ".join(f"{k}: {sum(ok(r[k]) for r in rows)}/{len(rows)}" for k, ok in bars.items())
-    blinking = [r["blink_ear"] for r in rows if not np.isnan(r.get("blink_ear", np.nan))]
-    shut = sum(v <= 0.6 for v in blinking)
-    edges = [r for r in rows if not np.isnan(r.get("blink_edges", np.nan))]
-    seen_shut = sum(r["blink_edges"] < eye_state.SHUT <= r.get("open_edges", np.inf) for r in edges)
-    return "\n".join(lines) + (
-        f"\n\npairs meeting each bar: {met}; blinks read as shut (EAR <= 0.6 of frame 0's): "
-        f"{shut}/{len(blinking)}; by the eyes' edges (< {eye_state.SHUT}, open on frame 0): "
-        f"{seen_shut}/{len(edges)}"
-    )
-
-
-def _shown(value: float) -> str:
-    return "-" if np.isnan(value) else f"{value:.2f}"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -194,6 +194,9 @@ class MotionOut(_Out):
         default=None, description="Largest head shift, in inter-ocular distances."
     )
     max_mouth_opening_iod: float | None = None
+    gaze: bool = Field(
+        default=False, description="The clip's eye movements (where the irises look) are replayed."
+    )
 
 
 class TemplateDetail(TemplateSummary):

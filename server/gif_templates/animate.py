@@ -11,6 +11,8 @@ open mouth warped shut gets lip colour over what it showed; a closing eye, an ey
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
@@ -208,10 +210,12 @@ class FaceRig:
         head: Matrix,
         blink: tuple[float, float] = (0.0, 0.0),
         turn: tuple[float, float] = (0.0, 0.0),
+        irises: Callable[[Frame, Points], None] | None = None,
     ) -> Frame:
         """The picture with its landmarks moved to ``face`` (68, 2), the ring around the
         head moved by ``head`` and turned with the head by ``turn`` (yaw, pitch radians,
-        each ring point at its depth), the eyes closed by ``blink`` (image-left,
+        each ring point at its depth), the irises moved by ``irises`` (given the warped
+        frame and its landmarks), the eyes closed by ``blink`` (image-left,
         image-right; 0 open .. 1 closed). With a still frame, a mesh that would fold is
         drawn back toward the rest pose until no triangle flips."""
         # Authoring (no still frame) poses whole scenes on purpose and is left as posed.
@@ -220,6 +224,8 @@ class FaceRig:
         # Authoring (no still frame) is offline and warps exactly; renders use the lattice.
         grid = GRID if self.still_frame else 1
         frame = warp_moving(self.image, self.src, dst, self.tris, grid)
+        if irises is not None:
+            irises(frame, face)
         scale = float(np.sqrt(abs(np.linalg.det(head[:, :2]))))
         if self.cover > 0:
             paint_closed_lips(frame, face[60:68], self.iod * scale, self.colours, self.cover)

@@ -18,7 +18,17 @@ from server.types import MOTION_FORMATS, MotionData
 
 MOTION_NAME = "motion.npz"
 MOTION_VERSION = 1
-_ARRAYS = ("shape", "pose", "rotation", "translation", "scale", "expression", "eyes", "lip")
+_ARRAYS = (
+    "shape",
+    "pose",
+    "rotation",
+    "translation",
+    "scale",
+    "expression",
+    "eyes",
+    "lip",
+    "gaze",
+)
 _REQUIRED = {
     "landmarks": {"shape": (68, 2), "pose": (4,)},
     "liveportrait": {"rotation": (3, 3), "translation": (3,), "scale": (), "expression": (21, 3)},
@@ -73,6 +83,10 @@ def check_motion(motion: MotionData) -> None:
             raise MotionError(f"{motion.format} motion: {name} must be {(n, *tail)}, got {got}")
         if not np.isfinite(value).all():
             raise MotionError(f"{motion.format} motion: {name} has non-finite values")
+    if motion.gaze is not None and (
+        motion.gaze.shape != (n, 2) or not np.isfinite(motion.gaze).all()
+    ):
+        raise MotionError(f"gaze must be {(n, 2)} and finite, got {motion.gaze.shape}")
 
 
 def describe_motion(motion: MotionData) -> dict[str, Any]:
@@ -83,6 +97,7 @@ def describe_motion(motion: MotionData) -> dict[str, Any]:
         "duration_ms": int(sum(motion.durations_ms)),
         "durations_ms": list(motion.durations_ms),
         "loop": motion.loop,
+        "gaze": motion.gaze is not None,
     }
     if motion.pose is not None:
         pose = motion.pose.astype(np.float64)

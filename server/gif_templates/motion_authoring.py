@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from server.gif_templates.catalog import (
     TemplateManifest,
     load_motion_template,
 )
+from server.gif_templates.features import IRIS, SEEN_SHUT
 from server.gif_templates.library import prepare_source, write_preview
 from server.gif_templates.media import read_animation
 from server.gif_templates.motion import (
@@ -36,10 +38,12 @@ from server.gif_templates.motion import (
     load_motion,
     save_motion,
 )
-from server.gif_templates.retarget import animate_portrait
+from server.gif_templates.retarget import animate_portrait, blinks
 from server.gif_templates.staging import staged_template
+from server.gif_templates.tracks import FaceTrack
 from server.storage.atomic import atomic_write_bytes
 from server.types import Animation, Frame, Landmarks68, MotionData
+from server.vision import gaze
 
 MIN_COVERAGE = 0.5  # the face must be found in at least half the frames
 POSE_SIGMA = 1.0  # frames; centred (looks ahead): offline
@@ -63,13 +67,32 @@ def extract_motion(analysis: TemplateAnalysis) -> MotionData:
     pose = gaussian_filter1d(pose, POSE_SIGMA, axis=0, mode="nearest")
     shape = gaussian_filter1d(shape, SHAPE_SIGMA, axis=0, mode="nearest")
     pose -= pose[0]
-    return MotionData(
+    motion = MotionData(
         "landmarks",
         tuple(int(d) for d in analysis.durations_ms),
         int(analysis.loop),
         shape=shape.astype(np.float32),
         pose=pose.astype(np.float32),
     )
+    return replace(motion, gaze=clip_gaze(track, motion))
+
+
+def clip_gaze(track: FaceTrack, motion: MotionData) -> NDArray[np.float32] | None:
+    """Where the clip's irises sit across its eyes per frame (:class:`MotionData`'s
+    ``gaze``), from the iris places its analysis read (features ``iris``), not read in
+    a blink (:func:`.retarget.blinks`) or where the picture shows an eye shut; None
+    where too few frames read (an analysis without the reads, eyes in shadow)."""
+    reads = track.extras.get(IRIS)
+    n = motion.frame_count
+    if reads is None or np.shape(reads) != (n, 2):
+        return None
+    openness = 1.0 - blinks(motion)
+    seen = track.extras.get(SEEN_SHUT)
+    if seen is not None and np.shape(seen) == (n, 2):
+        openness[np.asarray(seen) > 0.5] = 0.0
+    present = [int(i) for i in np.flatnonzero(track.present)]
+    read = gaze.track_gaze(np.asarray(reads, np.float64), present, openness)
+    return None if read is None else read.astype(np.float32)
 
 
 def fill_missing(pts: NDArray[np.float64], present: NDArray[np.bool_]) -> NDArray[np.float64]:

@@ -9,7 +9,7 @@ clip's head turn and nod are measured on a 3-D lift of its landmarks (:mod:`.lif
 and applied to the portrait's lifted landmarks as rotations; the head's in-plane
 motion relative to frame 0 (shift, scale, roll) is applied as one similarity about the
 face, moving the landmarks and the ring around the head together. Eyelids close by the
-clip's eye-opening ratio.
+clip's eye-opening ratio; the irises move as the clip's (:mod:`.portrait_eyes`).
 :func:`animate_portrait` drives :class:`~server.gif_templates.animate.FaceRig` with it;
 the classic motion engine and the motion templates' previews both call it.
 """
@@ -19,12 +19,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
 from server.gif_templates.animate import FaceRig, Matrix, Points
 from server.gif_templates.lift import DEPTH, capped, fit_turn, turned
 from server.gif_templates.motion import as_complex, as_points, face_frame
+from server.gif_templates.portrait_eyes import PortraitEyes
 from server.gif_templates.rest_mouth import rest_pose
 from server.types import Frame, Landmarks68, MotionData
 
@@ -233,13 +235,18 @@ def animate_portrait(
         raise ValueError(f"landmark retargeting cannot play {motion.format} motion")
     rig, face = portrait_rig(portrait, landmarks)
     shut = blinks(motion)
+    eyes = None
+    if motion.gaze is not None:
+        eyes = PortraitEyes(rig.picture, landmarks, motion.gaze)
+        eyes = eyes if eyes.moves else None
     lock = threading.Lock()
     done = [0]
 
     def one(i: int) -> Frame:
         points, head, closed, turning = posed(rig, face, motion, i, shut)
         blink = (_blink(closed[0]), _blink(closed[1]))
-        frame = rig.render(points, head, blink, turning)
+        irises = None if eyes is None else partial(eyes.move, index=i)
+        frame = rig.render(points, head, blink, turning, irises)
         with lock:
             done[0] += 1
             if progress is not None:

@@ -9,8 +9,8 @@ from tools.motion_quality import (
     eye_frame_displacements,
     mouth_opening,
     pearson,
-    table,
 )
+from tools.motion_quality_table import table
 
 
 def _face() -> np.ndarray:
