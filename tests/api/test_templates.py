@@ -102,6 +102,7 @@ def test_motion_detail_describes_frames_timing_and_motion(client: Any, catalog: 
     assert out["durations_ms"] == list(motion.durations_ms) and out["loop"] == 0
     assert out["duration_ms"] == sum(motion.durations_ms) == detail["duration_ms"]
     assert out["max_mouth_opening_iod"] > 0.1  # the clip talks
+    assert out["gaze"] == (motion.gaze is not None)
     assert detail["faces"]["count"] == 1 and detail["faces"]["tracks"] == []
     assert client.get(f"/v1/templates/{TEMPLATE_ID}").json["motion"] is None
 
