@@ -32,6 +32,10 @@ FURTHEST = 0.22
 # astronaut's at a 41 px inter-ocular distance, 0.98-1.26 where lid skin or a
 # painted-out rim was taken for one).
 WHITE_CHROMA = 0.92
+# The uncovered white is filled from the white's lighter pixels when there are at least
+# this many per pixel of the eye's width (fewer left rows unfilled: a small eye's fill
+# showed a dark smudge by the moved iris); from all its dull pixels otherwise.
+LIGHTER_FILL = 0.5
 
 
 class Eyeball:
@@ -135,11 +139,12 @@ def _split_eye(
     if not _looks_white(light, chroma, sclera, below):
         return False
     # filled from its duller half (a red lid rim or a glint of iris is not the white),
-    # and of that from the lighter half: the lids' shadow and the corners' shade would
-    # fill the place the iris leaves, lit most, with a flat grey
+    # and of that from the lighter half where it has pixels enough to fill rows from:
+    # the lids' shadow and the corners' shade would fill the place the iris leaves, lit
+    # most, with a flat grey
     dull = sclera & (chroma <= np.median(chroma[sclera]))
-    dull &= light >= np.median(light[dull])
-    fill = _row_fill(crop, dull, width)
+    lighter = dull & (light >= np.median(light[dull]))
+    fill = _row_fill(crop, lighter if lighter.sum() >= LIGHTER_FILL * width else dull, width)
     iris = _completed_iris(crop, inside, disc, centre, dist <= radius)
     weight = np.clip(radius + 0.5 - dist, 0.0, 1.0)[..., None]
     crop[...] = fill + weight * (iris - fill)
