@@ -139,6 +139,8 @@ class MotionData:
     - ``gaze`` float32 (N, 2), when the clip's irises could be read: where each iris
       sits across its eye (0 at the image-left corner, 1 at the image-right one;
       image-left eye first), see :func:`server.vision.gaze.track_gaze`.
+    - ``seen_shut`` float32 (N, 2), when the clip's picture shows an eye shut that its
+      landmarks keep open (a wink): 1 there, 0 elsewhere.
 
     ``format`` "liveportrait" (LivePortrait's motion extractor conventions):
     ``rotation`` (N, 3, 3), ``translation`` (N, 3), ``scale`` (N,), ``expression``
@@ -159,6 +161,7 @@ class MotionData:
     eyes: NDArray[np.float32] | None = None
     lip: NDArray[np.float32] | None = None
     gaze: NDArray[np.float32] | None = None
+    seen_shut: NDArray[np.float32] | None = None
 
     @property
     def frame_count(self) -> int:

@@ -28,6 +28,7 @@ _ARRAYS = (
     "eyes",
     "lip",
     "gaze",
+    "seen_shut",
 )
 _REQUIRED = {
     "landmarks": {"shape": (68, 2), "pose": (4,)},
@@ -83,10 +84,10 @@ def check_motion(motion: MotionData) -> None:
             raise MotionError(f"{motion.format} motion: {name} must be {(n, *tail)}, got {got}")
         if not np.isfinite(value).all():
             raise MotionError(f"{motion.format} motion: {name} has non-finite values")
-    if motion.gaze is not None and (
-        motion.gaze.shape != (n, 2) or not np.isfinite(motion.gaze).all()
-    ):
-        raise MotionError(f"gaze must be {(n, 2)} and finite, got {motion.gaze.shape}")
+    for name in ("gaze", "seen_shut"):
+        extra = getattr(motion, name)
+        if extra is not None and (extra.shape != (n, 2) or not np.isfinite(extra).all()):
+            raise MotionError(f"{name} must be {(n, 2)} and finite, got {extra.shape}")
 
 
 def describe_motion(motion: MotionData) -> dict[str, Any]:

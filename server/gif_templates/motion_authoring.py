@@ -26,7 +26,7 @@ from server.gif_templates.catalog import (
     TemplateManifest,
     load_motion_template,
 )
-from server.gif_templates.features import IRIS, SEEN_SHUT
+from server.gif_templates.clip_eyes import clip_gaze, clip_seen_shut
 from server.gif_templates.library import prepare_source, write_preview
 from server.gif_templates.media import read_animation
 from server.gif_templates.motion import (
@@ -38,12 +38,10 @@ from server.gif_templates.motion import (
     load_motion,
     save_motion,
 )
-from server.gif_templates.retarget import animate_portrait, blinks
+from server.gif_templates.retarget import animate_portrait
 from server.gif_templates.staging import staged_template
-from server.gif_templates.tracks import FaceTrack
 from server.storage.atomic import atomic_write_bytes
 from server.types import Animation, Frame, Landmarks68, MotionData
-from server.vision import gaze
 
 MIN_COVERAGE = 0.5  # the face must be found in at least half the frames
 POSE_SIGMA = 1.0  # frames; centred (looks ahead): offline
@@ -74,25 +72,8 @@ def extract_motion(analysis: TemplateAnalysis) -> MotionData:
         shape=shape.astype(np.float32),
         pose=pose.astype(np.float32),
     )
+    motion = replace(motion, seen_shut=clip_seen_shut(track, motion.frame_count))
     return replace(motion, gaze=clip_gaze(track, motion))
-
-
-def clip_gaze(track: FaceTrack, motion: MotionData) -> NDArray[np.float32] | None:
-    """Where the clip's irises sit across its eyes per frame (:class:`MotionData`'s
-    ``gaze``), from the iris places its analysis read (features ``iris``), not read in
-    a blink (:func:`.retarget.blinks`) or where the picture shows an eye shut; None
-    where too few frames read (an analysis without the reads, eyes in shadow)."""
-    reads = track.extras.get(IRIS)
-    n = motion.frame_count
-    if reads is None or np.shape(reads) != (n, 2):
-        return None
-    openness = 1.0 - blinks(motion)
-    seen = track.extras.get(SEEN_SHUT)
-    if seen is not None and np.shape(seen) == (n, 2):
-        openness[np.asarray(seen) > 0.5] = 0.0
-    present = [int(i) for i in np.flatnonzero(track.present)]
-    read = gaze.track_gaze(np.asarray(reads, np.float64), present, openness)
-    return None if read is None else read.astype(np.float32)
 
 
 def fill_missing(pts: NDArray[np.float64], present: NDArray[np.bool_]) -> NDArray[np.float64]:

@@ -147,7 +147,8 @@ def blinks(motion: MotionData) -> np.ndarray:
     a closing lid only part of the way (a shut eye reads as about half open), so a blink
     is found as a quick dip of the eye's opening below its widest within
     ``BLINK_WINDOW_MS`` either side, and a dip of ``BLINK_DIP`` or more counts as shut.
-    A look down lowers the lids for longer than the window and is not a blink."""
+    A look down lowers the lids for longer than the window and is not a blink. An eye
+    the clip's picture showed shut (``seen_shut``, a wink dlib kept open) is shut."""
     assert motion.shape is not None
     shape = np.asarray(motion.shape, np.float64)
     gaps = [np.linalg.norm(shape[:, lo] - shape[:, up], axis=-1) for up, lo in _LIDS_FLAT]
@@ -159,6 +160,8 @@ def blinks(motion: MotionData) -> np.ndarray:
         widest = np.maximum(opening[near].max(axis=0), 1e-6)
         dip = 1.0 - opening[i] / widest
         out[i] = np.clip((dip - BLINK_FROM_DIP) / (BLINK_DIP - BLINK_FROM_DIP), 0.0, 1.0)
+    if motion.seen_shut is not None:  # shut in the picture, open by the landmarks
+        out = np.maximum(out, np.asarray(motion.seen_shut, np.float64))
     return _together(out)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from server.engines.motion_classic import ClassicMotionEngine
 from server.faces.portrait import head_and_shoulders
+from server.gif_templates.clip_eyes import clip_gaze, clip_seen_shut
 from server.gif_templates.features import IRIS, SEEN_SHUT
 from server.gif_templates.motion import (
     MotionError,
@@ -22,7 +23,8 @@ from server.gif_templates.motion import (
     load_motion,
     save_motion,
 )
-from server.gif_templates.motion_authoring import clip_gaze
+from server.gif_templates.occluders import GLASSES
+from server.gif_templates.retarget import blinks
 from server.gif_templates.tracks import FaceTrack
 from server.types import Frame, Landmarks68, MotionData
 from server.vision import gaze
@@ -49,14 +51,16 @@ def _track(reads: np.ndarray, shut: np.ndarray | None = None) -> FaceTrack:
 
 def test_the_clip_gaze_comes_from_its_reads_held_through_a_blink() -> None:
     """Frame 3 blinks (its read, 0.9, is a lid's misread) and frame 5 reads shut in the
-    picture (0.1): both are held from their neighbours."""
+    picture, its landmarks open (its read, 0.1, too): both are held from their
+    neighbours."""
     closing = [(0.0, 0.0)] * 8
     closing[3] = (0.6, 0.6)
-    motion = lids_clip(closing)
     u = np.array([0.5, 0.5, 0.3, 0.9, 0.3, 0.1, 0.7, 0.7])
     seen = np.zeros((8, 2))
     seen[5] = 1.0
-    found = clip_gaze(_track(np.stack([u, u], 1), seen), motion)
+    track = _track(np.stack([u, u], 1), seen)
+    motion = dataclasses.replace(lids_clip(closing), seen_shut=clip_seen_shut(track, 8))
+    found = clip_gaze(track, motion)
     assert found is not None and found.shape == (8, 2)
     assert found[3, 0] == pytest.approx(0.3, abs=0.01)
     assert 0.3 <= found[5, 0] <= 0.7
@@ -65,6 +69,22 @@ def test_the_clip_gaze_comes_from_its_reads_held_through_a_blink() -> None:
     no_reads = _track(np.stack([u, u], 1))
     no_reads.extras.pop(IRIS)
     assert clip_gaze(no_reads, motion) is None  # an analysis from before the reads
+
+
+def test_a_wink_the_picture_shows_shuts_the_eye() -> None:
+    """A wink dlib keeps open (the clip's lids never move) but the picture shows shut:
+    the motion shuts that eye in those frames, the other stays open; not behind glasses,
+    whose frames make the picture's read unsure."""
+    seen = np.zeros((6, 2))
+    seen[2:4, 0] = 1.0
+    track = _track(np.full((6, 2), 0.5), seen)
+    motion = dataclasses.replace(lids_clip([(0.0, 0.0)] * 6), seen_shut=clip_seen_shut(track, 6))
+    shut = blinks(motion)
+    assert shut[2:4, 0].min() == 1.0 and shut[:, 1].max() == 0.0
+    assert shut[[0, 1, 4, 5]].max() == 0.0
+    assert blinks(lids_clip([(0.0, 0.0)] * 6)).max() == 0.0  # the control: by the points
+    track.extras[GLASSES] = np.full(6, 0.9, np.float32)
+    assert clip_seen_shut(track, 6) is None
 
 
 def test_a_motion_keeps_its_gaze_on_disk(tmp_path: Path) -> None:
