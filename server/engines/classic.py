@@ -199,8 +199,7 @@ class ClassicEngine:
         where the picture shows it shut (dlib can keep a winking eye's points open; not
         read behind glasses)."""
         openness = track_eye_openness(ref, landmarks, to_canon, present)
-        worn = float(np.nanmedian(feats.get("glasses", [0.0]))) >= glasses.EVIDENCE_AT
-        if self.options.seen_blinks and not worn:
+        if self.options.seen_blinks and not glasses.track_wears(feats.get("glasses")):
             openness[seen_shut(feats, frames, landmarks, present)] = 0.0
         return openness
 

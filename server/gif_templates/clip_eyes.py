@@ -16,7 +16,7 @@ from server.gif_templates.retarget import blinks
 from server.gif_templates.tracks import FaceTrack
 from server.types import MotionData
 from server.vision import gaze
-from server.vision.glasses import EVIDENCE_AT
+from server.vision.glasses import track_wears
 
 
 def clip_seen_shut(track: FaceTrack, frames: int) -> NDArray[np.float32] | None:
@@ -26,17 +26,11 @@ def clip_seen_shut(track: FaceTrack, frames: int) -> NDArray[np.float32] | None:
     seen = track.extras.get(SEEN_SHUT)
     if seen is None or np.shape(seen) != (frames, 2):
         return None
-    if _behind_glasses(track, frames):
+    worn = track.extras.get(GLASSES)
+    if worn is not None and np.shape(worn) == (frames,) and track_wears(worn):
         return None
     shut = (np.asarray(seen) > 0.5).astype(np.float32)
     return shut if shut.any() else None
-
-
-def _behind_glasses(track: FaceTrack, frames: int) -> bool:
-    worn = track.extras.get(GLASSES)
-    if worn is None or np.shape(worn) != (frames,) or not np.isfinite(worn).any():
-        return False
-    return float(np.nanmedian(worn)) >= EVIDENCE_AT
 
 
 def clip_gaze(track: FaceTrack, motion: MotionData) -> NDArray[np.float32] | None:

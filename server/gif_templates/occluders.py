@@ -53,7 +53,7 @@ def track_occluders(
     out: dict[str, NDArray[np.generic]] = {GLASSES: evidence, HAIR: share}
     if not crops:
         return out
-    wears_glasses = float(np.nanmedian(evidence)) >= glasses.EVIDENCE_AT
+    wears_glasses = glasses.track_wears(evidence)
     has_hair = float(np.mean(share[present] >= _HAIR_SHARE)) >= _HAIR_FRAMES
     if not has_hair:
         masks[:] = 0.0

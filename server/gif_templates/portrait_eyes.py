@@ -40,7 +40,7 @@ class PortraitEyes:
 
     @property
     def moves(self) -> bool:
-        return bool(np.abs(self.shifts).max(initial=0.0) >= 0.25)
+        return bool(np.abs(self.shifts).max(initial=0.0) >= eyeball.LEAST_SHIFT)
 
     def move(self, frame: Frame, face: NDArray[np.floating], index: int) -> None:
         """``frame`` (the portrait warped so its landmarks lie at ``face``) with the
@@ -50,24 +50,24 @@ class PortraitEyes:
         h, w = frame.shape[:2]
         face = np.asarray(face, np.float64)
         for eye, shift in zip(_EYES, self.shifts[index], strict=True):
-            if abs(shift[0]) + abs(shift[1]) < 0.25:
+            if abs(shift[0]) + abs(shift[1]) < eyeball.LEAST_SHIFT:
                 continue
             corners = [int(eye[0]), int(eye[3])]
             back = shape.similarity(face[corners], self.rest[corners])
             box = clip_box(points_box(face[eye], 3.0), w, h)
             if box.width < 2 or box.height < 2:
                 continue
-            ys, xs = np.mgrid[box.top : box.bottom, box.left : box.right].astype(np.float32)
-            tx = back[0, 0] * xs + back[0, 1] * ys + back[0, 2]
-            ty = back[1, 0] * xs + back[1, 1] * ys + back[1, 2]
+            ys, xs = np.mgrid[box.top : box.bottom, box.left : box.right].astype(np.float64)
+            tx = (back[0, 0] * xs + back[0, 1] * ys + back[0, 2]).astype(np.float32)
+            ty = (back[1, 0] * xs + back[1, 1] * ys + back[1, 2]).astype(np.float32)
             crop = frame[box.top : box.bottom, box.left : box.right].astype(np.float32)
             corner = np.array([box.left, box.top], np.float64)
             eyeball.look(
                 crop,
                 self.source,
                 shift[None],
-                tx.astype(np.float32),
-                ty.astype(np.float32),
+                tx,
+                ty,
                 [face[eye] - corner],
             )
             frame[box.top : box.bottom, box.left : box.right] = np.clip(crop + 0.5, 0, 255)

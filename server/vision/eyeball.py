@@ -32,6 +32,8 @@ FURTHEST = 0.22
 # astronaut's at a 41 px inter-ocular distance, 0.98-1.26 where lid skin or a
 # painted-out rim was taken for one).
 WHITE_CHROMA = 0.92
+# An iris moved by less than this (texture px, |dx| + |dy|) is left where it is.
+LEAST_SHIFT = 0.25
 # The uncovered white is filled from the white's lighter pixels when there are at least
 # this many per pixel of the eye's width (fewer left rows unfilled: a small eye's fill
 # showed a dark smudge by the moved iris); from all its dull pixels otherwise.
@@ -97,7 +99,7 @@ def look(
     :class:`Eyeball`'s picture of that texture) shifted by ``shift`` (2, 2), in place."""
     h, w = sampled.shape[:2]
     for eye, (dx, dy) in zip(eyes, shift, strict=True):
-        if abs(dx) + abs(dy) < 0.25:
+        if abs(dx) + abs(dy) < LEAST_SHIFT:
             continue
         box = clip_box(points_box(eye, 1.0), w, h)
         if box.width < 2 or box.height < 2:

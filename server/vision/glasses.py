@@ -37,6 +37,16 @@ _LASHES = 4  # lines this close to the eye's outline (px) are lids and lashes
 EVIDENCE_AT = 0.5  # glasses_evidence at or above this: a pair of glasses
 
 
+def track_wears(evidence: NDArray[np.floating] | None) -> bool:
+    """Whether a face track wears glasses: the median of its per-frame evidence (NaN
+    where the face is absent) at or above :data:`EVIDENCE_AT`; False with none."""
+    if evidence is None:
+        return False
+    values = np.asarray(evidence, np.float64)
+    values = values[np.isfinite(values)]
+    return values.size > 0 and float(np.median(values)) >= EVIDENCE_AT
+
+
 def to_canonical(lm: NDArray[np.floating]) -> Affine:
     """(2, 3) similarity from frame pixels into the canonical crop of face ``lm``."""
     a, b = shape.eye_centres(lm.astype(np.float32))
