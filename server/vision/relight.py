@@ -261,19 +261,21 @@ def nose_shadow(
     pts = np.asarray(lm, np.float32)
     iod = shape.interocular(pts)
     size = relit.shape[:2]
-    maps = mirror_maps(size, pts)
     keep = _nose_zone(size, pts, iod)
     mid = _halves(pts)[0]
     near = np.abs(np.arange(size[1], dtype=np.float32) - mid) / (NOSE_RAMP * iod)
     share = _shadow_halves(light, pts, mid) * np.clip(near, 0.0, 1.0)[None, :]
-    share = share * strength * keep * cv2.remap(keep, *maps, cv2.INTER_LINEAR)
     grey = cv2.cvtColor(relit, cv2.COLOR_BGR2GRAY).astype(np.float32)
     log = np.log(cv2.GaussianBlur(grey, (0, 0), NOSE_FINE * iod) + 4.0)
-    darker = np.asarray(cv2.remap(log, *maps, cv2.INTER_LINEAR), np.float32) - log
+    # Partners follow the landmarks (:func:`mirrored`): a reflection about the nose line
+    # paired a turned face's shadow flank with the lit cheek beside the other flank.
+    partner = mirrored(np.dstack([keep, log]), pts)
+    share = share * strength * keep * partner[:, :, 0]
+    darker = partner[:, :, 1] - log
     lift = np.clip(darker, 0.0, float(np.log(MAX_GAIN))) * share * NOSE_LIFT
     lab = color.to_lab(np.clip(relit * np.exp(lift)[..., None] + 0.5, 0, 255).astype(np.uint8))
     ab = np.asarray(cv2.GaussianBlur(lab[:, :, 1:], (0, 0), NOSE_FINE * iod), np.float32)
-    partner = np.asarray(cv2.remap(ab, *maps, cv2.INTER_LINEAR), np.float32)
+    partner = mirrored(np.ascontiguousarray(ab), pts)
     # The colour where this side is the darker one (its brightened shadow is orange).
     lab[:, :, 1:] += (share * np.clip(darker / 0.1, 0.0, 1.0))[..., None] * (partner - ab)
     return np.clip(color.lab_to_bgr(lab) + 0.5, 0, 255).astype(np.uint8)
