@@ -1,13 +1,14 @@
 """The inside of an opened mouth, which a mesh warp cannot invent (it can only stretch
-the line where the picture's lips met): a dark gap, upper teeth, a hint of lower teeth
-and a tongue, in colours taken from the picture (see :mod:`.paint`).
+the line where the picture's lips met): a dark gap, upper teeth and a tongue, in
+colours taken from the picture (see :mod:`.paint`).
 
 What makes it read as a mouth rather than a cut-out: the inner lips are two smooth
 curves that meet in the corners (dlib's eight inner points joined by straight lines
 read as a polygon); the upper lip shades the teeth under it; the teeth's lower edge is
-soft and the lower teeth show in the middle only; and a pixel-wide rim of lip colour
-covers the lips' inner edge, where the warp stretched the dark line they met on, which
-with the dark gap blurred over it showed as a grey outline.
+soft, and toward the corners the teeth go back into the dark of the mouth (greyed
+there instead, they drew a grey outline round the opening; so did a band of lower
+teeth along the lower lip, which is left dark); and a pixel-wide rim of lip colour
+covers the lips' inner edge, where the warp stretched the dark line they met on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ CURVE_STEPS = 8  # samples per segment of an inner lip's curve
 RIM_PX = 1.0  # px of lip colour painted round the inner lips
 RIM_SHADE = 0.85  # the rim's colour: the lips', a little darker (a lip's wet inner edge)
 LIP_SHADOW = 0.35  # how much the upper lip darkens the teeth just under it
+# Teeth show fully from the middle out to where the dark of the mouth's corners is
+# this share of the way in (0 at a corner, 1 in the middle; see _interior's light).
+TEETH_TO = 0.5
 
 
 def paint_mouth(
@@ -84,12 +88,12 @@ def _interior(
     colours: FaceColours,
 ) -> NDArray[np.float32]:
     """The mouth's colours over the supersampled box: dark gap dimmer toward the
-    corners, tongue, upper teeth (soft lower edge, shaded by the lip), lower teeth."""
+    corners, tongue, upper teeth (soft lower edge, shaded by the lip, going back into
+    the dark toward the corners)."""
     upper, lower = curves
     drop = np.array([0.0, teeth_px * SS])
     teeth = polygon(size, np.vstack([upper, upper[::-1] + drop]))
     teeth = cv2.GaussianBlur(teeth, (0, 0), 0.3 * SS) * mask
-    low_teeth = polygon(size, np.vstack([lower, lower[::-1] - 0.3 * drop])) * mask
     middle = lower[len(lower) // 2]
     gap = float(np.linalg.norm(middle - upper[len(upper) // 2]))
     tongue = np.zeros_like(mask)
@@ -103,9 +107,9 @@ def _interior(
     dark = lips * 0.22
     colour = np.broadcast_to(dark * (0.7 + 0.3 * light), (size[1], size[0], 3)).astype(np.float32)
     colour = mix(colour, lips * 0.6, tongue * 0.8)
-    colour = mix(colour, dark + (ivory - dark) * (0.35 + 0.65 * light), teeth)
-    # Lower teeth: a hint in the middle only (along the whole lip it read as an outline).
-    colour = mix(colour, dark + (ivory - dark) * 0.4 * light, low_teeth * light[..., 0])
+    ramp = np.clip(light[..., 0] / TEETH_TO, 0.0, 1.0)
+    shown = teeth * ramp * ramp * (3 - 2 * ramp)
+    colour = mix(colour, ivory * (0.75 + 0.25 * light), shown)
     line = np.zeros_like(mask)
     reach = max(1, int(round(0.5 * teeth_px * SS)))
     cv2.polylines(line, [np.round(upper).astype(np.int32)], False, 1.0, reach, cv2.LINE_AA)
