@@ -1,6 +1,6 @@
 """The inside of an opened mouth, which a mesh warp cannot invent (it can only stretch
-the line where the picture's lips met): a dark gap, upper teeth and a tongue, in
-colours taken from the picture (see :mod:`.paint`).
+the line where the picture's lips met): a dark gap, upper teeth with the gaps between
+them and a tongue, in colours taken from the picture (see :mod:`.paint`).
 
 What makes it read as a mouth rather than a cut-out: the inner lips are two smooth
 curves that meet in the corners (dlib's eight inner points joined by straight lines
@@ -29,6 +29,14 @@ LIP_SHADOW = 0.35  # how much the upper lip darkens the teeth just under it
 # Teeth show fully from the middle out to where the dark of the mouth's corners is
 # this share of the way in (0 at a corner, 1 in the middle; see _interior's light).
 TEETH_TO = 0.5
+# The upper teeth, from the middle out to each corner, as shares of that side's half
+# of the opening (incisors, canine, premolar; a turned face's far side is narrower),
+# and how much darker the gaps between them are (in the middle; a third of it by the
+# corners). Without them the teeth read as one white band (a mouthguard).
+TOOTH_WIDTHS = (0.3, 0.24, 0.22, 0.2)
+GAP_SHADE = 0.18
+GAP_PX = 0.7  # the gap line's half width (Gaussian sigma), output px
+GAPS_FROM, GAPS_FULL = 2.0, 4.0  # output px of the narrowest tooth: no gaps, whole gaps
 
 
 def paint_mouth(
@@ -109,9 +117,27 @@ def _interior(
     colour = mix(colour, lips * 0.6, tongue * 0.8)
     ramp = np.clip(light[..., 0] / TEETH_TO, 0.0, 1.0)
     shown = teeth * ramp * ramp * (3 - 2 * ramp)
-    colour = mix(colour, ivory * (0.75 + 0.25 * light), shown)
+    gaps = _tooth_gaps(xs[..., 0], upper) * (0.3 + 0.7 * light)
+    colour = mix(colour, ivory * (0.75 + 0.25 * light) * (1.0 - gaps), shown)
     line = np.zeros_like(mask)
     reach = max(1, int(round(0.5 * teeth_px * SS)))
     cv2.polylines(line, [np.round(upper).astype(np.int32)], False, 1.0, reach, cv2.LINE_AA)
     shade = cv2.GaussianBlur(line, (0, 0), 0.3 * reach + 1)
     return np.asarray(colour * (1.0 - LIP_SHADOW * shade)[..., None], np.float32)
+
+
+def _tooth_gaps(xs: NDArray[np.float32], upper: Points) -> NDArray[np.float32]:
+    """Per column (``xs``, supersampled px), how much a gap between two upper teeth
+    darkens it (0..``GAP_SHADE``): the teeth laid out from the upper inner lip's middle
+    point, each side's widths scaled to that side's half of the opening. Teeth a few
+    pixels wide get none (their gaps would read as a comb's teeth)."""
+    middle = float(upper[len(upper) // 2, 0])
+    halves = (max(middle - float(upper[0, 0]), 1.0), max(float(upper[-1, 0]) - middle, 1.0))
+    half = np.where(xs < middle, halves[0], halves[1])
+    narrowest = half / SS * min(TOOTH_WIDTHS)  # per side
+    legible = np.clip((narrowest - GAPS_FROM) / (GAPS_FULL - GAPS_FROM), 0.0, 1.0)
+    u = np.abs(xs - middle) / half
+    edges = np.concatenate([[0.0], np.cumsum(TOOTH_WIDTHS)])
+    dist = np.min(np.abs(u[..., None] - edges), axis=-1) * half
+    shade = legible * GAP_SHADE * np.exp(-0.5 * (dist / (GAP_PX * SS)) ** 2)
+    return np.asarray(shade, np.float32)[..., None]

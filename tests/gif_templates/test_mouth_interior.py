@@ -71,3 +71,19 @@ def test_the_teeth_go_dark_toward_the_corners() -> None:
     print(f"teeth: middle {middle:.0f}, by the corners {corners}")
     assert middle > 150.0
     assert max(corners) < 70.0
+
+
+def test_the_upper_teeth_show_gaps_between_them() -> None:
+    """Along the teeth, the gaps beside the central incisors (0.3 of each half of the
+    opening from the middle: x 68 and 92) are darker than the incisors' middles (x 74
+    and 86): by 36 and 37 grey levels; by 11 and 12 on a uniform band (which dims
+    toward the corners)."""
+    grey = painted()
+    upper = lip_curve(INNER[[0, 1, 2, 3, 4]])
+
+    def at(x: float) -> float:
+        return grey_at(grey, np.array([[x, np.interp(x, upper[:, 0], upper[:, 1]) + 2.5]]))
+
+    below = [at(tooth) - at(gap) for gap, tooth in ((68.0, 74.0), (92.0, 86.0))]
+    print(f"gaps below the incisors: {below}")
+    assert min(below) > 20.0
