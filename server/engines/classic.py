@@ -87,7 +87,7 @@ from server.vision.warp import MeshRaster, remap, triangle_affines, triangulate
 
 __all__ = ["ENGINE_VERSION", "ClassicEngine", "ClassicFace", "ClassicOptions", "TrackPlan"]
 
-ENGINE_VERSION = 37  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 38  # bump when output changes, so identical requests are not reused
 
 
 class ClassicEngine:

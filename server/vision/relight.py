@@ -267,15 +267,18 @@ def nose_shadow(
     share = _shadow_halves(light, pts, mid) * np.clip(near, 0.0, 1.0)[None, :]
     grey = cv2.cvtColor(relit, cv2.COLOR_BGR2GRAY).astype(np.float32)
     log = np.log(cv2.GaussianBlur(grey, (0, 0), NOSE_FINE * iod) + 4.0)
+    fine = (0, 0), NOSE_FINE * iod
+    ab_taken = np.asarray(cv2.GaussianBlur(color.to_lab(relit)[:, :, 1:], *fine), np.float32)
     # Partners follow the landmarks (:func:`mirrored`): a reflection about the nose line
     # paired a turned face's shadow flank with the lit cheek beside the other flank.
-    partner = mirrored(np.dstack([keep, log]), pts)
-    share = share * strength * keep * partner[:, :, 0]
-    darker = partner[:, :, 1] - log
+    # One warp for all: the partners' colour is the lit side's, which the lift leaves.
+    mirror = mirrored(np.dstack([keep, log, ab_taken]), pts)
+    share = share * strength * keep * mirror[:, :, 0]
+    darker = mirror[:, :, 1] - log
+    partner = mirror[:, :, 2:]
     lift = np.clip(darker, 0.0, float(np.log(MAX_GAIN))) * share * NOSE_LIFT
     lab = color.to_lab(np.clip(relit * np.exp(lift)[..., None] + 0.5, 0, 255).astype(np.uint8))
-    ab = np.asarray(cv2.GaussianBlur(lab[:, :, 1:], (0, 0), NOSE_FINE * iod), np.float32)
-    partner = mirrored(np.ascontiguousarray(ab), pts)
+    ab = np.asarray(cv2.GaussianBlur(lab[:, :, 1:], *fine), np.float32)
     # The colour where this side is the darker one (its brightened shadow is orange).
     lab[:, :, 1:] += (share * np.clip(darker / 0.1, 0.0, 1.0))[..., None] * (partner - ab)
     return np.clip(color.lab_to_bgr(lab) + 0.5, 0, 255).astype(np.uint8)
