@@ -10,7 +10,7 @@ from server.gif_templates.retarget import animate_portrait
 from server.types import Frame, Landmarks68, MotionData, MotionFormat
 from server.vision.exposure import lift_dark
 
-ENGINE_VERSION = 17  # bump when output changes, so identical requests are not reused
+ENGINE_VERSION = 18  # bump when output changes, so identical requests are not reused
 
 
 class ClassicMotionEngine:

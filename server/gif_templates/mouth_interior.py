@@ -1,6 +1,7 @@
 """The inside of an opened mouth, which a mesh warp cannot invent (it can only stretch
 the line where the picture's lips met): a dark gap, upper teeth with the gaps between
-them and a tongue, in colours taken from the picture (see :mod:`.paint`).
+them and a tongue, in colours taken from the picture (see :mod:`.paint`; the inside
+reddened where the lips are pale).
 
 What makes it read as a mouth rather than a cut-out: the inner lips are two smooth
 curves that meet in the corners (dlib's eight inner points joined by straight lines
@@ -37,6 +38,7 @@ TOOTH_WIDTHS = (0.3, 0.24, 0.22, 0.2)
 GAP_SHADE = 0.18
 GAP_PX = 0.7  # the gap line's half width (Gaussian sigma), output px
 GAPS_FROM, GAPS_FULL = 2.0, 4.0  # output px of the narrowest tooth: no gaps, whole gaps
+INSIDE_RED = (25.0, 32.0)  # bounds of the mouth inside's redness (Lab a of the lips)
 
 
 def paint_mouth(
@@ -111,10 +113,10 @@ def _interior(
     xs = np.arange(size[0], dtype=np.float32)[None, :, None]
     centre, half = upper[:, 0].mean(), max(float(np.ptp(upper[:, 0])) / 2, 1.0)
     light = np.clip(1.0 - ((xs - centre) / half) ** 2, 0.0, 1.0)  # dimmer toward corners
-    lips, ivory = colours.lips, colours.teeth
-    dark = lips * 0.22
+    ivory = colours.teeth
+    dark = _inside_dark(colours.lips)
     colour = np.broadcast_to(dark * (0.7 + 0.3 * light), (size[1], size[0], 3)).astype(np.float32)
-    colour = mix(colour, lips * 0.6, tongue * 0.8)
+    colour = mix(colour, colours.lips * 0.6, tongue * 0.8)
     ramp = np.clip(light[..., 0] / TEETH_TO, 0.0, 1.0)
     shown = teeth * ramp * ramp * (3 - 2 * ramp)
     gaps = _tooth_gaps(xs[..., 0], upper) * (0.3 + 0.7 * light)
@@ -141,3 +143,16 @@ def _tooth_gaps(xs: NDArray[np.float32], upper: Points) -> NDArray[np.float32]:
     dist = np.min(np.abs(u[..., None] - edges), axis=-1) * half
     shade = legible * GAP_SHADE * np.exp(-0.5 * (dist / (GAP_PX * SS)) ** 2)
     return np.asarray(shade, np.float32)[..., None]
+
+
+def _inside_dark(lips: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The mouth's dark (BGR) from the lips' colour (BGR): Lab L 0.22 of the lips', their
+    redness (Lab a) kept within ``INSIDE_RED`` (0.8 of it) and their yellow (b) at most
+    half of it. Scaled in BGR instead, pale or grey lips (a painting's, an old photo's,
+    the astronaut's) gave a grey, olive or slate hole."""
+    lab = cv2.cvtColor(np.asarray(lips, np.float32).reshape(1, 1, 3) / 255.0, cv2.COLOR_BGR2Lab)
+    light, red, yellow = (float(v) for v in lab[0, 0])
+    red = float(np.clip(red, *INSIDE_RED))
+    yellow = float(np.clip(yellow, 0.0, 0.5 * red))
+    pixel = np.array([[[0.22 * light, 0.8 * red, 0.6 * yellow]]], np.float32)
+    return np.asarray(cv2.cvtColor(pixel, cv2.COLOR_Lab2BGR)[0, 0] * 255.0, np.float64)

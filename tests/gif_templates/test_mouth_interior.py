@@ -24,11 +24,15 @@ COLOURS = FaceColours(
 )
 
 
-def painted() -> np.ndarray:
+def painted_colour(colours: FaceColours = COLOURS) -> np.ndarray:
     frame = np.zeros((130, 160, 3), np.uint8)
-    frame[:] = COLOURS.skin.astype(np.uint8)
-    paint_mouth(frame, INNER.copy(), IOD, COLOURS)
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float64)
+    frame[:] = colours.skin.astype(np.uint8)
+    paint_mouth(frame, INNER.copy(), IOD, colours)
+    return frame
+
+
+def painted() -> np.ndarray:
+    return cv2.cvtColor(painted_colour(), cv2.COLOR_BGR2GRAY).astype(np.float64)
 
 
 def along(curve: np.ndarray, inward: float, xs: tuple[float, float]) -> np.ndarray:
@@ -87,3 +91,19 @@ def test_the_upper_teeth_show_gaps_between_them() -> None:
     below = [at(tooth) - at(gap) for gap, tooth in ((68.0, 74.0), (92.0, 86.0))]
     print(f"gaps below the incisors: {below}")
     assert min(below) > 20.0
+
+
+def test_the_inside_of_a_pale_lipped_mouth_is_red() -> None:
+    """Grey-pink lips (a painting's, an old photo's) gave a grey hole when the inside was
+    the lips' colour scaled in BGR: its dark (between the teeth and the tongue) read Lab
+    a 1, now 20 (a mouth's maroon)."""
+    pale = FaceColours(
+        lips=np.array([150.0, 152.0, 160.0]),
+        skin=np.array([150.0, 170.0, 200.0]),
+        teeth=np.array([215.0, 225.0, 235.0]),
+    )
+    lab = cv2.cvtColor(painted_colour(pale), cv2.COLOR_BGR2Lab).astype(np.float64)
+    dark = lab[58:65, 70:91].reshape(-1, 3)  # between the teeth and the tongue
+    print(f"inside: L {dark[:, 0].mean():.0f}, a {dark[:, 1].mean() - 128:.1f}")
+    assert dark[:, 0].mean() < 60  # the dark of the mouth (8-bit L)
+    assert dark[:, 1].mean() - 128 > 10
